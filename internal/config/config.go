@@ -1,0 +1,181 @@
+// Package config reads ivs-ingest's configuration from environment variables,
+// validates it once, and prints it with every secret redacted.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/logging"
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
+)
+
+// Config is the service's configuration.
+type Config struct {
+	Port             int
+	DatabaseURL      secret.String // may carry a password
+	DatabaseMaxConns int32
+
+	SupabaseURL string
+	// JWTIssuer and JWKSURL default to ${SUPABASE_URL}/auth/v1 and its
+	// /.well-known/jwks.json.
+	JWTIssuer string
+	JWKSURL   string
+	// JWTSecret is the project's legacy HS256 secret; zero rejects HS256.
+	JWTSecret secret.String
+	// JWKSRefetchInterval is the least time between key-set refetches
+	// caused by tokens with an unknown kid.
+	JWKSRefetchInterval time.Duration
+
+	AWSRegion string
+	// AWSEndpointIVS overrides the IVS endpoint (AWS_ENDPOINT_URL_IVS).
+	AWSEndpointIVS     string
+	AWSAccessKeyID     string
+	AWSSecretAccessKey secret.String
+	AWSSessionToken    secret.String
+
+	CORSAllowedOrigins []string
+	LogLevel           slog.Level
+	StreamKeyCacheTTL  time.Duration
+}
+
+// Load reads the configuration through getenv and validates every variable
+// that is set. The errors name the variable; all of them are reported at once.
+// Which variables are required depends on the command: see RequireServe and
+// RequireDatabase.
+func Load(getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		Port:                p.int("PORT", 8080, 0, 65535),
+		DatabaseURL:         secret.New(strings.TrimSpace(getenv("DATABASE_URL"))),
+		DatabaseMaxConns:    int32(p.int("DATABASE_MAX_CONNS", 20, 2, 1000)),
+		SupabaseURL:         strings.TrimRight(strings.TrimSpace(getenv("SUPABASE_URL")), "/"),
+		JWTIssuer:           strings.TrimSpace(getenv("SUPABASE_JWT_ISSUER")),
+		JWKSURL:             strings.TrimSpace(getenv("SUPABASE_JWKS_URL")),
+		JWTSecret:           secret.New(getenv("SUPABASE_JWT_SECRET")),
+		JWKSRefetchInterval: p.duration("JWKS_MIN_REFETCH_INTERVAL", 30*time.Second),
+		AWSRegion:           strings.TrimSpace(getenv("AWS_REGION")),
+		AWSEndpointIVS:      strings.TrimSpace(getenv("AWS_ENDPOINT_URL_IVS")),
+		AWSAccessKeyID:      strings.TrimSpace(getenv("AWS_ACCESS_KEY_ID")),
+		AWSSecretAccessKey:  secret.New(getenv("AWS_SECRET_ACCESS_KEY")),
+		AWSSessionToken:     secret.New(getenv("AWS_SESSION_TOKEN")),
+		CORSAllowedOrigins:  splitList(getenv("CORS_ALLOWED_ORIGINS")),
+		StreamKeyCacheTTL:   p.duration("STREAM_KEY_CACHE_TTL", 5*time.Minute),
+	}
+	if c.AWSRegion == "" {
+		c.AWSRegion = "us-east-1"
+	}
+	if c.AWSEndpointIVS == "" {
+		// The SDK's general override applies to every service.
+		c.AWSEndpointIVS = strings.TrimSpace(getenv("AWS_ENDPOINT_URL"))
+	}
+	if len(c.CORSAllowedOrigins) == 0 {
+		c.CORSAllowedOrigins = []string{"*"}
+	}
+	level, err := logging.ParseLevel(getenv("LOG_LEVEL"))
+	if err != nil {
+		p.fail("LOG_LEVEL", err.Error())
+	}
+	c.LogLevel = level
+
+	if c.SupabaseURL != "" {
+		p.httpURL("SUPABASE_URL", c.SupabaseURL)
+		if c.JWTIssuer == "" {
+			c.JWTIssuer = c.SupabaseURL + "/auth/v1"
+		}
+		if c.JWKSURL == "" {
+			c.JWKSURL = c.SupabaseURL + "/auth/v1/.well-known/jwks.json"
+		}
+	}
+	if c.JWKSURL != "" {
+		p.httpURL("SUPABASE_JWKS_URL", c.JWKSURL)
+	}
+	if c.AWSEndpointIVS != "" {
+		p.httpURL("AWS_ENDPOINT_URL_IVS", c.AWSEndpointIVS)
+	}
+	if (c.AWSAccessKeyID == "") != c.AWSSecretAccessKey.IsZero() {
+		p.fail("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		if o != "*" {
+			p.httpURL("CORS_ALLOWED_ORIGINS", o)
+		}
+	}
+	return c, p.err()
+}
+
+// RequireDatabase reports a missing DATABASE_URL.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL.IsZero() {
+		return errors.New("DATABASE_URL is required: a PostgreSQL URL such as postgres://user:password@host:5432/postgres")
+	}
+	return nil
+}
+
+// RequireServe reports what `serve` needs and lacks.
+func (c Config) RequireServe() error {
+	errs := []error{c.RequireDatabase()}
+	if c.SupabaseURL == "" {
+		errs = append(errs, errors.New("SUPABASE_URL is required: your project's URL, such as https://<ref>.supabase.co"))
+	}
+	return errors.Join(errs...)
+}
+
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) fail(name, msg string) {
+	p.errs = append(p.errs, fmt.Errorf("%s: %s", name, msg))
+}
+
+func (p *parser) err() error { return errors.Join(p.errs...) }
+
+func (p *parser) int(name string, def, lo, hi int) int {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("%q is not a whole number from %d to %d", s, lo, hi))
+		return def
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		p.fail(name, fmt.Sprintf("%q is not a duration such as 30s or 5m", s))
+		return def
+	}
+	return d
+}
+
+func (p *parser) httpURL(name, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.fail(name, fmt.Sprintf("%q is not an http(s) URL", s))
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

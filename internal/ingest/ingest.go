@@ -1,0 +1,160 @@
+// Package ingest is the domain of ivs-ingest: who may get which show's
+// Amazon IVS ingest details, and how a show's stream key is read or created
+// exactly once. It owns every rule; the store and the IVS client it consumes
+// only store and call out.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
+)
+
+// Caller is a verified, signed-in user.
+type Caller struct {
+	UserID    string // canonical lowercase UUID
+	SessionID string // canonical lowercase UUID, "" when the token has none
+}
+
+// Request asks for a show's ingest details.
+type Request struct {
+	Caller Caller
+	ShowID string // canonical lowercase UUID
+	// ImpersonateSellerID is the seller an admin acts as; "" for none.
+	ImpersonateSellerID string
+}
+
+// Details is what a seller types into OBS.
+type Details struct {
+	// IngestEndpoint is the channel's bare ingest host name, as IVS returns it.
+	IngestEndpoint string
+	StreamKey      secret.String
+}
+
+// ServerURL is the RTMPS server URL for IngestEndpoint.
+func (d Details) ServerURL() string { return "rtmps://" + d.IngestEndpoint + ":443/app/" }
+
+// The domain's errors. The HTTP layer maps each to a status and a message in
+// one table; any other error is an internal error whose details are only logged.
+var (
+	ErrSessionEnded         = errors.New("session ended or unknown")
+	ErrImpersonationDenied  = errors.New("only admins can impersonate sellers")
+	ErrSellerNotFound       = errors.New("seller profile not found")
+	ErrSellerNotApproved    = errors.New("seller not approved")
+	ErrShowNotFound         = errors.New("show not found")
+	ErrNotShowOwner         = errors.New("caller does not own the show")
+	ErrNoChannel            = errors.New("show has no IVS channel")
+	ErrChannelUnavailable   = errors.New("failed to retrieve channel details")
+	ErrStreamKeyUnavailable = errors.New("failed to read or create the stream key")
+)
+
+// AuthzQuery names everything one authorization decision needs.
+type AuthzQuery struct {
+	UserID               string
+	SessionID            string
+	ShowID               string
+	ImpersonatedSellerID string // "" for none
+}
+
+// AuthzFacts is what the store knows about an AuthzQuery, read in one round
+// trip. The store reports facts; Service decides.
+type AuthzFacts struct {
+	// SessionActive is false when the store tracks sessions and the caller's
+	// session is not among them (signed out, or no session id at all).
+	SessionActive bool
+	IsAdmin       bool
+	// Seller is the caller's seller profile, or the impersonated seller's;
+	// nil when there is none.
+	Seller *Seller
+	// Show is the requested show; nil when there is none.
+	Show *Show
+}
+
+// Seller is a seller profile.
+type Seller struct {
+	ID     string
+	Status string
+}
+
+// SellerApproved is the only status that may go live.
+const SellerApproved = "approved"
+
+// Show is a show and the IVS resources attached to it.
+type Show struct {
+	ID             string
+	SellerID       string
+	ChannelARN     string
+	IngestEndpoint string // as stored; may carry a scheme or port written by an older function
+	StreamKeyARN   string
+}
+
+// Store is the persistence the domain needs.
+type Store interface {
+	// Authorize reads the facts for q in one round trip.
+	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
+	// SetIngestEndpoint records a show's channel ingest host.
+	SetIngestEndpoint(ctx context.Context, showID, endpoint string) error
+	// WithChannelLock runs fn while holding a lock on channelARN that every
+	// replica sharing the store respects, and commits what fn recorded when
+	// it returns nil.
+	WithChannelLock(ctx context.Context, channelARN string, fn func(ChannelTx) error) error
+}
+
+// ChannelTx is the store as seen while holding a channel's lock.
+type ChannelTx interface {
+	// StreamKeyARN returns the stream key ARN recorded for the show ("" for none).
+	StreamKeyARN(ctx context.Context, showID string) (string, error)
+	// RecordStreamKey records the show's key ARN and its channel's ingest host.
+	RecordStreamKey(ctx context.Context, showID, keyARN, endpoint string) error
+}
+
+// IVS is the part of Amazon IVS the domain calls.
+type IVS interface {
+	GetChannel(ctx context.Context, arn string) (Channel, error)
+	GetStreamKey(ctx context.Context, arn string) (StreamKey, error)
+	// ListStreamKeys returns the ARNs of every key of the channel.
+	ListStreamKeys(ctx context.Context, channelARN string) ([]string, error)
+	CreateStreamKey(ctx context.Context, channelARN string) (StreamKey, error)
+}
+
+// Channel is an IVS channel.
+type Channel struct {
+	ARN            string
+	IngestEndpoint string
+}
+
+// StreamKey is an IVS stream key.
+type StreamKey struct {
+	ARN        string
+	ChannelARN string
+	Value      secret.String
+}
+
+// Errors an IVS implementation reports so the domain can tell them apart.
+var (
+	// ErrIVSNotFound: the channel or key does not exist.
+	ErrIVSNotFound = errors.New("ivs: resource not found")
+	// ErrIVSKeyQuota: the channel already has its one stream key.
+	ErrIVSKeyQuota = errors.New("ivs: stream key quota exceeded")
+	// ErrIVSCredentials: no AWS credentials could be found or used.
+	ErrIVSCredentials = errors.New("ivs: aws credentials unavailable")
+)
+
+// NormalizeEndpoint reduces a stored ingest endpoint to the bare host name
+// IVS returns, dropping a scheme, port or path an older function may have
+// written ("rtmps://h.global-contribute.live-video.net:443/app/" -> "h.global-contribute.live-video.net").
+func NormalizeEndpoint(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "://"); i >= 0 {
+		s = s[i+3:]
+	}
+	if i := strings.IndexAny(s, "/?#"); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.ToLower(s)
+}

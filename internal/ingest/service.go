@@ -1,0 +1,259 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Options tunes a Service.
+type Options struct {
+	// KeyCacheTTL is how long a key value read from IVS is reused without
+	// asking IVS again; 0 disables the cache.
+	KeyCacheTTL time.Duration
+	// ResolveTimeout bounds one read-or-create of a key, which several
+	// requests may share; 0 means 30s.
+	ResolveTimeout time.Duration
+	Logger         *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service answers requests for ingest details.
+type Service struct {
+	store          Store
+	ivs            IVS
+	keys           *keyCache
+	flights        singleflight.Group
+	resolveTimeout time.Duration
+	logger         *slog.Logger
+	now            func() time.Time
+}
+
+// NewService returns a Service over store and ivs.
+func NewService(store Store, ivs IVS, opts Options) *Service {
+	s := &Service{
+		store:          store,
+		ivs:            ivs,
+		keys:           newKeyCache(opts.KeyCacheTTL),
+		resolveTimeout: opts.ResolveTimeout,
+		logger:         opts.Logger,
+		now:            opts.Now,
+	}
+	if s.resolveTimeout <= 0 {
+		s.resolveTimeout = 30 * time.Second
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// IngestDetails returns the RTMPS endpoint and stream key of the show in req,
+// creating the key on first use. The checks run in the order of the API's
+// error table, so the first failing one decides the answer.
+//
+// A show whose key is known costs one store round trip and no IVS call.
+func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, error) {
+	show, err := s.authorize(ctx, req)
+	if err != nil {
+		return Details{}, err
+	}
+	if endpoint := NormalizeEndpoint(show.IngestEndpoint); endpoint != "" {
+		if v, ok := s.keys.get(show.StreamKeyARN, show.ChannelARN, s.now()); ok {
+			return Details{IngestEndpoint: endpoint, StreamKey: v}, nil
+		}
+	}
+	return s.resolve(ctx, show)
+}
+
+// authorize decides whether req may see the show's key, from facts read in
+// one round trip.
+func (s *Service) authorize(ctx context.Context, req Request) (Show, error) {
+	facts, err := s.store.Authorize(ctx, AuthzQuery{
+		UserID:               req.Caller.UserID,
+		SessionID:            req.Caller.SessionID,
+		ShowID:               req.ShowID,
+		ImpersonatedSellerID: req.ImpersonateSellerID,
+	})
+	if err != nil {
+		return Show{}, fmt.Errorf("authorize: %w", err)
+	}
+	impersonating := req.ImpersonateSellerID != ""
+	switch {
+	case !facts.SessionActive:
+		return Show{}, ErrSessionEnded
+	case impersonating && !facts.IsAdmin:
+		return Show{}, ErrImpersonationDenied
+	case facts.Seller == nil:
+		return Show{}, ErrSellerNotFound
+	// Why: an admin acting as a seller may prepare a show before the
+	// seller is approved; the seller alone may not go live until then.
+	case facts.Seller.Status != SellerApproved && !impersonating:
+		return Show{}, ErrSellerNotApproved
+	case facts.Show == nil:
+		return Show{}, ErrShowNotFound
+	case facts.Show.SellerID != facts.Seller.ID:
+		return Show{}, ErrNotShowOwner
+	case facts.Show.ChannelARN == "":
+		return Show{}, ErrNoChannel
+	}
+	return *facts.Show, nil
+}
+
+// resolve reads or creates the show's key through IVS. Concurrent requests
+// for the same show share one resolution; the result does not depend on who
+// asked, since every asker was authorized before.
+func (s *Service) resolve(ctx context.Context, show Show) (Details, error) {
+	flight := show.ID + "|" + show.ChannelARN
+	ch := s.flights.DoChan(flight, func() (any, error) {
+		// Why detached: a client that hangs up must not fail the others
+		// waiting on the same flight.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.resolveTimeout)
+		defer cancel()
+		return s.resolveOnce(fctx, show)
+	})
+	select {
+	case <-ctx.Done():
+		return Details{}, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return Details{}, r.Err
+		}
+		return r.Val.(Details), nil
+	}
+}
+
+func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
+	// GetChannel first: it proves the channel exists and refreshes the
+	// ingest endpoint, which may have changed since it was stored.
+	channel, err := s.ivs.GetChannel(ctx, show.ChannelARN)
+	if err != nil {
+		return Details{}, ivsFailure(ErrChannelUnavailable, "get channel", err)
+	}
+	endpoint := channel.IngestEndpoint
+
+	if show.StreamKeyARN != "" {
+		key, ok, err := s.readKey(ctx, show.StreamKeyARN, show.ChannelARN)
+		if err != nil {
+			return Details{}, err
+		}
+		if ok {
+			if show.IngestEndpoint != endpoint {
+				if err := s.store.SetIngestEndpoint(ctx, show.ID, endpoint); err != nil {
+					return Details{}, fmt.Errorf("record ingest endpoint: %w", err)
+				}
+			}
+			return s.found(key, endpoint), nil
+		}
+	}
+
+	var key StreamKey
+	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) error {
+		// Another request, maybe on another replica, may have recorded a
+		// key while this one waited for the lock.
+		recorded, err := tx.StreamKeyARN(ctx, show.ID)
+		if err != nil {
+			return fmt.Errorf("read recorded key: %w", err)
+		}
+		if recorded != "" && recorded != show.StreamKeyARN {
+			k, ok, err := s.readKey(ctx, recorded, show.ChannelARN)
+			if err != nil {
+				return err
+			}
+			if ok {
+				key = k
+				return tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
+			}
+		}
+		k, err := s.keyOfChannel(ctx, show.ChannelARN)
+		if err != nil {
+			return err
+		}
+		key = k
+		return tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
+	})
+	if err != nil {
+		return Details{}, err
+	}
+	return s.found(key, endpoint), nil
+}
+
+func (s *Service) found(key StreamKey, endpoint string) Details {
+	s.keys.put(key, s.now())
+	return Details{IngestEndpoint: endpoint, StreamKey: key.Value}
+}
+
+// readKey reads a key by ARN. ok is false when the key no longer exists or
+// belongs to another channel than channelARN.
+func (s *Service) readKey(ctx context.Context, keyARN, channelARN string) (StreamKey, bool, error) {
+	key, err := s.ivs.GetStreamKey(ctx, keyARN)
+	switch {
+	case errors.Is(err, ErrIVSNotFound):
+		s.keys.forget(keyARN)
+		s.logger.InfoContext(ctx, "stored stream key no longer exists in IVS", "stream_key_arn", keyARN)
+		return StreamKey{}, false, nil
+	case err != nil:
+		return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "get stream key", err)
+	case key.ChannelARN != channelARN:
+		s.logger.InfoContext(ctx, "stored stream key belongs to another channel",
+			"stream_key_arn", keyARN, "key_channel_arn", key.ChannelARN, "channel_arn", channelARN)
+		return StreamKey{}, false, nil
+	}
+	return key, true, nil
+}
+
+// keyOfChannel returns the channel's one key, creating it if there is none.
+// The caller holds the channel's lock, so within the replicas sharing the
+// store this is the only creator; a creator outside them (the console, a
+// script) shows up as a quota error, and its key is then read instead.
+func (s *Service) keyOfChannel(ctx context.Context, channelARN string) (StreamKey, error) {
+	existing := func() (StreamKey, bool, error) {
+		arns, err := s.ivs.ListStreamKeys(ctx, channelARN)
+		if err != nil {
+			return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "list stream keys", err)
+		}
+		for _, arn := range arns {
+			k, ok, err := s.readKey(ctx, arn, channelARN)
+			if err != nil || ok {
+				return k, ok, err
+			}
+		}
+		return StreamKey{}, false, nil
+	}
+
+	if k, ok, err := existing(); err != nil || ok {
+		return k, err
+	}
+	k, err := s.ivs.CreateStreamKey(ctx, channelARN)
+	if errors.Is(err, ErrIVSKeyQuota) {
+		s.logger.InfoContext(ctx, "channel got a key from elsewhere; reading it", "channel_arn", channelARN)
+		k, ok, err := existing()
+		if err == nil && !ok {
+			err = ivsFailure(ErrStreamKeyUnavailable, "create stream key", ErrIVSKeyQuota)
+		}
+		return k, err
+	}
+	if err != nil {
+		return StreamKey{}, ivsFailure(ErrStreamKeyUnavailable, "create stream key", err)
+	}
+	s.logger.InfoContext(ctx, "created stream key", "channel_arn", channelARN, "stream_key_arn", k.ARN)
+	return k, nil
+}
+
+// ivsFailure wraps an IVS error in the domain error that names the step,
+// unless AWS is not configured at all: that is the operator's problem, an
+// internal error, not a fact about the channel.
+func ivsFailure(domainErr error, step string, err error) error {
+	if errors.Is(err, ErrIVSCredentials) {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	return fmt.Errorf("%w: %s: %w", domainErr, step, err)
+}

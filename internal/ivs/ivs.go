@@ -1,0 +1,163 @@
+// Package ivs adapts the aws-sdk-go-v2 Amazon IVS client to the calls the
+// ingest domain makes, and translates its errors into the domain's.
+package ivs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ivs"
+	"github.com/aws/aws-sdk-go-v2/service/ivs/types"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
+)
+
+// Config says how to reach IVS.
+type Config struct {
+	Region string
+	// Endpoint overrides the IVS endpoint (AWS_ENDPOINT_URL_IVS); "" for AWS's.
+	Endpoint string
+	// AccessKeyID and SecretAccessKey, when both are set, are used as static
+	// credentials, as the SDK's default chain would use them from the
+	// environment. Otherwise the default chain (profiles, web identity,
+	// container and instance roles) resolves credentials.
+	AccessKeyID     string
+	SecretAccessKey secret.String
+	SessionToken    secret.String
+	// AttemptTimeout bounds each HTTP attempt; 0 means 10s.
+	AttemptTimeout time.Duration
+}
+
+// Client calls IVS.
+type Client struct {
+	api *ivs.Client
+}
+
+// New returns a Client for cfg. Credentials are resolved on first use, so a
+// missing credential surfaces per call (as ingest.ErrIVSCredentials), not here.
+func New(ctx context.Context, cfg Config, optFns ...func(*ivs.Options)) (*Client, error) {
+	timeout := cfg.AttemptTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(cfg.Region),
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)),
+	}
+	if cfg.AccessKeyID != "" && !cfg.SecretAccessKey.IsZero() {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
+			cfg.AccessKeyID, cfg.SecretAccessKey.Reveal(), cfg.SessionToken.Reveal())))
+	}
+	if cfg.Endpoint != "" {
+		opts = append(opts, config.WithBaseEndpoint(cfg.Endpoint))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load aws config: %w", err)
+	}
+	awsCfg.Credentials = markedCredentials{awsCfg.Credentials}
+	return &Client{api: ivs.NewFromConfig(awsCfg, optFns...)}, nil
+}
+
+// markedCredentials marks credential failures so the domain can tell "AWS is
+// not configured" from "IVS said no".
+type markedCredentials struct {
+	aws.CredentialsProvider
+}
+
+func (m markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if m.CredentialsProvider == nil {
+		return aws.Credentials{}, fmt.Errorf("%w: no credentials provider", ingest.ErrIVSCredentials)
+	}
+	c, err := m.CredentialsProvider.Retrieve(ctx)
+	if err != nil {
+		return c, fmt.Errorf("%w: %w", ingest.ErrIVSCredentials, err)
+	}
+	return c, nil
+}
+
+// GetChannel implements ingest.IVS.
+func (c *Client) GetChannel(ctx context.Context, arn string) (ingest.Channel, error) {
+	out, err := c.api.GetChannel(ctx, &ivs.GetChannelInput{Arn: aws.String(arn)})
+	if err != nil {
+		return ingest.Channel{}, translate(err)
+	}
+	if out.Channel == nil {
+		return ingest.Channel{}, errors.New("ivs: GetChannel returned no channel")
+	}
+	return ingest.Channel{
+		ARN:            aws.ToString(out.Channel.Arn),
+		IngestEndpoint: aws.ToString(out.Channel.IngestEndpoint),
+	}, nil
+}
+
+// GetStreamKey implements ingest.IVS.
+func (c *Client) GetStreamKey(ctx context.Context, arn string) (ingest.StreamKey, error) {
+	out, err := c.api.GetStreamKey(ctx, &ivs.GetStreamKeyInput{Arn: aws.String(arn)})
+	if err != nil {
+		return ingest.StreamKey{}, translate(err)
+	}
+	return streamKey(out.StreamKey)
+}
+
+// ListStreamKeys implements ingest.IVS, reading every page.
+func (c *Client) ListStreamKeys(ctx context.Context, channelARN string) ([]string, error) {
+	var arns []string
+	p := ivs.NewListStreamKeysPaginator(c.api, &ivs.ListStreamKeysInput{
+		ChannelArn: aws.String(channelARN),
+		MaxResults: aws.Int32(50),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, k := range page.StreamKeys {
+			arns = append(arns, aws.ToString(k.Arn))
+		}
+	}
+	return arns, nil
+}
+
+// CreateStreamKey implements ingest.IVS.
+func (c *Client) CreateStreamKey(ctx context.Context, channelARN string) (ingest.StreamKey, error) {
+	out, err := c.api.CreateStreamKey(ctx, &ivs.CreateStreamKeyInput{ChannelArn: aws.String(channelARN)})
+	if err != nil {
+		return ingest.StreamKey{}, translate(err)
+	}
+	return streamKey(out.StreamKey)
+}
+
+func streamKey(k *types.StreamKey) (ingest.StreamKey, error) {
+	if k == nil || aws.ToString(k.Arn) == "" || aws.ToString(k.Value) == "" {
+		return ingest.StreamKey{}, errors.New("ivs: response carried no stream key")
+	}
+	return ingest.StreamKey{
+		ARN:        aws.ToString(k.Arn),
+		ChannelARN: aws.ToString(k.ChannelArn),
+		Value:      secret.New(aws.ToString(k.Value)),
+	}, nil
+}
+
+// translate maps the SDK's typed errors to the domain's, keeping the SDK's
+// error (operation, status, request id; never a key value) in the chain.
+func translate(err error) error {
+	var (
+		notFound *types.ResourceNotFoundException
+		quota    *types.ServiceQuotaExceededException
+	)
+	switch {
+	case errors.As(err, &notFound):
+		return fmt.Errorf("%w: %w", ingest.ErrIVSNotFound, err)
+	case errors.As(err, &quota):
+		return fmt.Errorf("%w: %w", ingest.ErrIVSKeyQuota, err)
+	}
+	return err
+}

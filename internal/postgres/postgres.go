@@ -1,0 +1,203 @@
+// Package postgres is the production store of ivs-ingest, on PostgreSQL
+// through pgx. It works through a transaction-mode pooler (Supavisor,
+// PgBouncer): no named prepared statements, no session-level locks or SET.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+)
+
+// Options tunes the connection pool.
+type Options struct {
+	// MaxConns caps the pool (DATABASE_MAX_CONNS); 0 means 20.
+	MaxConns int32
+	// ConnectTimeout bounds establishing one connection; 0 means 5s.
+	ConnectTimeout time.Duration
+}
+
+// DB is the store. It is safe for concurrent use.
+type DB struct {
+	pool *pgxpool.Pool
+	// hasSessions records whether auth.sessions exists, so the
+	// authorization query can check that the caller has not signed out.
+	hasSessions bool
+	authzSQL    string
+	// lockSlots caps how many connections may sit in a channel lock (each
+	// waits on IVS calls) so that a burst of first requests leaves the rest
+	// of the pool to the one-query hot path.
+	lockSlots chan struct{}
+}
+
+// Open connects to the database at url and checks that it answers.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL, password included.
+		return nil, errors.New("parse DATABASE_URL: invalid PostgreSQL URL")
+	}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 20
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 5 * time.Second
+	}
+	cfg.MaxConns = opts.MaxConns
+	cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	// Why: transaction-mode poolers hand each transaction to any server
+	// connection, so statements must not be prepared by name.
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	cfg.ConnConfig.StatementCacheCapacity = 0
+	cfg.ConnConfig.DescriptionCacheCapacity = 0
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db := &DB{pool: pool, lockSlots: make(chan struct{}, max(1, opts.MaxConns/2))}
+	pctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+	defer cancel()
+	if err := pool.QueryRow(pctx, `SELECT to_regclass('auth.sessions') IS NOT NULL`).Scan(&db.hasSessions); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	db.authzSQL = authzQuery(db.hasSessions)
+	return db, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.pool.Close() }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
+
+// ChecksSessions reports whether the authorization query checks auth.sessions.
+func (db *DB) ChecksSessions() bool { return db.hasSessions }
+
+// authzQuery reads every fact one authorization needs in one round trip:
+// whether the session is live, whether the caller is an admin, the caller's
+// (or the impersonated) seller profile, and the show.
+// Parameters: $1 user id, $2 impersonated seller id or NULL, $3 show id,
+// $4 session id or NULL (only when sessions are checked).
+func authzQuery(checkSessions bool) string {
+	session := `true`
+	if checkSessions {
+		session = `($4::uuid IS NOT NULL AND EXISTS (
+			SELECT 1 FROM auth.sessions s WHERE s.id = $4::uuid AND s.user_id = $1::uuid))`
+	}
+	// Casts to text let enum-typed role and status columns compare too.
+	return `SELECT ` + session + `,
+	EXISTS (SELECT 1 FROM public.user_roles r WHERE r.user_id = $1::uuid AND r.role::text = 'admin'),
+	se.id::text, se.status::text,
+	sh.id::text, sh.seller_id::text, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn
+FROM (VALUES (1)) AS one (x)
+LEFT JOIN LATERAL (
+	SELECT s.id, s.status FROM public.sellers s WHERE $2::uuid IS NOT NULL AND s.id = $2::uuid
+	UNION ALL
+	SELECT s.id, s.status FROM public.sellers s WHERE $2::uuid IS NULL AND s.user_id = $1::uuid
+	LIMIT 1
+) se ON true
+LEFT JOIN public.shows sh ON sh.id = $3::uuid`
+}
+
+// Authorize implements ingest.Store.
+func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzFacts, error) {
+	args := []any{q.UserID, nullable(q.ImpersonatedSellerID), q.ShowID}
+	if db.hasSessions {
+		args = append(args, nullable(q.SessionID))
+	}
+	var (
+		f                             ingest.AuthzFacts
+		sellerID, sellerStatus        *string
+		showID, showSeller            *string
+		channelARN, endpoint, keyARN *string
+	)
+	err := db.pool.QueryRow(ctx, db.authzSQL, args...).Scan(
+		&f.SessionActive, &f.IsAdmin, &sellerID, &sellerStatus,
+		&showID, &showSeller, &channelARN, &endpoint, &keyARN)
+	if err != nil {
+		return ingest.AuthzFacts{}, fmt.Errorf("authorization query: %w", err)
+	}
+	if sellerID != nil {
+		f.Seller = &ingest.Seller{ID: *sellerID, Status: deref(sellerStatus)}
+	}
+	if showID != nil {
+		f.Show = &ingest.Show{
+			ID:             *showID,
+			SellerID:       deref(showSeller),
+			ChannelARN:     deref(channelARN),
+			IngestEndpoint: deref(endpoint),
+			StreamKeyARN:   deref(keyARN),
+		}
+	}
+	return f, nil
+}
+
+// SetIngestEndpoint implements ingest.Store.
+func (db *DB) SetIngestEndpoint(ctx context.Context, showID, endpoint string) error {
+	_, err := db.pool.Exec(ctx, `UPDATE public.shows SET ivs_ingest_endpoint = $2
+		WHERE id = $1::uuid AND ivs_ingest_endpoint IS DISTINCT FROM $2`, showID, endpoint)
+	if err != nil {
+		return fmt.Errorf("update ingest endpoint: %w", err)
+	}
+	return nil
+}
+
+// WithChannelLock implements ingest.Store with a transaction-scoped advisory
+// lock, which is safe through a transaction-mode pooler and is released by
+// commit, rollback or a dropped connection.
+func (db *DB) WithChannelLock(ctx context.Context, channelARN string, fn func(ingest.ChannelTx) error) error {
+	select {
+	case db.lockSlots <- struct{}{}:
+		defer func() { <-db.lockSlots }()
+	case <-ctx.Done():
+		return fmt.Errorf("wait for a channel lock slot: %w", ctx.Err())
+	}
+	return pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ivs-ingest/channel/' || $1, 0))`, channelARN); err != nil {
+			return fmt.Errorf("lock channel: %w", err)
+		}
+		return fn(channelTx{tx})
+	})
+}
+
+type channelTx struct{ tx pgx.Tx }
+
+func (c channelTx) StreamKeyARN(ctx context.Context, showID string) (string, error) {
+	var arn *string
+	err := c.tx.QueryRow(ctx, `SELECT ivs_stream_key_arn FROM public.shows WHERE id = $1::uuid`, showID).Scan(&arn)
+	if err != nil {
+		return "", fmt.Errorf("read stream key arn: %w", err)
+	}
+	return deref(arn), nil
+}
+
+func (c channelTx) RecordStreamKey(ctx context.Context, showID, keyARN, endpoint string) error {
+	_, err := c.tx.Exec(ctx, `UPDATE public.shows SET ivs_stream_key_arn = $2, ivs_ingest_endpoint = $3 WHERE id = $1::uuid`,
+		showID, keyARN, endpoint)
+	if err != nil {
+		return fmt.Errorf("record stream key: %w", err)
+	}
+	return nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,397 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
+)
+
+var discard = slog.New(slog.DiscardHandler)
+
+func migrated(t *testing.T) (string, *postgres.DB) {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	if err := postgres.Migrate(context.Background(), url, discard); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return url, open(t, url)
+}
+
+func open(t *testing.T, url string) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+func queryRows(t *testing.T, url, sql string) [][]any {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, sql)
+	if err != nil {
+		t.Fatalf("query %q: %v", sql, err)
+	}
+	var out [][]any
+	for rows.Next() {
+		v, err := rows.Values()
+		if err != nil {
+			t.Fatalf("values: %v", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("rows: %v", err)
+	}
+	return out
+}
+
+func queryBool(t *testing.T, url, sql string) bool {
+	t.Helper()
+	rows := queryRows(t, url, sql)
+	if len(rows) != 1 || len(rows[0]) != 1 {
+		t.Fatalf("query %q returned %v, want one value", sql, rows)
+	}
+	b, ok := rows[0][0].(bool)
+	if !ok {
+		t.Fatalf("query %q returned %T, want bool", sql, rows[0][0])
+	}
+	return b
+}
+
+func TestMigrateEmptyDatabase(t *testing.T) {
+	t.Parallel()
+	url, db := migrated(t)
+	ctx := context.Background()
+
+	// A second run applies nothing and fails nothing.
+	if err := postgres.Migrate(ctx, url, discard); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	v, err := db.CurrentSchemaVersion(ctx)
+	if err != nil || v != postgres.SchemaVersion {
+		t.Errorf("CurrentSchemaVersion() = %d, %v; want %d", v, err, postgres.SchemaVersion)
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		t.Errorf("CheckSchema() = %v, want nil", err)
+	}
+	for _, tbl := range []string{"public.sellers", "public.shows", "public.user_roles", "ivs_ingest.schema_version", "ivs_ingest.goose_db_version"} {
+		if !queryBool(t, url, "SELECT relrowsecurity FROM pg_class WHERE oid = '"+tbl+"'::regclass") {
+			t.Errorf("%s: row level security is off, want on for a table the migrations created", tbl)
+		}
+	}
+	if db.ChecksSessions() {
+		t.Error("ChecksSessions() = true on a database without auth.sessions")
+	}
+}
+
+func TestCheckSchemaOnUnmigratedDatabase(t *testing.T) {
+	t.Parallel()
+	db := open(t, pgtest.NewDatabase(t))
+	err := db.CheckSchema(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "ivs-ingest migrate") {
+		t.Errorf("CheckSchema() = %v, want an error naming `ivs-ingest migrate`", err)
+	}
+}
+
+// supabaseLike is the shape of an existing Supabase project: API roles with
+// default privileges, auth.users and auth.sessions, and the app's own tables
+// with columns of their own, an enum role type, and data.
+const supabaseLike = `
+DO $$ BEGIN
+  CREATE ROLE anon NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+DO $$ BEGIN
+  CREATE ROLE authenticated NOLOGIN;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated;
+CREATE SCHEMA auth;
+CREATE TABLE auth.users (id uuid PRIMARY KEY, email text);
+CREATE TABLE auth.sessions (id uuid PRIMARY KEY, user_id uuid NOT NULL REFERENCES auth.users (id), created_at timestamptz DEFAULT now());
+CREATE TYPE public.app_role AS ENUM ('admin', 'moderator', 'user');
+CREATE TABLE public.user_roles (id bigserial PRIMARY KEY, user_id uuid NOT NULL REFERENCES auth.users (id), role public.app_role NOT NULL, UNIQUE (user_id, role));
+CREATE TABLE public.sellers (id uuid PRIMARY KEY, user_id uuid NOT NULL UNIQUE REFERENCES auth.users (id), status text NOT NULL, shop_name text, created_at timestamptz NOT NULL DEFAULT '2026-01-02T03:04:05Z');
+CREATE TABLE public.shows (id uuid PRIMARY KEY, seller_id uuid NOT NULL REFERENCES public.sellers (id), title text NOT NULL, starts_at timestamptz);
+INSERT INTO auth.users VALUES ('11111111-1111-4111-8111-111111111111', 'a@example.com'), ('22222222-2222-4222-8222-222222222222', 'b@example.com');
+INSERT INTO auth.sessions (id, user_id) VALUES ('33333333-3333-4333-8333-333333333333', '11111111-1111-4111-8111-111111111111');
+INSERT INTO public.user_roles (user_id, role) VALUES ('22222222-2222-4222-8222-222222222222', 'admin');
+INSERT INTO public.sellers (id, user_id, status, shop_name) VALUES ('44444444-4444-4444-8444-444444444444', '11111111-1111-4111-8111-111111111111', 'approved', 'Shop');
+INSERT INTO public.shows (id, seller_id, title, starts_at) VALUES ('55555555-5555-4555-8555-555555555555', '44444444-4444-4444-8444-444444444444', 'Launch', '2026-12-01T10:00:00Z');
+`
+
+func TestMigrateExistingSupabaseSchemaKeepsData(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	pgtest.Exec(t, url, supabaseLike)
+	const snapshot = `SELECT 'seller', to_jsonb(s)::text FROM public.sellers s
+		UNION ALL SELECT 'show', (to_jsonb(sh) - 'ivs_channel_arn' - 'ivs_ingest_endpoint' - 'ivs_stream_key_arn' - 'stream_status')::text FROM public.shows sh
+		UNION ALL SELECT 'role', to_jsonb(r)::text FROM public.user_roles r
+		UNION ALL SELECT 'session', to_jsonb(x)::text FROM auth.sessions x ORDER BY 1, 2`
+	before := queryRows(t, url, snapshot)
+
+	if err := postgres.Migrate(context.Background(), url, discard); err != nil {
+		t.Fatalf("Migrate on a Supabase-like schema: %v", err)
+	}
+	if diff := cmp.Diff(before, queryRows(t, url, snapshot)); diff != "" {
+		t.Errorf("Migrate changed the app's data (-before +after):\n%s", diff)
+	}
+	for _, col := range []string{"ivs_channel_arn", "ivs_ingest_endpoint", "ivs_stream_key_arn", "stream_status"} {
+		if !queryBool(t, url, "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'shows' AND column_name = '"+col+"')") {
+			t.Errorf("shows.%s missing after Migrate", col)
+		}
+	}
+	// The app's tables keep their own security settings; ours are locked.
+	if queryBool(t, url, "SELECT relrowsecurity FROM pg_class WHERE oid = 'public.sellers'::regclass") {
+		t.Error("Migrate turned on row level security on the app's existing sellers table")
+	}
+	for _, role := range []string{"anon", "authenticated"} {
+		if queryBool(t, url, "SELECT has_table_privilege('"+role+"', 'ivs_ingest.schema_version', 'SELECT')") {
+			t.Errorf("%s may read ivs_ingest.schema_version, want no grants", role)
+		}
+		if queryBool(t, url, "SELECT has_schema_privilege('"+role+"', 'ivs_ingest', 'USAGE')") {
+			t.Errorf("%s has USAGE on schema ivs_ingest, want none", role)
+		}
+	}
+
+	db := open(t, url)
+	if !db.ChecksSessions() {
+		t.Error("ChecksSessions() = false on a database with auth.sessions")
+	}
+	// The enum-typed role column still identifies the admin.
+	f, err := db.Authorize(context.Background(), ingest.AuthzQuery{
+		UserID: "22222222-2222-4222-8222-222222222222", ShowID: "55555555-5555-4555-8555-555555555555",
+	})
+	if err != nil || !f.IsAdmin {
+		t.Errorf("Authorize(admin with enum role) = %+v, %v; want IsAdmin", f, err)
+	}
+}
+
+func TestMigrateNamesAMissingAppColumn(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	pgtest.Exec(t, url, `CREATE TABLE public.sellers (id uuid PRIMARY KEY, user_id uuid NOT NULL, approved boolean)`)
+	err := postgres.Migrate(context.Background(), url, discard)
+	if err == nil || !strings.Contains(err.Error(), "public.sellers.status") {
+		t.Errorf("Migrate() = %v, want an error naming public.sellers.status", err)
+	}
+}
+
+const (
+	sellerUser  = "a0000000-0000-4000-8000-000000000001"
+	pendingUser = "a0000000-0000-4000-8000-000000000002"
+	adminUser   = "a0000000-0000-4000-8000-000000000003"
+	session1    = "b0000000-0000-4000-8000-000000000001"
+	seller1     = "c0000000-0000-4000-8000-000000000001"
+	seller2     = "c0000000-0000-4000-8000-000000000002"
+	show1       = "d0000000-0000-4000-8000-000000000001"
+	noShow      = "d0000000-0000-4000-8000-0000000000ff"
+	channel1    = "arn:aws:ivs:us-east-1:123456789012:channel/abcdefghijkl"
+)
+
+func seed(t *testing.T, url string, withSessions bool) {
+	t.Helper()
+	sql := `
+INSERT INTO public.sellers (id, user_id, status) VALUES
+  ('` + seller1 + `', '` + sellerUser + `', 'approved'),
+  ('` + seller2 + `', '` + pendingUser + `', 'pending');
+INSERT INTO public.user_roles (user_id, role) VALUES ('` + adminUser + `', 'admin'), ('` + sellerUser + `', 'moderator');
+INSERT INTO public.shows (id, seller_id, ivs_channel_arn, ivs_ingest_endpoint, ivs_stream_key_arn) VALUES
+  ('` + show1 + `', '` + seller1 + `', '` + channel1 + `', 'abc.global-contribute.live-video.net', 'arn:aws:ivs:us-east-1:123456789012:stream-key/keykeykeykey');`
+	if withSessions {
+		sql += `
+CREATE SCHEMA IF NOT EXISTS auth;
+CREATE TABLE auth.sessions (id uuid PRIMARY KEY, user_id uuid NOT NULL);
+INSERT INTO auth.sessions VALUES ('` + session1 + `', '` + sellerUser + `');`
+	}
+	pgtest.Exec(t, url, sql)
+}
+
+func TestAuthorizeReadsTheFacts(t *testing.T) {
+	t.Parallel()
+	show := &ingest.Show{
+		ID: show1, SellerID: seller1, ChannelARN: channel1,
+		IngestEndpoint: "abc.global-contribute.live-video.net",
+		StreamKeyARN:   "arn:aws:ivs:us-east-1:123456789012:stream-key/keykeykeykey",
+	}
+	tests := []struct {
+		name     string
+		sessions bool
+		q        ingest.AuthzQuery
+		want     ingest.AuthzFacts
+	}{
+		{"owner", false, ingest.AuthzQuery{UserID: sellerUser, ShowID: show1},
+			ingest.AuthzFacts{SessionActive: true, Seller: &ingest.Seller{ID: seller1, Status: "approved"}, Show: show}},
+		{"pending seller, no show", false, ingest.AuthzQuery{UserID: pendingUser, ShowID: noShow},
+			ingest.AuthzFacts{SessionActive: true, Seller: &ingest.Seller{ID: seller2, Status: "pending"}}},
+		{"admin without a seller profile", false, ingest.AuthzQuery{UserID: adminUser, ShowID: show1},
+			ingest.AuthzFacts{SessionActive: true, IsAdmin: true, Show: show}},
+		{"admin impersonating", false, ingest.AuthzQuery{UserID: adminUser, ShowID: show1, ImpersonatedSellerID: seller2},
+			ingest.AuthzFacts{SessionActive: true, IsAdmin: true, Seller: &ingest.Seller{ID: seller2, Status: "pending"}, Show: show}},
+		{"impersonating a missing seller", false, ingest.AuthzQuery{UserID: sellerUser, ShowID: show1, ImpersonatedSellerID: noShow},
+			ingest.AuthzFacts{SessionActive: true, Show: show}},
+		{"live session", true, ingest.AuthzQuery{UserID: sellerUser, SessionID: session1, ShowID: show1},
+			ingest.AuthzFacts{SessionActive: true, Seller: &ingest.Seller{ID: seller1, Status: "approved"}, Show: show}},
+		{"signed-out session", true, ingest.AuthzQuery{UserID: sellerUser, SessionID: noShow, ShowID: show1},
+			ingest.AuthzFacts{Seller: &ingest.Seller{ID: seller1, Status: "approved"}, Show: show}},
+		{"no session id", true, ingest.AuthzQuery{UserID: sellerUser, ShowID: show1},
+			ingest.AuthzFacts{Seller: &ingest.Seller{ID: seller1, Status: "approved"}, Show: show}},
+		{"another user's session", true, ingest.AuthzQuery{UserID: pendingUser, SessionID: session1, ShowID: show1},
+			ingest.AuthzFacts{Seller: &ingest.Seller{ID: seller2, Status: "pending"}, Show: show}},
+	}
+	dbs := map[bool]*postgres.DB{}
+	for _, sessions := range []bool{false, true} {
+		url, _ := migrated(t)
+		seed(t, url, sessions)
+		dbs[sessions] = open(t, url) // reopened: sessions are detected at Open
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := dbs[tt.sessions].Authorize(context.Background(), tt.q)
+			if err != nil {
+				t.Fatalf("Authorize(%+v): %v", tt.q, err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Authorize(%+v) mismatch (-want +got):\n%s", tt.q, diff)
+			}
+		})
+	}
+}
+
+func TestRecordStreamKeyAndEndpoint(t *testing.T) {
+	t.Parallel()
+	url, db := migrated(t)
+	seed(t, url, false)
+	ctx := context.Background()
+	const newKey = "arn:aws:ivs:us-east-1:123456789012:stream-key/newnewnewnew"
+	err := db.WithChannelLock(ctx, channel1, func(tx ingest.ChannelTx) error {
+		if err := tx.RecordStreamKey(ctx, show1, newKey, "def.global-contribute.live-video.net"); err != nil {
+			return err
+		}
+		got, err := tx.StreamKeyARN(ctx, show1)
+		if err != nil || got != newKey {
+			t.Errorf("StreamKeyARN inside the lock = %q, %v; want %q", got, err, newKey)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("WithChannelLock: %v", err)
+	}
+	if err := db.SetIngestEndpoint(ctx, show1, "ghi.global-contribute.live-video.net"); err != nil {
+		t.Fatalf("SetIngestEndpoint: %v", err)
+	}
+	f, err := db.Authorize(ctx, ingest.AuthzQuery{UserID: sellerUser, ShowID: show1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Show.StreamKeyARN != newKey || f.Show.IngestEndpoint != "ghi.global-contribute.live-video.net" {
+		t.Errorf("show after recording = %+v, want key %s and endpoint ghi...", f.Show, newKey)
+	}
+}
+
+func TestWithChannelLockRollsBackOnError(t *testing.T) {
+	t.Parallel()
+	url, db := migrated(t)
+	seed(t, url, false)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := db.WithChannelLock(ctx, channel1, func(tx ingest.ChannelTx) error {
+		if err := tx.RecordStreamKey(ctx, show1, "arn:aws:ivs:us-east-1:123456789012:stream-key/rolledbackxx", "x"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("WithChannelLock() = %v, want boom", err)
+	}
+	f, _ := db.Authorize(ctx, ingest.AuthzQuery{UserID: sellerUser, ShowID: show1})
+	if strings.HasSuffix(f.Show.StreamKeyARN, "rolledbackxx") {
+		t.Error("a failed locked section left its write behind")
+	}
+}
+
+// The lock must hold across replicas: two pools (two "servers") on one
+// database never run the same channel's section at once, yet different
+// channels do not wait for each other.
+func TestWithChannelLockExcludesAcrossPools(t *testing.T) {
+	t.Parallel()
+	url, a := migrated(t)
+	b := open(t, url)
+	ctx := context.Background()
+
+	var inside, maxInside atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 20 {
+		db := a
+		if i%2 == 1 {
+			db = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := db.WithChannelLock(ctx, channel1, func(ingest.ChannelTx) error {
+				n := inside.Add(1)
+				for {
+					m := maxInside.Load()
+					if n <= m || maxInside.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				time.Sleep(5 * time.Millisecond)
+				inside.Add(-1)
+				return nil
+			})
+			if err != nil {
+				t.Errorf("WithChannelLock: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := maxInside.Load(); got != 1 {
+		t.Errorf("at most %d sections ran at once on one channel, want 1", got)
+	}
+
+	// A different channel proceeds while channel1 is held.
+	held := make(chan struct{})
+	release := make(chan struct{})
+	go func() {
+		_ = a.WithChannelLock(ctx, channel1, func(ingest.ChannelTx) error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	other := make(chan error, 1)
+	go func() {
+		other <- b.WithChannelLock(ctx, channel1+"x", func(ingest.ChannelTx) error { return nil })
+	}()
+	select {
+	case err := <-other:
+		if err != nil {
+			t.Errorf("other channel: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("a section on another channel waited for channel1's lock")
+	}
+	close(release)
+}
