@@ -1,0 +1,309 @@
+// Package auth verifies Supabase access tokens locally and turns them into a
+// verified Caller.
+//
+// Asymmetric tokens (ES256, RS256) are checked against the project's JWKS,
+// which is fetched over HTTP, cached and refreshed in the background; legacy
+// HS256 tokens are checked against the shared secret when one is configured.
+// Every other algorithm is refused.
+//
+// Errors from Verify wrap ErrInvalidToken (answer 401) or ErrUnavailable
+// (answer 503) with a short reason for logs. They never contain the token or
+// the secret.
+package auth
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
+)
+
+var (
+	// ErrInvalidToken means the token is malformed, forged, expired, or not
+	// a signed-in user's access token.
+	ErrInvalidToken = errors.New("invalid token")
+	// ErrUnavailable means the token cannot be checked right now: the key
+	// set it needs could not be fetched.
+	ErrUnavailable = errors.New("key set unavailable")
+)
+
+// Defaults for the zero values in Config.
+const (
+	DefaultRefetchInterval = 30 * time.Second
+	DefaultRefreshInterval = 10 * time.Minute // Supabase serves the JWKS with max-age=600
+	DefaultLeeway          = 30 * time.Second
+)
+
+const (
+	// fetchTimeout bounds each JWKS request, whatever the HTTP client.
+	fetchTimeout = 5 * time.Second
+	// maxWait bounds how long a Verify call waits for a key-set fetch, on
+	// top of the caller's context.
+	maxWait = 8 * time.Second
+	// maxTokenSize refuses absurd inputs before any parsing. Real access
+	// tokens are around 1 KB, more with large app_metadata.
+	maxTokenSize = 32 << 10
+	// minSecretSize is Supabase's own minimum for the legacy JWT secret; a
+	// shorter HMAC key could be brute-forced from any token it signed.
+	minSecretSize = 32
+	audience      = "authenticated"
+)
+
+// Config configures a Verifier.
+type Config struct {
+	// Issuer is the exact iss claim required, https://<ref>.supabase.co/auth/v1.
+	Issuer string
+	// JWKSURL is <SUPABASE_URL>/auth/v1/.well-known/jwks.json. It may be
+	// empty only when HS256Secret is set; ES256 and RS256 tokens are then
+	// refused.
+	JWKSURL string
+	// HS256Secret is the project's legacy JWT secret (at least 32 bytes).
+	// When zero, HS256 tokens are refused.
+	HS256Secret secret.String
+	// RefetchInterval is the minimum time between key-set fetches triggered
+	// by tokens with an unknown kid. Zero means DefaultRefetchInterval.
+	RefetchInterval time.Duration
+	// RefreshInterval is the period of the background key-set refresh. Zero
+	// means DefaultRefreshInterval.
+	RefreshInterval time.Duration
+	// HTTPClient fetches the JWKS. Nil means a client with a 5 s timeout;
+	// each fetch is bounded to 5 s in any case.
+	HTTPClient *http.Client
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means
+	// DefaultLeeway (30 s).
+	Leeway time.Duration
+	// Logger receives key-set fetch failures. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Caller is a verified, signed-in user.
+type Caller struct {
+	// UserID is the sub claim, a canonical lowercase UUID.
+	UserID string
+	// SessionID is the session_id claim, a canonical lowercase UUID, or ""
+	// when the token has none.
+	SessionID string
+}
+
+// Verifier checks access tokens. It is safe for concurrent use.
+type Verifier struct {
+	secret secret.String
+	parser *jwt.Parser
+	keys   *keySet // nil without a JWKS URL
+	stop   context.CancelFunc
+}
+
+// New returns a Verifier. It does not wait for the JWKS: the first fetch
+// runs in the background, so New succeeds while the endpoint is down and
+// Verify reports ErrUnavailable until a key set arrives. Background
+// refreshes run until ctx is done or Close is called.
+func New(ctx context.Context, cfg Config) (*Verifier, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("auth: issuer is required")
+	}
+	if cfg.JWKSURL == "" && cfg.HS256Secret.IsZero() {
+		return nil, errors.New("auth: a JWKS URL or an HS256 secret is required")
+	}
+	if !cfg.HS256Secret.IsZero() && len(cfg.HS256Secret.Reveal()) < minSecretSize {
+		return nil, fmt.Errorf("auth: HS256 secret is shorter than %d bytes", minSecretSize)
+	}
+	if cfg.RefetchInterval < 0 || cfg.RefreshInterval < 0 || cfg.Leeway < 0 {
+		return nil, errors.New("auth: intervals and leeway must not be negative")
+	}
+	if cfg.JWKSURL != "" {
+		u, err := url.Parse(cfg.JWKSURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, errors.New("auth: JWKS URL must be an absolute http(s) URL")
+		}
+	}
+	leeway := cmp.Or(cfg.Leeway, DefaultLeeway)
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	// The allow-list is the defence against algorithm confusion: HS256 is
+	// only on it when a secret is configured, so no public key can ever be
+	// used as an HMAC key, and "none", HS384/512 or PS* are never accepted.
+	var methods []string
+	if cfg.JWKSURL != "" {
+		methods = append(methods, jwt.SigningMethodES256.Alg(), jwt.SigningMethodRS256.Alg())
+	}
+	if !cfg.HS256Secret.IsZero() {
+		methods = append(methods, jwt.SigningMethodHS256.Alg())
+	}
+	v := &Verifier{
+		secret: cfg.HS256Secret,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods(methods),
+			jwt.WithIssuer(cfg.Issuer),
+			jwt.WithAudience(audience),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(leeway),
+			jwt.WithStrictDecoding(),
+		),
+		stop: func() {},
+	}
+	if cfg.JWKSURL != "" {
+		client := cfg.HTTPClient
+		if client == nil {
+			client = &http.Client{Timeout: fetchTimeout}
+		}
+		v.keys = newKeySet(cfg.JWKSURL, client, cmp.Or(cfg.RefetchInterval, DefaultRefetchInterval), logger)
+		bg, cancel := context.WithCancel(ctx)
+		v.stop = cancel
+		go v.keys.run(bg, cmp.Or(cfg.RefreshInterval, DefaultRefreshInterval))
+	}
+	return v, nil
+}
+
+// Close stops background refreshes and waits for them to end. Verify keeps
+// working with the keys already loaded.
+func (v *Verifier) Close() {
+	v.stop()
+	if v.keys != nil {
+		<-v.keys.done
+	}
+}
+
+// Ready reports whether the Verifier can verify anything: nil when a key set
+// with at least one key is loaded or the HS256 secret is set. It waits for a
+// key-set fetch in progress, such as the first one, within ctx.
+func (v *Verifier) Ready(ctx context.Context) error {
+	var err error
+	if v.keys != nil {
+		err = v.keys.ready(ctx)
+	}
+	if v.KeyCount() > 0 || !v.secret.IsZero() {
+		return nil
+	}
+	return err
+}
+
+// KeyCount returns the number of usable JWKS keys loaded.
+func (v *Verifier) KeyCount() int {
+	if v.keys == nil {
+		return 0
+	}
+	return v.keys.count()
+}
+
+// Verify checks token, the bare JWT from "Authorization: Bearer <jwt>", and
+// returns its caller. It returns within about 8 s, sooner if ctx ends, even
+// when it has to fetch the key set.
+func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
+	if token == "" {
+		return Caller{}, invalid("empty token")
+	}
+	if len(token) > maxTokenSize {
+		return Caller{}, invalid("token too large")
+	}
+	var (
+		claims        supabaseClaims
+		keyErr        error
+		keyfuncCalled bool
+	)
+	_, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		keyfuncCalled = true
+		key, err := v.key(ctx, t)
+		keyErr = err
+		return key, err
+	})
+	if err != nil {
+		// The library's messages can quote the token's header (its alg);
+		// only our own fixed reasons leave this package.
+		if keyErr != nil {
+			return Caller{}, keyErr
+		}
+		return Caller{}, invalid(reason(err, keyfuncCalled, &claims))
+	}
+	return Caller{
+		UserID:    strings.ToLower(claims.Subject),
+		SessionID: strings.ToLower(claims.SessionID),
+	}, nil
+}
+
+// key is the jwt.Keyfunc: it picks the one key that may verify t.
+func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
+	alg := t.Method.Alg()
+	switch alg {
+	case jwt.SigningMethodHS256.Alg():
+		// Defence in depth: the parser's allow-list already refuses HS256
+		// without a secret; an empty HMAC key must never be returned.
+		if v.secret.IsZero() {
+			return nil, invalid("algorithm not allowed")
+		}
+		return []byte(v.secret.Reveal()), nil
+	case jwt.SigningMethodES256.Alg(), jwt.SigningMethodRS256.Alg():
+		if v.keys == nil {
+			return nil, invalid("algorithm not allowed")
+		}
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, invalid("missing kid")
+		}
+		k, err := v.keys.lookup(ctx, kid)
+		if err != nil {
+			return nil, err
+		}
+		if k.alg != "" && k.alg != alg {
+			return nil, invalid("key algorithm mismatch")
+		}
+		if !k.fits(alg) {
+			return nil, invalid("key type mismatch")
+		}
+		return k.key, nil
+	default:
+		return nil, invalid("algorithm not allowed")
+	}
+}
+
+// reason names why the parser refused a token, without quoting it.
+func reason(err error, keyfuncCalled bool, c *supabaseClaims) string {
+	var ce claimError
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "malformed token"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "algorithm not allowed" // alg missing or unknown to the library
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid) && !keyfuncCalled:
+		return "algorithm not allowed" // refused by WithValidMethods
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "bad signature"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return "token not valid yet"
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "token issued in the future"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		switch {
+		case c.ExpiresAt == nil:
+			return "missing exp"
+		case c.Issuer == "":
+			return "missing iss"
+		default:
+			return "missing aud"
+		}
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "issuer mismatch"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "audience mismatch"
+	case errors.As(err, &ce):
+		return string(ce)
+	default:
+		return "invalid claims"
+	}
+}
+
+func invalid(reason string) error { return fmt.Errorf("%w: %s", ErrInvalidToken, reason) }
