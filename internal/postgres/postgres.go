@@ -114,9 +114,9 @@ func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzF
 		args = append(args, nullable(q.SessionID))
 	}
 	var (
-		f                             ingest.AuthzFacts
-		sellerID, sellerStatus        *string
-		showID, showSeller            *string
+		f                            ingest.AuthzFacts
+		sellerID, sellerStatus       *string
+		showID, showSeller           *string
 		channelARN, endpoint, keyARN *string
 	)
 	err := db.pool.QueryRow(ctx, db.authzSQL, args...).Scan(

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/app"
+	"github.com/ivs-ingest/ivs-ingest/internal/config"
+	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
+	"github.com/ivs-ingest/ivs-ingest/internal/logging"
+)
+
+// shutdownGrace is how long in-flight requests may run after SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", "serve", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err == nil {
+		err = cfg.RequireServe()
+	}
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := logging.New(stderr, cfg.LogLevel)
+
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a, err := app.New(startCtx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := httpapi.NewHTTPServer(ln.Addr().String(), a.Handler, logger)
+	logger.Info("listening", "addr", ln.Addr().String(), "version", versionString(),
+		"checks_sessions", a.DB.ChecksSessions(), "aws_region", cfg.AWSRegion)
+	return serveUntilDone(ctx, srv, ln, logger)
+}
+
+// serveUntilDone serves on ln until ctx ends, then stops accepting and lets
+// in-flight requests finish for up to shutdownGrace.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logger *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "grace", shutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/auth"
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+)
+
+// Errors of the transport itself.
+var (
+	errMissingAuth      = errors.New("missing authorization header")
+	errMalformedAuth    = errors.New("authorization header is not a bearer token")
+	errBodyTooLarge     = errors.New("request body too large")
+	errInvalidJSON      = errors.New("invalid json body")
+	errShowIDRequired   = errors.New("showId is required")
+	errShowIDNotUUID    = errors.New("showId must be a uuid")
+	errImpersonateUUID  = errors.New("x-impersonate-seller-id must be a uuid")
+	errNotFound         = errors.New("not found")
+	errMethodNotAllowed = errors.New("method not allowed")
+	errUnavailable      = errors.New("service unavailable")
+)
+
+// errorTable is the one place that says which status and message each error
+// answers with. Order matters: the first entry the error matches wins. An
+// error that matches none is an internal error: its details are logged, never
+// sent, since they may name internals.
+var errorTable = []struct {
+	err     error
+	status  int
+	message string
+}{
+	{errMissingAuth, http.StatusUnauthorized, "Missing authorization header"},
+	{errMalformedAuth, http.StatusUnauthorized, "Invalid or expired token"},
+	{auth.ErrInvalidToken, http.StatusUnauthorized, "Invalid or expired token"},
+	{ingest.ErrSessionEnded, http.StatusUnauthorized, "Invalid or expired token"},
+	{auth.ErrUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
+	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "Request body too large"},
+	{errInvalidJSON, http.StatusBadRequest, "Invalid JSON body"},
+	{errShowIDRequired, http.StatusBadRequest, "showId is required"},
+	{errShowIDNotUUID, http.StatusBadRequest, "showId must be a UUID"},
+	{errImpersonateUUID, http.StatusBadRequest, "X-Impersonate-Seller-Id must be a UUID"},
+	{ingest.ErrImpersonationDenied, http.StatusForbidden, "Only admins can impersonate sellers"},
+	{ingest.ErrSellerNotFound, http.StatusForbidden, "Seller profile not found"},
+	{ingest.ErrSellerNotApproved, http.StatusForbidden, "Seller not approved"},
+	{ingest.ErrShowNotFound, http.StatusNotFound, "Show not found"},
+	{ingest.ErrNotShowOwner, http.StatusForbidden, "You do not own this show"},
+	{ingest.ErrNoChannel, http.StatusBadRequest, "Show does not have IVS channel configured"},
+	{ingest.ErrChannelUnavailable, http.StatusInternalServerError, "Failed to retrieve channel details"},
+	{ingest.ErrStreamKeyUnavailable, http.StatusInternalServerError, "Failed to create stream key"},
+	{errNotFound, http.StatusNotFound, "Not found"},
+	{errMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed"},
+	{errUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
+}
+
+// statusOf returns the status and client message for err.
+func statusOf(err error) (status int, message string) {
+	for _, e := range errorTable {
+		if errors.Is(err, e.err) {
+			return e.status, e.message
+		}
+	}
+	return http.StatusInternalServerError, "Internal server error"
+}
+
+// wwwAuthenticate is the challenge sent with a 401 (RFC 6750).
+func wwwAuthenticate(err error) string {
+	if errors.Is(err, errMissingAuth) {
+		return "Bearer"
+	}
+	return `Bearer error="invalid_token"`
+}

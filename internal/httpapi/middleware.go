@@ -1,0 +1,231 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/logging"
+)
+
+// handlerFunc is a handler that returns its error, so that handle writes
+// every error response in one place.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h to http.Handler, writing its error, if any.
+func (s *server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// writeError answers with err's status and message from errorTable and logs
+// it once: client errors at debug, server errors at error with their detail.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, message := statusOf(err)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", wwwAuthenticate(err))
+	}
+	if info := infoFrom(r.Context()); info != nil {
+		info.err = err
+	}
+	writeJSON(w, status, errorBody{Error: message})
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// requestInfo is what the request log line says about a request beyond its
+// method, path and status. Handlers fill it in.
+type requestInfo struct {
+	userID string
+	showID string
+	err    error
+}
+
+type requestInfoKey struct{}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	info, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	return info
+}
+
+// requestContext gives each request its id (always generated here: an
+// incoming X-Request-Id is ignored, so log lines cannot be forged or
+// confused), answers with it, and logs one line when the request ends.
+func (s *server) requestContext(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		info := &requestInfo{}
+		ctx := logging.WithRequestID(r.Context(), id)
+		ctx = context.WithValue(ctx, requestInfoKey{}, info)
+
+		w.Header().Set("X-Request-Id", id)
+		w.Header().Set("Cache-Control", "no-store")
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status()),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		}
+		if info.userID != "" {
+			attrs = append(attrs, slog.String("user_id", info.userID))
+		}
+		if info.showID != "" {
+			attrs = append(attrs, slog.String("show_id", info.showID))
+		}
+		level := slog.LevelInfo
+		if info.err != nil {
+			attrs = append(attrs, slog.String("error", info.err.Error()))
+			if rec.status() >= 500 {
+				level = slog.LevelError
+			}
+		}
+		s.logger.LogAttrs(ctx, level, "request", attrs...)
+	})
+}
+
+// recoverPanics turns a panic into a 500 answer and a log line with the stack.
+func (s *server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger.ErrorContext(r.Context(), "panic serving request",
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if rec, ok := w.(*statusRecorder); ok && rec.code != 0 {
+				return // too late for another answer
+			}
+			s.writeError(w, r, errors.New("panic"))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses bodies over MaxBodyBytes: early when the client declares
+// the length, else while the handler reads.
+func (s *server) limitBody(next handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.ContentLength > MaxBodyBytes {
+			return errBodyTooLarge
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		return next(w, r)
+	}
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) status() int {
+	if r.code == 0 {
+		return http.StatusOK
+	}
+	return r.code
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])  // never fails (crypto/rand documents it)
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // variant 10
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// cors implements the CORS headers Supabase functions send.
+type cors struct {
+	anyOrigin bool
+	origins   map[string]bool
+}
+
+// The headers supabase-js and functions-js send (see docs), plus ours.
+const (
+	corsAllowHeaders  = "authorization, x-client-info, apikey, content-type, x-impersonate-seller-id, x-region, x-retry-count, traceparent, tracestate, baggage"
+	corsAllowMethods  = "POST, OPTIONS"
+	corsExposeHeaders = "X-Request-Id, Retry-After"
+)
+
+func newCORS(origins []string) cors {
+	c := cors{origins: make(map[string]bool)}
+	for _, o := range origins {
+		o = strings.TrimSpace(o)
+		if o == "*" {
+			c.anyOrigin = true
+		}
+		if o != "" {
+			c.origins[strings.TrimRight(o, "/")] = true
+		}
+	}
+	if len(c.origins) == 0 {
+		c.anyOrigin = true
+	}
+	return c
+}
+
+// middleware puts the CORS headers on every response, errors included:
+// without them a browser reports any refusal as a network failure.
+func (c cors) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if c.anyOrigin {
+			h.Set("Access-Control-Allow-Origin", "*")
+		} else {
+			h.Add("Vary", "Origin")
+			if origin := r.Header.Get("Origin"); c.origins[origin] {
+				h.Set("Access-Control-Allow-Origin", origin)
+			}
+		}
+		h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+		h.Set("Access-Control-Allow-Methods", corsAllowMethods)
+		h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// preflight answers a CORS preflight.
+func preflight() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

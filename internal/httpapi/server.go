@@ -1,0 +1,80 @@
+// Package httpapi is ivs-ingest's HTTP transport: the routes, their
+// middleware, request parsing, and the one table that maps errors to
+// statuses and messages.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/auth"
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+)
+
+// Authenticator verifies a bearer token.
+type Authenticator interface {
+	Verify(ctx context.Context, token string) (auth.Caller, error)
+}
+
+// IngestService answers requests for ingest details.
+type IngestService interface {
+	IngestDetails(ctx context.Context, req ingest.Request) (ingest.Details, error)
+}
+
+// ReadyFunc reports whether the service's dependencies answer.
+type ReadyFunc func(ctx context.Context) error
+
+// Config tunes the transport.
+type Config struct {
+	// AllowedOrigins lists the CORS origins; empty or containing "*"
+	// allows any origin.
+	AllowedOrigins []string
+	Logger         *slog.Logger
+}
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 64 << 10
+
+type server struct {
+	authn  Authenticator
+	ingest IngestService
+	ready  ReadyFunc
+	cors   cors
+	logger *slog.Logger
+}
+
+// NewServer returns the service's HTTP handler.
+func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFunc) http.Handler {
+	s := &server{
+		authn:  authn,
+		ingest: svc,
+		ready:  ready,
+		cors:   newCORS(cfg.AllowedOrigins),
+		logger: cfg.Logger,
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.requestContext(s.recoverPanics(s.cors.middleware(mux)))
+}
+
+// NewHTTPServer wraps h in an http.Server with the timeouts every listener
+// of the service needs.
+func NewHTTPServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:    addr,
+		Handler: h,
+		// Why: a client that trickles its headers must not hold a
+		// connection open (slowloris).
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
