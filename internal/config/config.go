@@ -98,6 +98,11 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.AWSEndpointIVS != "" {
 		p.httpURL("AWS_ENDPOINT_URL_IVS", c.AWSEndpointIVS)
 	}
+	if n := len(c.JWTSecret.Reveal()); n > 0 && n < 32 {
+		// Supabase's own minimum; a shorter HMAC key could be brute-forced
+		// from any token it signed.
+		p.fail("SUPABASE_JWT_SECRET", fmt.Sprintf("is %d bytes long, want at least 32 (Project Settings, JWT Keys, Legacy JWT secret)", n))
+	}
 	if (c.AWSAccessKeyID == "") != c.AWSSecretAccessKey.IsZero() {
 		p.fail("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
 	}

@@ -193,3 +193,5 @@ func queryStrings(t *testing.T, dbURL, sql string) []string {
 	}
 	return out
 }
+
+func newTestLogger(w io.Writer) *slog.Logger { return logging.New(w, slog.LevelDebug) }

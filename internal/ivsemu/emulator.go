@@ -118,6 +118,7 @@ type Emulator struct {
 	rateLimit int
 	admitted  []time.Time // admission times within the last second, oldest first
 	failures  map[string]*failure
+	before    map[string]func() // run once before the next call of an op
 	calls     map[string]int
 	succeeded map[string]int
 	total     int
@@ -251,6 +252,9 @@ func (e *Emulator) serve(r *http.Request, op string, handle opFunc) (response, b
 	}
 	if aerr := e.admit(op); aerr != nil {
 		return errorResponse(aerr), true
+	}
+	if fn := e.takeBefore(op); fn != nil {
+		fn()
 	}
 	status, out, aerr := handle(e, body)
 	if aerr != nil {

@@ -213,3 +213,26 @@ func (e *Emulator) SetRateLimit(perSecond int) {
 	e.rateLimit = max(perSecond, 0)
 	e.admitted = nil
 }
+
+// BeforeNext runs fn once, just before the next authenticated, admitted call
+// of op is carried out, outside the emulator's lock, so fn may call the
+// emulator (through HTTP too). It stages races deterministically, e.g.
+// another creator's key appearing between a client's ListStreamKeys and its
+// CreateStreamKey. It panics if op is unknown.
+func (e *Emulator) BeforeNext(op string, fn func()) {
+	mustOp(op)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.before == nil {
+		e.before = make(map[string]func())
+	}
+	e.before[op] = fn
+}
+
+func (e *Emulator) takeBefore(op string) func() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	fn := e.before[op]
+	delete(e.before, op)
+	return fn
+}

@@ -1,0 +1,88 @@
+package config_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"SUPABASE_URL": "https://abc.supabase.co/"}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	got := map[string]any{
+		"port": c.Port, "maxConns": c.DatabaseMaxConns, "issuer": c.JWTIssuer, "jwks": c.JWKSURL,
+		"refetch": c.JWKSRefetchInterval, "region": c.AWSRegion, "cors": c.CORSAllowedOrigins,
+		"level": c.LogLevel, "ttl": c.StreamKeyCacheTTL,
+	}
+	want := map[string]any{
+		"port": 8080, "maxConns": int32(20), "issuer": "https://abc.supabase.co/auth/v1",
+		"jwks":    "https://abc.supabase.co/auth/v1/.well-known/jwks.json",
+		"refetch": 30 * time.Second, "region": "us-east-1", "cors": []string{"*"},
+		"level": slog.LevelInfo, "ttl": 5 * time.Minute,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	if err := c.RequireServe(); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+		t.Errorf("RequireServe() without DATABASE_URL = %v, want an error naming it", err)
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{
+		"SUPABASE_URL":         "http://127.0.0.1:54321",
+		"SUPABASE_JWT_ISSUER":  "http://auth.internal/issuer",
+		"SUPABASE_JWKS_URL":    "http://auth.internal/keys",
+		"AWS_ENDPOINT_URL":     "http://127.0.0.1:4566",
+		"CORS_ALLOWED_ORIGINS": " https://a.example ,https://b.example,, ",
+		"LOG_LEVEL":            "DEBUG",
+		"STREAM_KEY_CACHE_TTL": "0",
+	}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.JWTIssuer != "http://auth.internal/issuer" || c.JWKSURL != "http://auth.internal/keys" {
+		t.Errorf("issuer, jwks = %q, %q; want the overrides", c.JWTIssuer, c.JWKSURL)
+	}
+	if c.AWSEndpointIVS != "http://127.0.0.1:4566" {
+		t.Errorf("AWSEndpointIVS = %q, want AWS_ENDPOINT_URL's value when AWS_ENDPOINT_URL_IVS is unset", c.AWSEndpointIVS)
+	}
+	if diff := cmp.Diff([]string{"https://a.example", "https://b.example"}, c.CORSAllowedOrigins); diff != "" {
+		t.Errorf("CORSAllowedOrigins (-want +got):\n%s", diff)
+	}
+	if c.LogLevel != slog.LevelDebug || c.StreamKeyCacheTTL != 0 {
+		t.Errorf("LogLevel, TTL = %v, %v; want debug, 0", c.LogLevel, c.StreamKeyCacheTTL)
+	}
+}
+
+func TestErrorsNameEveryBadVariable(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load(env(map[string]string{
+		"PORT":                "-1",
+		"LOG_LEVEL":           "loud",
+		"SUPABASE_URL":        "ftp://x",
+		"SUPABASE_JWT_SECRET": "short-secret-value",
+	}))
+	if err == nil {
+		t.Fatal("Load accepted bad values")
+	}
+	for _, name := range []string{"PORT", "LOG_LEVEL", "SUPABASE_URL", "SUPABASE_JWT_SECRET"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("Load() error %q does not name %s", err, name)
+		}
+	}
+	if strings.Contains(err.Error(), "short-secret-value") {
+		t.Error("the error quotes the JWT secret")
+	}
+}

@@ -1,0 +1,50 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/auth"
+	"github.com/ivs-ingest/ivs-ingest/internal/auth/authtest"
+	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+)
+
+// panicking is an IngestService that panics, to exercise the recovery
+// middleware; everything else in the request path is real.
+type panicking struct{}
+
+func (panicking) IngestDetails(context.Context, ingest.Request) (ingest.Details, error) {
+	panic("boom")
+}
+
+func TestPanicBecomesA500(t *testing.T) {
+	t.Parallel()
+	issuer := authtest.NewIssuer(t)
+	verifier, err := auth.New(context.Background(), issuer.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(verifier.Close)
+	logs := &logBuffer{}
+	h := httpapi.NewServer(httpapi.Config{Logger: newTestLogger(logs)}, verifier, panicking{}, func(context.Context) error { return nil })
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	r := call(t, http.MethodPost, srv.URL+path, issuer.Token(t, "e0000000-0000-4000-8000-000000000001", ""),
+		`{"showId":"d0000000-0000-4000-8000-000000000001"}`, nil)
+	wantError(t, "request whose handler panics", r, 500, "Internal server error")
+	if r.Header.Get("X-Request-Id") == "" || r.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("the 500 lacks the standard headers: %v", r.Header)
+	}
+	// The server survives.
+	if r := call(t, http.MethodGet, srv.URL+"/healthz", "", "", nil); r.Status != 200 {
+		t.Errorf("GET /healthz after a panic = %s, want 200", r)
+	}
+	if !strings.Contains(logs.String(), `"msg":"panic serving request"`) {
+		t.Error("the panic was not logged")
+	}
+}
