@@ -47,8 +47,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := httpapi.NewHTTPServer(ln.Addr().String(), a.Handler, logger)
-	logger.Info("listening", "addr", ln.Addr().String(), "version", versionString(),
-		"checks_sessions", a.DB.ChecksSessions(), "aws_region", cfg.AWSRegion)
+	logger.Info("listening", "addr", ln.Addr().String(), "version", versionString(), "aws_region", cfg.AWSRegion)
 	return serveUntilDone(ctx, srv, ln, logger)
 }
 
@@ -66,7 +65,10 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener, logg
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// The grace period is over: cut what is still running. Stopping
+		// is still the orderly end the operator asked for, so exit 0.
+		logger.Warn("requests still running after the grace period were cut", "error", err.Error())
+		_ = srv.Close()
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)

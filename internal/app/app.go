@@ -1,7 +1,7 @@
 // Package app assembles ivs-ingest from its configuration: the store, the
 // token verifier, the IVS client, the domain service and the HTTP handler.
-// The serve command and the end-to-end tests build the service through it,
-// so both run the same wiring.
+// The serve and dev commands and the end-to-end tests build the service
+// through it, so all of them run the same wiring.
 package app
 
 import (
@@ -18,17 +18,22 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 )
 
+// Store is what the service needs of a store.
+type Store interface {
+	ingest.Store
+	Ping(ctx context.Context) error
+}
+
 // App is the assembled service.
 type App struct {
 	Handler http.Handler
-	DB      *postgres.DB
 
 	verifier *auth.Verifier
+	closers  []func()
 }
 
-// New connects to the database, refuses an outdated schema, and assembles
-// the service. cfg must satisfy cfg.RequireServe. Close releases what New
-// opened.
+// New opens the PostgreSQL store named by cfg, refuses an outdated schema,
+// and assembles the service over it. cfg must satisfy cfg.RequireServe.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
 	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: cfg.DatabaseMaxConns})
 	if err != nil {
@@ -38,6 +43,18 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		db.Close()
 		return nil, err
 	}
+	a, err := Build(ctx, cfg, db, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a.closers = append(a.closers, db.Close)
+	logger.Info("store", "kind", "postgres", "checks_sessions", db.ChecksSessions())
+	return a, nil
+}
+
+// Build assembles the service over store, which the caller keeps and closes.
+func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Logger) (*App, error) {
 	verifier, err := auth.New(context.WithoutCancel(ctx), auth.Config{
 		Issuer:          cfg.JWTIssuer,
 		JWKSURL:         cfg.JWKSURL,
@@ -46,7 +63,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		Logger:          logger,
 	})
 	if err != nil {
-		db.Close()
 		return nil, fmt.Errorf("token verification: %w", err)
 	}
 	ivsClient, err := ivs.New(ctx, ivs.Config{
@@ -57,17 +73,19 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 		SessionToken:    cfg.AWSSessionToken,
 	})
 	if err != nil {
-		verifier.Close()
-		db.Close()
-		return nil, err
+		// Requests that need IVS will answer 500 and log this again.
+		logger.Warn("AWS is not usable; requests that need IVS will fail", "error", err.Error())
 	}
-	svc := ingest.NewService(db, ivsClient, ingest.Options{KeyCacheTTL: cfg.StreamKeyCacheTTL, Logger: logger})
-	handler := httpapi.NewServer(httpapi.Config{AllowedOrigins: cfg.CORSAllowedOrigins, Logger: logger}, verifier, svc, db.Ping)
-	return &App{Handler: handler, DB: db, verifier: verifier}, nil
+	svc := ingest.NewService(store, ivsClient, ingest.Options{KeyCacheTTL: cfg.StreamKeyCacheTTL, Logger: logger})
+	handler := httpapi.NewServer(httpapi.Config{AllowedOrigins: cfg.CORSAllowedOrigins, Logger: logger}, verifier, svc, store.Ping)
+	return &App{Handler: handler, verifier: verifier, closers: []func(){svc.Close}}, nil
 }
 
-// Close stops background work and closes the database pool.
+// Close stops background work and closes what New opened, in order: the
+// service's leftover key resolutions before the store they use.
 func (a *App) Close() {
 	a.verifier.Close()
-	a.DB.Close()
+	for _, c := range a.closers {
+		c()
+	}
 }

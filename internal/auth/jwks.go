@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -235,23 +236,23 @@ func (s *keySet) fetch(ctx context.Context) error {
 	if err != nil {
 		s.lastErr = fmt.Errorf("jwks fetch failed: %w", err)
 		if ctx.Err() == nil { // not merely stopped by Close
-			s.log.WarnContext(ctx, "auth: jwks fetch failed", "url", s.url, "error", err, "keys_kept", len(s.keys))
+			s.log.WarnContext(ctx, "auth: jwks fetch failed", "url", redactURL(s.url), "error", err, "keys_kept", len(s.keys))
 		}
 		return err
 	}
 	s.lastErr = nil
 	s.fetched = true
 	if skipped > 0 {
-		s.log.WarnContext(ctx, "auth: jwks keys skipped", "url", s.url, "skipped", skipped, "usable", len(keys))
+		s.log.WarnContext(ctx, "auth: jwks keys skipped", "url", redactURL(s.url), "skipped", skipped, "usable", len(keys))
 	}
 	if len(keys) == 0 {
 		if len(s.keys) > 0 {
-			s.log.WarnContext(ctx, "auth: jwks has no usable keys; keeping the previous ones", "url", s.url, "keys_kept", len(s.keys))
+			s.log.WarnContext(ctx, "auth: jwks has no usable keys; keeping the previous ones", "url", redactURL(s.url), "keys_kept", len(s.keys))
 		}
 		return nil
 	}
 	s.keys = keys
-	s.log.DebugContext(ctx, "auth: jwks loaded", "url", s.url, "keys", len(keys))
+	s.log.DebugContext(ctx, "auth: jwks loaded", "url", redactURL(s.url), "keys", len(keys))
 	return nil
 }
 
@@ -365,4 +366,14 @@ func parseJWK(raw json.RawMessage) (string, publicKey, error) {
 	default:
 		return j.Kid, publicKey{}, errors.New("unsupported key type")
 	}
+}
+
+// redactURL drops credentials and the query from u for logs.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable)"
+	}
+	p.User, p.RawQuery = nil, ""
+	return p.String()
 }

@@ -170,8 +170,12 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 
 func (p *parser) httpURL(name, s string) {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		p.fail(name, fmt.Sprintf("%q is not an http(s) URL", s))
+	switch {
+	case err != nil:
+		// Not echoed: an unparsable value may still carry a password.
+		p.fail(name, "is not a valid URL")
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		p.fail(name, fmt.Sprintf("%q is not an http(s) URL", u.Redacted()))
 	}
 }
 

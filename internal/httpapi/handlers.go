@@ -105,7 +105,7 @@ func readShowID(r *http.Request) (string, error) {
 	if id == "" {
 		return "", errShowIDRequired
 	}
-	canonical, ok := canonicalUUID(id)
+	canonical, ok := ingest.ParseID(id)
 	if !ok {
 		return "", errShowIDNotUUID
 	}
@@ -118,37 +118,11 @@ func impersonatedSeller(r *http.Request) (string, error) {
 	if v == "" {
 		return "", nil
 	}
-	id, ok := canonicalUUID(v)
+	id, ok := ingest.ParseID(v)
 	if !ok {
 		return "", errImpersonateUUID
 	}
 	return id, nil
-}
-
-// canonicalUUID accepts the 8-4-4-4-12 hex form in any case and returns it
-// lowercased.
-func canonicalUUID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	b := []byte(s)
-	for i, c := range b {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return "", false
-			}
-			continue
-		}
-		switch {
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
-		case 'A' <= c && c <= 'F':
-			b[i] = c + ('a' - 'A')
-		default:
-			return "", false
-		}
-	}
-	return string(b), true
 }
 
 func healthz(w http.ResponseWriter, r *http.Request) error {

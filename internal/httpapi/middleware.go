@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -60,6 +61,10 @@ func infoFrom(ctx context.Context) *requestInfo {
 	return info
 }
 
+// RequestTimeout bounds the work done for one request; it is below the
+// server's write timeout so that the answer can still be written.
+const RequestTimeout = 30 * time.Second
+
 // requestContext gives each request its id (always generated here: an
 // incoming X-Request-Id is ignored, so log lines cannot be forged or
 // confused), answers with it, and logs one line when the request ends.
@@ -68,7 +73,10 @@ func (s *server) requestContext(next http.Handler) http.Handler {
 		start := time.Now()
 		id := newRequestID()
 		info := &requestInfo{}
-		ctx := logging.WithRequestID(r.Context(), id)
+		// Every database and IVS call of the request inherits this bound.
+		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		defer cancel()
+		ctx = logging.WithRequestID(ctx, id)
 		ctx = context.WithValue(ctx, requestInfoKey{}, info)
 
 		w.Header().Set("X-Request-Id", id)
@@ -96,6 +104,19 @@ func (s *server) requestContext(next http.Handler) http.Handler {
 			}
 		}
 		s.logger.LogAttrs(ctx, level, "request", attrs...)
+	})
+}
+
+// cleanPaths answers 404 to a path that is not in canonical form, which
+// ServeMux would otherwise redirect with a bodiless 301/307.
+func (s *server) cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p != "/" && (path.Clean(p) != p || !strings.HasPrefix(p, "/")) {
+			s.writeError(w, r, errNotFound)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -59,7 +59,7 @@ func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFu
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.requestContext(s.recoverPanics(s.cors.middleware(mux)))
+	return s.requestContext(s.recoverPanics(s.cors.middleware(s.cleanPaths(mux))))
 }
 
 // NewHTTPServer wraps h in an http.Server with the timeouts every listener

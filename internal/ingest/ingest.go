@@ -158,3 +158,29 @@ func NormalizeEndpoint(s string) string {
 	}
 	return strings.ToLower(s)
 }
+
+// ParseID checks that s is a UUID in the canonical 8-4-4-4-12 hex form, in
+// any case, and returns it lowercased: the form every id has in the domain.
+func ParseID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	b := []byte(s)
+	for i, c := range b {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", false
+			}
+			continue
+		}
+		switch {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f':
+		case 'A' <= c && c <= 'F':
+			b[i] = c + ('a' - 'A')
+		default:
+			return "", false
+		}
+	}
+	return string(b), true
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -25,6 +26,9 @@ type Options struct {
 
 // Service answers requests for ingest details.
 type Service struct {
+	// base ends the key resolutions still running when the service closes.
+	base           context.Context
+	stop           context.CancelFunc
 	store          Store
 	ivs            IVS
 	keys           *keyCache
@@ -36,7 +40,10 @@ type Service struct {
 
 // NewService returns a Service over store and ivs.
 func NewService(store Store, ivs IVS, opts Options) *Service {
+	base, stop := context.WithCancel(context.Background())
 	s := &Service{
+		base:           base,
+		stop:           stop,
 		store:          store,
 		ivs:            ivs,
 		keys:           newKeyCache(opts.KeyCacheTTL),
@@ -55,6 +62,10 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 	}
 	return s
 }
+
+// Close cancels the key resolutions still running, which requests that
+// gave up left behind, so that the store can close without waiting for them.
+func (s *Service) Close() { s.stop() }
 
 // IngestDetails returns the RTMPS endpoint and stream key of the show in req,
 // creating the key on first use. The checks run in the order of the API's
@@ -113,11 +124,20 @@ func (s *Service) authorize(ctx context.Context, req Request) (Show, error) {
 // asked, since every asker was authorized before.
 func (s *Service) resolve(ctx context.Context, show Show) (Details, error) {
 	flight := show.ID + "|" + show.ChannelARN
-	ch := s.flights.DoChan(flight, func() (any, error) {
+	ch := s.flights.DoChan(flight, func() (d any, err error) {
 		// Why detached: a client that hangs up must not fail the others
-		// waiting on the same flight.
+		// waiting on the same flight. Close still ends it.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.resolveTimeout)
 		defer cancel()
+		defer context.AfterFunc(s.base, cancel)()
+		// Why: singleflight re-panics in a goroutine of its own, where no
+		// HTTP middleware can recover; the process would die.
+		defer func() {
+			if v := recover(); v != nil {
+				s.logger.ErrorContext(ctx, "panic resolving stream key", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				d, err = nil, fmt.Errorf("panic resolving stream key: %v", v)
+			}
+		}()
 		return s.resolveOnce(fctx, show)
 	})
 	select {
@@ -180,6 +200,11 @@ func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
 		key = k
 		return tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
 	})
+	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrStreamKeyUnavailable) {
+		// Out of time waiting for the lock or for IVS: the key could not
+		// be had, which the caller is told as such.
+		err = fmt.Errorf("%w: %w", ErrStreamKeyUnavailable, err)
+	}
 	if err != nil {
 		return Details{}, err
 	}

@@ -41,7 +41,11 @@ type Client struct {
 }
 
 // New returns a Client for cfg. Credentials are resolved on first use, so a
-// missing credential surfaces per call (as ingest.ErrIVSCredentials), not here.
+// missing credential surfaces per call (as ingest.ErrIVSCredentials), not
+// here. When the AWS configuration itself cannot be loaded (a profile that
+// does not exist, a broken shared config file), New still returns a Client,
+// whose every call fails with ingest.ErrIVSCredentials, and an error saying
+// why: the service starts and answers what it can without AWS.
 func New(ctx context.Context, cfg Config, optFns ...func(*ivs.Options)) (*Client, error) {
 	timeout := cfg.AttemptTimeout
 	if timeout <= 0 {
@@ -60,10 +64,18 @@ func New(ctx context.Context, cfg Config, optFns ...func(*ivs.Options)) (*Client
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("load aws config: %w", err)
+		err = fmt.Errorf("load aws config: %w", err)
+		broken := aws.Config{
+			Region:      cfg.Region,
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return aws.Credentials{}, err }),
+		}
+		if cfg.Endpoint != "" {
+			broken.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		awsCfg = broken
 	}
 	awsCfg.Credentials = markedCredentials{awsCfg.Credentials}
-	return &Client{api: ivs.NewFromConfig(awsCfg, optFns...)}, nil
+	return &Client{api: ivs.NewFromConfig(awsCfg, optFns...)}, err
 }
 
 // markedCredentials marks credential failures so the domain can tell "AWS is
@@ -160,4 +172,21 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", ingest.ErrIVSKeyQuota, err)
 	}
 	return err
+}
+
+// CreateChannel creates a channel named name, tagged as made by ivs-ingest's
+// dev mode. Only `ivs-ingest dev` calls it, to give its demo shows channels;
+// the service itself never creates channels.
+func (c *Client) CreateChannel(ctx context.Context, name string) (ingest.Channel, error) {
+	out, err := c.api.CreateChannel(ctx, &ivs.CreateChannelInput{
+		Name: aws.String(name),
+		Tags: map[string]string{"created-by": "ivs-ingest-dev"},
+	})
+	if err != nil {
+		return ingest.Channel{}, translate(err)
+	}
+	if out.Channel == nil {
+		return ingest.Channel{}, errors.New("ivs: CreateChannel returned no channel")
+	}
+	return ingest.Channel{ARN: aws.ToString(out.Channel.Arn), IngestEndpoint: aws.ToString(out.Channel.IngestEndpoint)}, nil
 }
