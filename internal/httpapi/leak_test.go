@@ -81,6 +81,26 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	send(token(owner), body(show.ID), nil) // replaced
+	send(token(admin), body(show.ID), map[string]string{"X-Impersonate-Seller-Id": testenv.NewID(t)})
+	call(t, http.MethodPost, svc.URL+path, token(owner), `{"showId":"`+strings.Repeat("x", 70<<10)+`"}`, nil) // 413
+	call(t, http.MethodGet, svc.URL+path, token(owner), "", nil)                                               // 405
+	call(t, http.MethodPost, svc.URL+"/elsewhere", token(owner), body(show.ID), nil)                           // 404
+
+	// A replica with a wrong AWS secret: IVS refuses its signatures.
+	wrongSecret := start(t, env, map[string]string{"DATABASE_URL": u.String(), "AWS_SECRET_ACCESS_KEY": "wrong-secret-" + testenv.SecretAccessKey})
+	secrets = append(secrets, "wrong-secret-"+testenv.SecretAccessKey)
+	if r := call(t, http.MethodPost, wrongSecret.URL+path, token(owner), body(failingShow.ID), nil); r.Status != 500 {
+		t.Errorf("request signed with a wrong AWS secret = %s, want 500", r)
+	}
+
+	// A replica started while the JWKS is down.
+	env.Issuer.SetDown(true)
+	jwksDown := start(t, env, map[string]string{"DATABASE_URL": u.String()})
+	if r := call(t, http.MethodPost, jwksDown.URL+path, token(owner), body(show.ID), nil); r.Status != 503 {
+		t.Errorf("request while the JWKS is down = %s, want 503", r)
+	}
+	env.Issuer.SetDown(false)
+
 	signedOut := token(owner)
 	env.SignOut(t, owner)
 	send(signedOut, body(show.ID), nil)
@@ -100,7 +120,7 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 		}
 	}
 
-	logs := svc.logs.String()
+	logs := svc.logs.String() + wrongSecret.logs.String() + jwksDown.logs.String()
 	if !strings.Contains(logs, `"level":"DEBUG"`) && !strings.Contains(logs, `"level":"INFO"`) {
 		t.Fatalf("no log lines were captured: the test would check nothing")
 	}

@@ -81,11 +81,12 @@ func TestKeyDeletedInAWSIsReplaced(t *testing.T) {
 	}
 }
 
-func TestCachedKeyIsNoticedGoneAfterTTL(t *testing.T) {
+// A replica that cached a key serves it without asking IVS until the TTL
+// ends (internal/ingest tests the TTL itself); one that has not cached it
+// notices a deletion at once.
+func TestWarmReplicaServesFromCacheColdReplicaNoticesDeletion(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{})
-	// With the default TTL the cached key is served without asking IVS;
-	// the TTL is what bounds how stale it may be.
 	svc := start(t, env, map[string]string{"STREAM_KEY_CACHE_TTL": "5m"})
 	owner := env.Seller(t, "approved")
 	show := env.Show(t, owner, true)
@@ -95,8 +96,12 @@ func TestCachedKeyIsNoticedGoneAfterTTL(t *testing.T) {
 	if _, err := env.IVS.DeleteStreamKey(context.Background(), &ivs.DeleteStreamKeyInput{Arn: aws.String(arn)}); err != nil {
 		t.Fatal(err)
 	}
+	calls := env.Emulator.TotalCalls()
 	if got := wantKey(t, "within the TTL", svc.get(t, token, show.ID, nil)); got != first {
-		t.Error("within the TTL the cached key should be served without an IVS call")
+		t.Error("within the TTL the cached key should be served")
+	}
+	if n := env.Emulator.TotalCalls() - calls; n != 0 {
+		t.Errorf("within the TTL: %d IVS calls, want 0", n)
 	}
 	// A replica that has not cached it notices at once.
 	fresh := start(t, env, map[string]string{"STREAM_KEY_CACHE_TTL": "5m"})

@@ -29,9 +29,11 @@ func TestEveryAnswerCarriesTheStandardHeaders(t *testing.T) {
 		"413":         call(t, http.MethodPost, svc.URL+path, env.Token(t, owner), `{"showId":"`+strings.Repeat("a", 70<<10)+`"}`, spoofed),
 		"healthz":     call(t, http.MethodGet, svc.URL+"/healthz", "", "", spoofed),
 		"405 healthz": call(t, http.MethodPost, svc.URL+"/healthz", "", "", spoofed),
+		"404 unclean": call(t, http.MethodPost, svc.URL+"/functions/v1/./get-ivs-ingest", env.Token(t, owner), `{}`, spoofed),
+		"404 slashes": call(t, http.MethodPost, svc.URL+"//functions/v1/get-ivs-ingest", env.Token(t, owner), `{}`, spoofed),
 	}
-	wantStatus := map[string]int{"200": 200, "401": 401, "400": 400, "404 path": 404, "405": 405, "413": 413, "healthz": 200, "405 healthz": 405}
-	wantMessage := map[string]string{"404 path": "Not found", "405": "Method not allowed", "413": "Request body too large", "405 healthz": "Method not allowed"}
+	wantStatus := map[string]int{"200": 200, "401": 401, "400": 400, "404 path": 404, "405": 405, "413": 413, "healthz": 200, "405 healthz": 405, "404 unclean": 404, "404 slashes": 404}
+	wantMessage := map[string]string{"404 path": "Not found", "405": "Method not allowed", "413": "Request body too large", "405 healthz": "Method not allowed", "404 unclean": "Not found", "404 slashes": "Not found"}
 	seen := map[string]bool{}
 	for name, r := range answers {
 		if r.Status != wantStatus[name] {

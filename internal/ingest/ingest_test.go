@@ -3,7 +3,10 @@ package ingest_test
 import (
 	"context"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsivs "github.com/aws/aws-sdk-go-v2/service/ivs"
@@ -39,13 +42,18 @@ func TestNormalizeEndpoint(t *testing.T) {
 // client pointed at env's emulator.
 func newService(t *testing.T, env *testenv.Env) *ingest.Service {
 	t.Helper()
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, env.DatabaseURL, postgres.Options{})
+	db, err := postgres.Open(context.Background(), env.DatabaseURL, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	client, err := ivs.New(ctx, ivs.Config{
+	return ingest.NewService(db, newIVS(t, env), ingest.Options{Logger: slog.New(slog.DiscardHandler)})
+}
+
+// newIVS is the project's IVS adapter pointed at env's emulator.
+func newIVS(t *testing.T, env *testenv.Env) *ivs.Client {
+	t.Helper()
+	client, err := ivs.New(context.Background(), ivs.Config{
 		Region:          testenv.Region,
 		Endpoint:        env.EmulatorURL,
 		AccessKeyID:     testenv.AccessKeyID,
@@ -54,7 +62,7 @@ func newService(t *testing.T, env *testenv.Env) *ingest.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ingest.NewService(db, client, ingest.Options{Logger: slog.New(slog.DiscardHandler)})
+	return client
 }
 
 // A creator outside the replicas sharing the lock (an operator, a script)
@@ -135,5 +143,123 @@ func TestAuthorizationOrder(t *testing.T) {
 		if err != tt.want {
 			t.Errorf("%s: IngestDetails() = %v, want %v", tt.name, err, tt.want)
 		}
+	}
+}
+
+// panickingIVS is an IVS whose every call panics: a bug in an adapter must
+// cost one request a 500, not the process its life.
+type panickingIVS struct{ ingest.IVS }
+
+func (panickingIVS) GetChannel(context.Context, string) (ingest.Channel, error) { panic("adapter bug") }
+
+func TestPanicInAKeyFlightIsAnError(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	db, err := postgres.Open(context.Background(), env.DatabaseURL, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	svc := ingest.NewService(db, panickingIVS{}, ingest.Options{Logger: slog.New(slog.DiscardHandler)})
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+
+	// Several waiters on one flight: singleflight re-panics in its own
+	// goroutine when a flight panics with waiters, which would kill the
+	// test binary if the service did not recover inside the flight.
+	errs := make(chan error, 5)
+	for range 5 {
+		go func() {
+			_, err := svc.IngestDetails(context.Background(), ingest.Request{Caller: ingest.Caller{UserID: owner.ID}, ShowID: show.ID})
+			errs <- err
+		}()
+	}
+	for range 5 {
+		if err := <-errs; err == nil || !strings.Contains(err.Error(), "panic") {
+			t.Errorf("IngestDetails with a panicking adapter = %v, want an error naming the panic", err)
+		}
+	}
+}
+
+func TestCacheTTLBoundsHowLongADeletedKeyIsServed(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+
+	db, err := postgres.Open(context.Background(), env.DatabaseURL, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	svc := ingest.NewService(db, newIVS(t, env), ingest.Options{KeyCacheTTL: time.Minute, Now: clock})
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	req := ingest.Request{Caller: ingest.Caller{UserID: owner.ID}, ShowID: show.ID}
+	get := func(what string) string {
+		t.Helper()
+		d, err := svc.IngestDetails(context.Background(), req)
+		if err != nil {
+			t.Fatalf("%s: IngestDetails: %v", what, err)
+		}
+		return d.StreamKey.Reveal()
+	}
+
+	first := get("first request")
+	out, err := env.IVS.ListStreamKeys(context.Background(), &awsivs.ListStreamKeysInput{ChannelArn: aws.String(show.ChannelARN)})
+	if err != nil || len(out.StreamKeys) != 1 {
+		t.Fatalf("ListStreamKeys = %v, %v; want the one key", out, err)
+	}
+	if _, err := env.IVS.DeleteStreamKey(context.Background(), &awsivs.DeleteStreamKeyInput{Arn: out.StreamKeys[0].Arn}); err != nil {
+		t.Fatal(err)
+	}
+	calls := env.Emulator.TotalCalls()
+	advance(59 * time.Second)
+	if get("within the TTL") != first {
+		t.Error("within the TTL the cached key should still be served")
+	}
+	if n := env.Emulator.TotalCalls() - calls; n != 0 {
+		t.Errorf("within the TTL: %d IVS calls, want 0", n)
+	}
+	advance(2 * time.Second)
+	if get("after the TTL") == first {
+		t.Error("after the TTL the deleted key was still served")
+	}
+}
+
+// Throttled CreateStreamKey calls are retried by the SDK; however many
+// attempts it takes, one key is created and everyone gets it.
+func TestThrottledCreationStillCreatesOneKey(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := newService(t, env)
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	env.Emulator.FailNext("CreateStreamKey", "ThrottlingException", 2)
+
+	keys := make(chan string, 20)
+	for range 20 {
+		go func() {
+			d, err := svc.IngestDetails(context.Background(), ingest.Request{Caller: ingest.Caller{UserID: owner.ID}, ShowID: show.ID})
+			if err != nil {
+				t.Errorf("IngestDetails: %v", err)
+			}
+			keys <- d.StreamKey.Reveal()
+		}()
+	}
+	distinct := map[string]bool{}
+	for range 20 {
+		distinct[<-keys] = true
+	}
+	if len(distinct) != 1 {
+		t.Errorf("20 requests got %d distinct keys, want 1", len(distinct))
+	}
+	if got := env.Emulator.Calls("CreateStreamKey"); got != 3 {
+		t.Errorf("CreateStreamKey attempts = %d, want 3 (two throttled, one created)", got)
+	}
+	if got := env.Emulator.Succeeded("CreateStreamKey"); got != 1 {
+		t.Errorf("CreateStreamKey successes = %d, want 1", got)
 	}
 }

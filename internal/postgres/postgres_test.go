@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -394,4 +396,78 @@ func TestWithChannelLockExcludesAcrossPools(t *testing.T) {
 		t.Error("a section on another channel waited for channel1's lock")
 	}
 	close(release)
+}
+
+// A project where the Edge Function already ran: the seed's columns exist
+// and hold values, which the migration must leave as they are.
+func TestMigrateKeepsTheEdgeFunctionsColumns(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	pgtest.Exec(t, url, supabaseLike+`
+ALTER TABLE public.shows ADD COLUMN ivs_channel_arn text, ADD COLUMN ivs_ingest_endpoint text,
+  ADD COLUMN ivs_stream_key_arn text, ADD COLUMN stream_status text;
+UPDATE public.shows SET ivs_channel_arn = 'arn:aws:ivs:us-east-1:123456789012:channel/abcdefghijkl',
+  ivs_ingest_endpoint = 'rtmps://abc.global-contribute.live-video.net:443/app/',
+  ivs_stream_key_arn = 'arn:aws:ivs:us-east-1:123456789012:stream-key/abcdefghijkl', stream_status = 'offline';`)
+	const snapshot = `SELECT to_jsonb(sh)::text FROM public.shows sh ORDER BY 1`
+	before := queryRows(t, url, snapshot)
+	if err := postgres.Migrate(context.Background(), url, discard); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if diff := cmp.Diff(before, queryRows(t, url, snapshot)); diff != "" {
+		t.Errorf("Migrate changed shows (-before +after):\n%s", diff)
+	}
+}
+
+// The Supabase CLI applies each file whole, without goose. The service must
+// then read the schema as current, and a later `ivs-ingest migrate` (which
+// re-applies the file, since goose has no record of it) must change nothing.
+func TestSchemaAppliedByTheSupabaseCLI(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	pgtest.Exec(t, url, supabaseLike)
+	files, err := filepath.Glob("../../supabase/migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("migration files: %v, %v", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgtest.Exec(t, url, string(b)) // one simple-protocol batch, as psql -f would
+	}
+	db := open(t, url)
+	if err := db.CheckSchema(context.Background()); err != nil {
+		t.Fatalf("CheckSchema after the CLI applied the files: %v", err)
+	}
+	const snapshot = `SELECT to_jsonb(s)::text FROM public.sellers s UNION ALL SELECT to_jsonb(sh)::text FROM public.shows sh ORDER BY 1`
+	before := queryRows(t, url, snapshot)
+	if err := postgres.Migrate(context.Background(), url, discard); err != nil {
+		t.Fatalf("Migrate after the CLI: %v", err)
+	}
+	if diff := cmp.Diff(before, queryRows(t, url, snapshot)); diff != "" {
+		t.Errorf("Migrate after the CLI changed data (-before +after):\n%s", diff)
+	}
+}
+
+// Without SELECT on auth.sessions the sign-out check cannot run; the store
+// refuses to open rather than silently letting signed-out sessions in.
+func TestOpenRefusesUnreadableSessions(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	pgtest.Exec(t, url, supabaseLike)
+	if err := postgres.Migrate(context.Background(), url, discard); err != nil {
+		t.Fatal(err)
+	}
+	role := "ivs_noread_" + strings.ReplaceAll(strings.TrimPrefix(url[strings.LastIndex(url, "/")+1:], "test_"), "?sslmode=disable", "")
+	pgtest.Exec(t, url, `CREATE ROLE `+role+` LOGIN; GRANT USAGE ON SCHEMA auth TO `+role)
+	t.Cleanup(func() {
+		pgtest.Exec(t, url, `DROP OWNED BY `+role+`; DROP ROLE `+role)
+	})
+	asRole := strings.Replace(url, "postgres://postgres@", "postgres://"+role+"@", 1)
+	_, err := postgres.Open(context.Background(), asRole, postgres.Options{})
+	if err == nil || !strings.Contains(err.Error(), "GRANT SELECT ON auth.sessions") {
+		t.Errorf("Open as a role that cannot read auth.sessions = %v, want an error naming the grant", err)
+	}
 }
