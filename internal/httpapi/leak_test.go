@@ -83,8 +83,8 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 	send(token(owner), body(show.ID), nil) // replaced
 	send(token(admin), body(show.ID), map[string]string{"X-Impersonate-Seller-Id": testenv.NewID(t)})
 	call(t, http.MethodPost, svc.URL+path, token(owner), `{"showId":"`+strings.Repeat("x", 70<<10)+`"}`, nil) // 413
-	call(t, http.MethodGet, svc.URL+path, token(owner), "", nil)                                               // 405
-	call(t, http.MethodPost, svc.URL+"/elsewhere", token(owner), body(show.ID), nil)                           // 404
+	call(t, http.MethodGet, svc.URL+path, token(owner), "", nil)                                              // 405
+	call(t, http.MethodPost, svc.URL+"/elsewhere", token(owner), body(show.ID), nil)                          // 404
 
 	// A replica with a wrong AWS secret: IVS refuses its signatures.
 	wrongSecret := start(t, env, map[string]string{"DATABASE_URL": u.String(), "AWS_SECRET_ACCESS_KEY": "wrong-secret-" + testenv.SecretAccessKey})
