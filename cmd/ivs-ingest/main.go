@@ -40,6 +40,8 @@ var errUsage = errors.New("usage")
 const usage = `ivs-ingest hands sellers the ingest details of their show's Amazon IVS channel.
 
 Usage:
+  ivs-ingest dev       run the whole service on this machine: SQLite, IVS emulator, local token issuer, demo data
+  ivs-ingest token     mint a token from the dev issuer (--user <uuid>)
   ivs-ingest serve     run the HTTP server (configured by environment variables; see README)
   ivs-ingest migrate   apply the database migrations and exit
   ivs-ingest version   print the version
@@ -55,6 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "serve":
 		return cmdServe(ctx, rest, getenv, stdout, stderr)
+	case "dev":
+		return cmdDev(ctx, rest, getenv, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stderr)
 	case "version":

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/app"
+	"github.com/ivs-ingest/ivs-ingest/internal/config"
+	"github.com/ivs-ingest/ivs-ingest/internal/demo"
+	"github.com/ivs-ingest/ivs-ingest/internal/devauth"
+	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
+	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
+	"github.com/ivs-ingest/ivs-ingest/internal/ivsemu"
+	"github.com/ivs-ingest/ivs-ingest/internal/logging"
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
+	"github.com/ivs-ingest/ivs-ingest/internal/sqlite"
+)
+
+// Files of the dev data directory, besides devauth.KeyFile and demo.FileName.
+const (
+	sqliteFile   = "ivs-ingest.db"
+	emulatorFile = "ivs-emulator.json"
+)
+
+// demoTokenTTL is how long the tokens in the banner and demo.json last.
+const demoTokenTTL = 12 * time.Hour
+
+// devStore is what dev needs of a store: the service's contract plus
+// seeding for the demo data.
+type devStore interface {
+	app.Store
+	demo.Store
+}
+
+// cmdDev runs the whole service on this machine: the same HTTP API as serve,
+// an embedded SQLite store (or DATABASE_URL's PostgreSQL), the IVS emulator
+// (or real AWS with --real-aws), and a local token issuer.
+func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dev", "dev [--port 8080] [--data ./.ivs-ingest] [--real-aws] [--seed-demo]", stderr)
+	port := fs.Int("port", 8080, "port to listen on, on 127.0.0.1 (0 picks a free one)")
+	dataDir := fs.String("data", ".ivs-ingest", "data directory: SQLite store, emulator state, signing key, demo.json")
+	realAWS := fs.Bool("real-aws", false, "call the real IVS endpoint with the default AWS credential chain instead of the emulator")
+	seedDemo := fs.Bool("seed-demo", false, "with DATABASE_URL: seed demo data into that PostgreSQL database if it has no sellers")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := logging.New(stderr, cfg.LogLevel)
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	baseURL := "http://" + ln.Addr().String()
+	issuer, err := devauth.LoadOrCreate(*dataDir, baseURL)
+	if err != nil {
+		return err
+	}
+	parts := devParts{baseURL: baseURL, dataDir: *dataDir, region: cfg.AWSRegion}
+
+	// IVS: the emulator on its own loopback listener, reached by the real
+	// SDK client exactly as in the tests, or the real endpoint.
+	if !*realAWS {
+		stop, endpoint, err := startEmulator(*dataDir, cfg.AWSRegion, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.AWSEndpointIVS, cfg.AWSAccessKeyID = endpoint, "AKIAIVSINGESTDEV0000"
+		cfg.AWSSecretAccessKey, cfg.AWSSessionToken = emulatorSecret, secret.String{}
+		parts.emulator = endpoint
+	}
+	// Auth: this server is its own SUPABASE_URL.
+	cfg.SupabaseURL, cfg.JWTIssuer, cfg.JWKSURL = baseURL, issuer.IssuerURL(), baseURL+devauth.JWKSPath
+	cfg.JWTSecret = secret.String{}
+
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	store, sessions, closeStore, err := openDevStore(startCtx, cfg, *dataDir, logger)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	parts.postgres = !cfg.DatabaseURL.IsZero()
+
+	ivsClient, err := ivs.New(startCtx, ivs.Config{
+		Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpointIVS,
+		AccessKeyID: cfg.AWSAccessKeyID, SecretAccessKey: cfg.AWSSecretAccessKey, SessionToken: cfg.AWSSessionToken,
+	})
+	if err != nil {
+		return err
+	}
+	data, err := ensureDemo(startCtx, store, ivsClient, *dataDir, !parts.postgres || *seedDemo)
+	if err != nil {
+		return err
+	}
+	if data != nil {
+		if err := demo.Mint(startCtx, data, issuer, sessions, baseURL, demoTokenTTL); err != nil {
+			return err
+		}
+		if err := demo.Save(*dataDir, *data); err != nil {
+			return err
+		}
+	}
+
+	a, err := app.Build(startCtx, cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	mux := http.NewServeMux()
+	mux.Handle("GET "+devauth.JWKSPath, issuer.JWKSHandler())
+	mux.Handle("/", a.Handler)
+
+	srv := httpapi.NewHTTPServer(ln.Addr().String(), mux, logger)
+	logger.Info("listening", "addr", ln.Addr().String(), "version", versionString(), "mode", "dev")
+	printBanner(stdout, parts, data)
+	return serveUntilDone(ctx, srv, ln, logger)
+}
+
+// emulatorSecret signs the dev process's calls to its own emulator; it
+// changes every run and never leaves the process.
+var emulatorSecret = secret.New(randomHex(20))
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand documents it)
+	return hex.EncodeToString(b)
+}
+
+// startEmulator serves the IVS emulator, persisting to the data directory,
+// on a free loopback port.
+func startEmulator(dir, region string, logger *slog.Logger) (stop func(), endpoint string, err error) {
+	emu, err := ivsemu.New(ivsemu.Config{
+		Region:          region,
+		AccessKeyID:     "AKIAIVSINGESTDEV0000",
+		SecretAccessKey: emulatorSecret.Reveal(),
+		StateFile:       filepath.Join(dir, emulatorFile),
+		Logger:          logger,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("ivs emulator: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", fmt.Errorf("ivs emulator: %w", err)
+	}
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, "http://" + ln.Addr().String(), nil
+}
+
+// openDevStore opens DATABASE_URL's PostgreSQL (migrated first) when set,
+// else the SQLite file in the data directory. sessions is non-nil where the
+// store checks sessions, so the dev issuer records the ones its tokens name.
+func openDevStore(ctx context.Context, cfg config.Config, dir string, logger *slog.Logger) (devStore, demo.SessionAdder, func(), error) {
+	if cfg.DatabaseURL.IsZero() {
+		db, err := sqlite.Open(ctx, filepath.Join(dir, sqliteFile))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return db, nil, func() { _ = db.Close() }, nil
+	}
+	if err := postgres.Migrate(ctx, cfg.DatabaseURL.Reveal(), logger); err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: cfg.DatabaseMaxConns})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return db, db, db.Close, nil
+}
+
+// ensureDemo returns the demo data: demo.json's when it still describes the
+// store, else newly seeded when seeding is allowed and the store has no
+// sellers, else nil.
+func ensureDemo(ctx context.Context, store devStore, channels demo.ChannelMaker, dir string, mayseed bool) (*demo.Data, error) {
+	d, found, err := demo.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		ok, err := demo.Present(ctx, store, d)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return &d, nil
+		}
+	}
+	if !mayseed {
+		return nil, nil
+	}
+	has, err := store.HasSellers(ctx)
+	if err != nil || has {
+		return nil, err
+	}
+	d, err = demo.Seed(ctx, store, channels)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// devParts says which parts of a dev run are real.
+type devParts struct {
+	baseURL  string
+	dataDir  string
+	region   string
+	emulator string // "" with --real-aws
+	postgres bool
+}
+
+func printBanner(w io.Writer, p devParts, d *demo.Data) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nivs-ingest dev is running at %s\n\n", p.baseURL)
+	if p.postgres {
+		fmt.Fprintf(&b, "  store  PostgreSQL from DATABASE_URL (real)\n")
+	} else {
+		fmt.Fprintf(&b, "  store  SQLite, %s (embedded)\n", filepath.Join(p.dataDir, sqliteFile))
+	}
+	if p.emulator != "" {
+		fmt.Fprintf(&b, "  IVS    emulator at %s, state in %s (emulated)\n", p.emulator, filepath.Join(p.dataDir, emulatorFile))
+	} else {
+		fmt.Fprintf(&b, "  IVS    AWS in %s with the default credential chain (real)\n", p.region)
+	}
+	fmt.Fprintf(&b, "  auth   local ES256 issuer, keys at %s%s (emulated)\n\n", p.baseURL, devauth.JWKSPath)
+
+	if d == nil {
+		fmt.Fprintf(&b, "No demo data (PostgreSQL gets it only with --seed-demo, and only when it has no sellers).\n")
+	} else {
+		approved, _ := d.ByRole(demo.RoleApprovedSeller)
+		pending, _ := d.ByRole(demo.RolePendingSeller)
+		admin, _ := d.ByRole(demo.RoleAdmin)
+		user, _ := d.ByRole(demo.RoleUser)
+		live, _ := d.ShowOf(*approved.SellerID, true)
+		bare, _ := d.ShowOf(*approved.SellerID, false)
+		pendingShow, _ := d.ShowOf(*pending.SellerID, true)
+		for _, c := range []struct {
+			what, token, show, header string
+		}{
+			{"Approved seller, show with a channel (200, a key):", approved.Token, live.ID, ""},
+			{"Approved seller, show without a channel (400):", approved.Token, bare.ID, ""},
+			{"Pending seller (403 Seller not approved):", pending.Token, pendingShow.ID, ""},
+			{"Admin acting as the pending seller (200):", admin.Token, pendingShow.ID, *pending.SellerID},
+			{"User who is not a seller (403 Seller profile not found):", user.Token, live.ID, ""},
+		} {
+			fmt.Fprintf(&b, "%s\n  %s\n\n", c.what, curlCommand(p.baseURL, c.token, c.show, c.header))
+		}
+		fmt.Fprintf(&b, "These tokens last %s. Users, shows and tokens for scripts: %s\n", demoTokenTTL, filepath.Join(p.dataDir, demo.FileName))
+	}
+	fmt.Fprintf(&b, "More tokens: go run ./cmd/ivs-ingest token --data %s --user <uuid> [--ttl 1h] [--anonymous]\n\n", p.dataDir)
+	_, _ = io.WriteString(w, b.String())
+}
+
+func curlCommand(baseURL, token, showID, impersonate string) string {
+	cmd := fmt.Sprintf("curl -s -X POST %s/functions/v1/get-ivs-ingest -H 'Authorization: Bearer %s' -H 'Content-Type: application/json'", baseURL, token)
+	if impersonate != "" {
+		cmd += fmt.Sprintf(" -H 'X-Impersonate-Seller-Id: %s'", impersonate)
+	}
+	return cmd + fmt.Sprintf(` -d '{"showId":"%s"}'`, showID)
+}
+
+// errNoDevData is returned by token when dev has never run in the directory.
+var errNoDevData = errors.New("no dev data directory")
