@@ -77,7 +77,11 @@ func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Log
 		logger.Warn("AWS is not usable; requests that need IVS will fail", "error", err.Error())
 	}
 	svc := ingest.NewService(store, ivsClient, ingest.Options{KeyCacheTTL: cfg.StreamKeyCacheTTL, Logger: logger})
-	handler := httpapi.NewServer(httpapi.Config{AllowedOrigins: cfg.CORSAllowedOrigins, Logger: logger}, verifier, svc, store.Ping)
+	handler := httpapi.NewServer(httpapi.Config{
+		AllowedOrigins:    cfg.CORSAllowedOrigins,
+		RequestsPerMinute: cfg.RequestsPerMinute,
+		Logger:            logger,
+	}, verifier, svc, store.Ping)
 	return &App{Handler: handler, verifier: verifier, closers: []func(){svc.Close}}, nil
 }
 

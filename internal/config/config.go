@@ -42,6 +42,8 @@ type Config struct {
 	CORSAllowedOrigins []string
 	LogLevel           slog.Level
 	StreamKeyCacheTTL  time.Duration
+	// RequestsPerMinute limits each user's requests per process; 0 for none.
+	RequestsPerMinute int
 }
 
 // Load reads the configuration through getenv and validates every variable
@@ -66,6 +68,7 @@ func Load(getenv func(string) string) (Config, error) {
 		AWSSessionToken:     secret.New(getenv("AWS_SESSION_TOKEN")),
 		CORSAllowedOrigins:  splitList(getenv("CORS_ALLOWED_ORIGINS")),
 		StreamKeyCacheTTL:   p.duration("STREAM_KEY_CACHE_TTL", 5*time.Minute),
+		RequestsPerMinute:   p.int("RATE_LIMIT_REQUESTS_PER_MINUTE", 120, 0, 1_000_000),
 	}
 	if c.AWSRegion == "" {
 		c.AWSRegion = "us-east-1"

@@ -88,8 +88,13 @@ type response struct {
 // test output must not carry one.
 func (r response) String() string {
 	raw := strings.TrimSpace(r.Raw)
-	if k, ok := r.Body["streamKey"].(string); ok && k != "" {
-		raw = strings.ReplaceAll(raw, k, "[REDACTED]")
+	for _, field := range []string{"srtUrl", "streamKey"} { // the SRT URL holds the key and a passphrase
+		if v, ok := r.Body[field].(string); ok && v != "" {
+			if b, err := json.Marshal(v); err == nil {
+				raw = strings.ReplaceAll(raw, string(b[1:len(b)-1]), "[REDACTED]")
+			}
+			raw = strings.ReplaceAll(raw, v, "[REDACTED]")
+		}
 	}
 	return fmt.Sprintf("%d %s", r.Status, raw)
 }
@@ -165,8 +170,15 @@ func wantKey(t *testing.T, what string, r response) string {
 	if r.Body["streamKeyHint"] != "Use this as your Stream Key in OBS or your streaming software" {
 		t.Errorf("%s: streamKeyHint = %v", what, r.Body["streamKeyHint"])
 	}
-	if len(r.Body) != 4 {
-		t.Errorf("%s: body has %d fields, want the seed's 4: %s", what, len(r.Body), r.Raw)
+	if srt, ok := r.Body["srtUrl"].(string); ok {
+		// The seed's four fields, plus the SRT URL when the channel has one.
+		if !strings.HasPrefix(srt, "srt://") || !strings.Contains(srt, ".srt.live-video.net:9000?") ||
+			!strings.Contains(srt, "streamid="+key) || !strings.Contains(srt, "passphrase=") {
+			t.Errorf("%s: srtUrl is not srt://<endpoint>:9000?streamid=<key>&passphrase=<passphrase>", what)
+		}
+	}
+	if n := len(r.Body); n != 4 && !(n == 5 && r.Body["srtUrl"] != nil) {
+		t.Errorf("%s: body has %d fields, want the seed's 4 and srtUrl: %s", what, n, r)
 	}
 	return key
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
@@ -20,7 +21,22 @@ var (
 	errNotFound         = errors.New("not found")
 	errMethodNotAllowed = errors.New("method not allowed")
 	errUnavailable      = errors.New("service unavailable")
+	errBadLimit         = errors.New("limit out of range")
+	errBadReason        = errors.New("reason is not a short string")
 )
+
+// tooManyRequests is a request over a rate limit; the answer says when to
+// come back.
+type tooManyRequests struct{ retryAfter int }
+
+func (e *tooManyRequests) Error() string {
+	return fmt.Sprintf("too many requests: retry after %ds", e.retryAfter)
+}
+
+// errTooManyRequests matches every *tooManyRequests in the error table.
+var errTooManyRequests = errors.New("too many requests")
+
+func (e *tooManyRequests) Is(target error) bool { return target == errTooManyRequests }
 
 // errorTable is the one place that says which status and message each error
 // answers with. Order matters: the first entry the error matches wins. An
@@ -36,6 +52,7 @@ var errorTable = []struct {
 	{auth.ErrInvalidToken, http.StatusUnauthorized, "Invalid or expired token"},
 	{ingest.ErrSessionEnded, http.StatusUnauthorized, "Invalid or expired token"},
 	{auth.ErrUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
+	{errTooManyRequests, http.StatusTooManyRequests, "Too many requests"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "Request body too large"},
 	{errInvalidJSON, http.StatusBadRequest, "Invalid JSON body"},
 	{errShowIDRequired, http.StatusBadRequest, "showId is required"},
@@ -47,6 +64,9 @@ var errorTable = []struct {
 	{ingest.ErrShowNotFound, http.StatusNotFound, "Show not found"},
 	{ingest.ErrNotShowOwner, http.StatusForbidden, "You do not own this show"},
 	{ingest.ErrNoChannel, http.StatusBadRequest, "Show does not have IVS channel configured"},
+	{ingest.ErrAuditForbidden, http.StatusForbidden, "Only admins can read the audit log of every show"},
+	{errBadLimit, http.StatusBadRequest, "limit must be a whole number from 1 to 500"},
+	{errBadReason, http.StatusBadRequest, "reason must be a string of at most 500 characters"},
 	{ingest.ErrChannelUnavailable, http.StatusInternalServerError, "Failed to retrieve channel details"},
 	{ingest.ErrStreamKeyUnavailable, http.StatusInternalServerError, "Failed to create stream key"},
 	{errNotFound, http.StatusNotFound, "Not found"},

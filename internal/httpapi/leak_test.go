@@ -39,7 +39,7 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 	failingShow := env.Show(t, owner, true)
 
 	var secrets []string // every value that must not be logged
-	var keys []string
+	var keys, passphrases []string
 	token := func(u testenv.User, opts ...authtest.Option) string {
 		tok := env.Token(t, u, opts...)
 		secrets = append(secrets, tok)
@@ -49,6 +49,11 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 		r := call(t, http.MethodPost, svc.URL+path, tok, body, header)
 		if k, ok := r.Body["streamKey"].(string); ok {
 			keys = append(keys, k)
+		}
+		if srt, ok := r.Body["srtUrl"].(string); ok {
+			if u, err := url.Parse(srt); err == nil {
+				passphrases = append(passphrases, u.Query().Get("passphrase"))
+			}
 		}
 		return r
 	}
@@ -109,6 +114,10 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 		t.Fatalf("the run handed out %d keys, want at least 3 (create, read, replace): the test would check nothing", len(keys))
 	}
 	secrets = append(secrets, keys...)
+	if len(passphrases) == 0 {
+		t.Fatal("no answer carried an SRT passphrase: the test would not check them")
+	}
+	secrets = append(secrets, passphrases...)
 	secrets = append(secrets, testenv.SecretAccessKey, env.Issuer.HS256Secret(), dbPassword)
 	for _, k := range keys {
 		// The distinctive tail of a key must not appear either.

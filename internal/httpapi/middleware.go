@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"path"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
 )
 
@@ -36,22 +38,39 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", wwwAuthenticate(err))
 	}
+	body := errorBody{Error: message}
+	var tooMany *tooManyRequests
+	if errors.As(err, &tooMany) {
+		w.Header().Set("Retry-After", strconv.Itoa(tooMany.retryAfter))
+		body.RetryAfter = tooMany.retryAfter
+	}
 	if info := infoFrom(r.Context()); info != nil {
 		info.err = err
+		if aerr := s.audit(r, status); aerr != nil {
+			s.logger.ErrorContext(r.Context(), "audit row not written", "error", aerr.Error())
+		}
 	}
-	writeJSON(w, status, errorBody{Error: message})
+	writeJSON(w, status, body)
 }
 
 type errorBody struct {
-	Error string `json:"error"`
+	Error      string `json:"error"`
+	RetryAfter int    `json:"retryAfter,omitempty"`
 }
 
 // requestInfo is what the request log line says about a request beyond its
 // method, path and status. Handlers fill it in.
 type requestInfo struct {
-	userID string
-	showID string
-	err    error
+	requestID    string
+	userID       string // set once the token is verified
+	showID       string
+	impersonated string
+	sellerID     string
+	keyARN       string
+	reason       string
+	action       ingest.Action
+	audited      bool
+	err          error
 }
 
 type requestInfoKey struct{}
@@ -72,7 +91,7 @@ func (s *server) requestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
-		info := &requestInfo{}
+		info := &requestInfo{requestID: id}
 		// Every database and IVS call of the request inherits this bound.
 		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
 		defer cancel()
@@ -243,9 +262,10 @@ func (c cors) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// preflight answers a CORS preflight.
-func preflight() http.Handler {
+// preflight answers a CORS preflight for a route serving methods.
+func preflight(methods string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Methods", methods)
 		w.Header().Set("Access-Control-Max-Age", "86400")
 		w.WriteHeader(http.StatusNoContent)
 	})

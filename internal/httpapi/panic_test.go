@@ -15,11 +15,13 @@ import (
 
 // panicking is an IngestService that panics, to exercise the recovery
 // middleware; everything else in the request path is real.
-type panicking struct{}
+type panicking struct{ httpapi.IngestService }
 
 func (panicking) IngestDetails(context.Context, ingest.Request) (ingest.Details, error) {
 	panic("boom")
 }
+
+func (panicking) WriteAudit(context.Context, ingest.AuditEntry) error { return nil }
 
 func TestPanicBecomesA500(t *testing.T) {
 	t.Parallel()

@@ -18,9 +18,13 @@ type Authenticator interface {
 	Verify(ctx context.Context, token string) (auth.Caller, error)
 }
 
-// IngestService answers requests for ingest details.
+// IngestService is the domain as the transport calls it.
 type IngestService interface {
 	IngestDetails(ctx context.Context, req ingest.Request) (ingest.Details, error)
+	RotateStreamKey(ctx context.Context, req ingest.Request) (ingest.Details, error)
+	RevokeStreamKey(ctx context.Context, req ingest.RevokeRequest) (ingest.Revoked, error)
+	ReadAudit(ctx context.Context, caller ingest.Caller, q ingest.AuditQuery) ([]ingest.AuditEntry, error)
+	WriteAudit(ctx context.Context, e ingest.AuditEntry) error
 }
 
 // ReadyFunc reports whether the service's dependencies answer.
@@ -31,28 +35,33 @@ type Config struct {
 	// AllowedOrigins lists the CORS origins; empty or containing "*"
 	// allows any origin.
 	AllowedOrigins []string
-	Logger         *slog.Logger
+	// RequestsPerMinute limits each user's requests, per process; 0 for no
+	// limit.
+	RequestsPerMinute int
+	Logger            *slog.Logger
 }
 
 // MaxBodyBytes is the largest request body accepted.
 const MaxBodyBytes = 64 << 10
 
 type server struct {
-	authn  Authenticator
-	ingest IngestService
-	ready  ReadyFunc
-	cors   cors
-	logger *slog.Logger
+	authn   Authenticator
+	ingest  IngestService
+	ready   ReadyFunc
+	cors    cors
+	limiter *userLimiter
+	logger  *slog.Logger
 }
 
 // NewServer returns the service's HTTP handler.
 func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFunc) http.Handler {
 	s := &server{
-		authn:  authn,
-		ingest: svc,
-		ready:  ready,
-		cors:   newCORS(cfg.AllowedOrigins),
-		logger: cfg.Logger,
+		authn:   authn,
+		ingest:  svc,
+		ready:   ready,
+		cors:    newCORS(cfg.AllowedOrigins),
+		limiter: newUserLimiter(cfg.RequestsPerMinute),
+		logger:  cfg.Logger,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -72,7 +81,7 @@ func NewHTTPServer(addr string, h http.Handler, logger *slog.Logger) *http.Serve
 		// connection open (slowloris).
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      RequestTimeout + 30*time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

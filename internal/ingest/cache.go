@@ -21,6 +21,7 @@ type keyCache struct {
 type cachedKey struct {
 	channelARN string
 	value      secret.String
+	srt        SRT // the channel's, as GetChannel last reported it
 	expires    time.Time
 }
 
@@ -30,28 +31,29 @@ func newKeyCache(ttl time.Duration) *keyCache {
 	return &keyCache{ttl: ttl, entries: make(map[string]cachedKey), sweepAt: minSweep}
 }
 
-// get returns the value of keyARN if it is cached, fresh, and belongs to
-// channelARN: a show moved to another channel must get that channel's key.
-func (c *keyCache) get(keyARN, channelARN string, now time.Time) (secret.String, bool) {
+// get returns the value of keyARN, and its channel's SRT ingest, if it is
+// cached, fresh, and belongs to channelARN: a show moved to another channel
+// must get that channel's key.
+func (c *keyCache) get(keyARN, channelARN string, now time.Time) (secret.String, SRT, bool) {
 	if c.ttl <= 0 || keyARN == "" {
-		return secret.String{}, false
+		return secret.String{}, SRT{}, false
 	}
 	c.mu.RLock()
 	e, ok := c.entries[keyARN]
 	c.mu.RUnlock()
 	if !ok || e.channelARN != channelARN || !now.Before(e.expires) {
-		return secret.String{}, false
+		return secret.String{}, SRT{}, false
 	}
-	return e.value, true
+	return e.value, e.srt, true
 }
 
-func (c *keyCache) put(k StreamKey, now time.Time) {
+func (c *keyCache) put(k StreamKey, srt SRT, now time.Time) {
 	if c.ttl <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.entries[k.ARN] = cachedKey{channelARN: k.ChannelARN, value: k.Value, expires: now.Add(c.ttl)}
+	c.entries[k.ARN] = cachedKey{channelARN: k.ChannelARN, value: k.Value, srt: srt, expires: now.Add(c.ttl)}
 	if len(c.entries) >= c.sweepAt {
 		for arn, e := range c.entries {
 			if !now.Before(e.expires) {

@@ -13,7 +13,7 @@ func TestKeyCache(t *testing.T) {
 	key := StreamKey{ARN: "key-1", ChannelARN: "channel-1", Value: secret.New("value-1")}
 
 	c := newKeyCache(time.Minute)
-	c.put(key, t0)
+	c.put(key, SRT{}, t0)
 	tests := []struct {
 		name       string
 		keyARN     string
@@ -28,7 +28,7 @@ func TestKeyCache(t *testing.T) {
 		{"no key", "", "channel-1", t0, false},
 	}
 	for _, tt := range tests {
-		v, hit := c.get(tt.keyARN, tt.channelARN, tt.at)
+		v, _, hit := c.get(tt.keyARN, tt.channelARN, tt.at)
 		if hit != tt.wantHit {
 			t.Errorf("%s: get(%q, %q) hit = %v, want %v", tt.name, tt.keyARN, tt.channelARN, hit, tt.wantHit)
 		}
@@ -38,13 +38,13 @@ func TestKeyCache(t *testing.T) {
 	}
 
 	c.forget("key-1")
-	if _, hit := c.get("key-1", "channel-1", t0); hit {
+	if _, _, hit := c.get("key-1", "channel-1", t0); hit {
 		t.Error("get after forget hit, want miss")
 	}
 
 	off := newKeyCache(0)
-	off.put(key, t0)
-	if _, hit := off.get("key-1", "channel-1", t0); hit {
+	off.put(key, SRT{}, t0)
+	if _, _, hit := off.get("key-1", "channel-1", t0); hit {
 		t.Error("a cache with TTL 0 returned a value, want it disabled")
 	}
 }
@@ -54,10 +54,10 @@ func TestKeyCacheSweepsExpiredEntries(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	c := newKeyCache(time.Minute)
 	for i := range minSweep - 1 {
-		c.put(StreamKey{ARN: string(rune('a'+i%26)) + time.Duration(i).String(), ChannelARN: "c"}, t0)
+		c.put(StreamKey{ARN: string(rune('a'+i%26)) + time.Duration(i).String(), ChannelARN: "c"}, SRT{}, t0)
 	}
 	// Once full, a put long after the TTL drops every expired entry.
-	c.put(StreamKey{ARN: "late", ChannelARN: "c"}, t0.Add(time.Hour))
+	c.put(StreamKey{ARN: "late", ChannelARN: "c"}, SRT{}, t0.Add(time.Hour))
 	if n := len(c.entries); n != 1 {
 		t.Errorf("after the sweep the cache holds %d entries, want 1", n)
 	}

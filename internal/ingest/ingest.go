@@ -7,6 +7,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
@@ -31,10 +32,38 @@ type Details struct {
 	// IngestEndpoint is the channel's bare ingest host name, as IVS returns it.
 	IngestEndpoint string
 	StreamKey      secret.String
+	// SRT is the channel's SRT ingest, when IVS reported one.
+	SRT SRT
+	// Action is what getting the details took: ActionGet for an existing
+	// key, ActionCreate for a new one, ActionRotate or ActionExpire for a
+	// replaced one.
+	Action Action
+	// StreamKeyARN identifies the key, for the audit trail.
+	StreamKeyARN string
+	// SellerID is the seller the show belongs to.
+	SellerID string
 }
 
 // ServerURL is the RTMPS server URL for IngestEndpoint.
 func (d Details) ServerURL() string { return "rtmps://" + d.IngestEndpoint + ":443/app/" }
+
+// SRT is a channel's SRT ingest endpoint and passphrase.
+type SRT struct {
+	Endpoint   string
+	Passphrase secret.String
+}
+
+// SRTURL is what an SRT encoder is given: endpoint, key and passphrase in
+// one URL; "" when the channel has no SRT endpoint known.
+func (d Details) SRTURL() string {
+	if d.SRT.Endpoint == "" || d.SRT.Passphrase.IsZero() {
+		return ""
+	}
+	q := url.Values{}
+	q.Set("streamid", d.StreamKey.Reveal())
+	q.Set("passphrase", d.SRT.Passphrase.Reveal())
+	return "srt://" + d.SRT.Endpoint + ":9000?" + q.Encode()
+}
 
 // The domain's errors. The HTTP layer maps each to a status and a message in
 // one table; any other error is an internal error whose details are only logged.
@@ -48,6 +77,7 @@ var (
 	ErrNoChannel            = errors.New("show has no IVS channel")
 	ErrChannelUnavailable   = errors.New("failed to retrieve channel details")
 	ErrStreamKeyUnavailable = errors.New("failed to read or create the stream key")
+	ErrAuditForbidden       = errors.New("caller may not read this audit trail")
 )
 
 // AuthzQuery names everything one authorization decision needs.
@@ -92,6 +122,7 @@ type Show struct {
 
 // Store is the persistence the domain needs.
 type Store interface {
+	Auditor
 	// Authorize reads the facts for q in one round trip.
 	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
 	// SetIngestEndpoint records a show's channel ingest host.
@@ -106,7 +137,8 @@ type Store interface {
 type ChannelTx interface {
 	// StreamKeyARN returns the stream key ARN recorded for the show ("" for none).
 	StreamKeyARN(ctx context.Context, showID string) (string, error)
-	// RecordStreamKey records the show's key ARN and its channel's ingest host.
+	// RecordStreamKey records the show's key ARN ("" clears it) and its
+	// channel's ingest host.
 	RecordStreamKey(ctx context.Context, showID, keyARN, endpoint string) error
 }
 
@@ -117,12 +149,17 @@ type IVS interface {
 	// ListStreamKeys returns the ARNs of every key of the channel.
 	ListStreamKeys(ctx context.Context, channelARN string) ([]string, error)
 	CreateStreamKey(ctx context.Context, channelARN string) (StreamKey, error)
+	DeleteStreamKey(ctx context.Context, arn string) error
+	// StopStream ends the channel's live stream; ErrIVSNotBroadcasting
+	// when there is none.
+	StopStream(ctx context.Context, channelARN string) error
 }
 
 // Channel is an IVS channel.
 type Channel struct {
 	ARN            string
 	IngestEndpoint string
+	SRT            SRT
 }
 
 // StreamKey is an IVS stream key.
@@ -140,6 +177,8 @@ var (
 	ErrIVSKeyQuota = errors.New("ivs: stream key quota exceeded")
 	// ErrIVSCredentials: no AWS credentials could be found or used.
 	ErrIVSCredentials = errors.New("ivs: aws credentials unavailable")
+	// ErrIVSNotBroadcasting: the channel has no live stream.
+	ErrIVSNotBroadcasting = errors.New("ivs: channel not broadcasting")
 )
 
 // NormalizeEndpoint reduces a stored ingest endpoint to the bare host name

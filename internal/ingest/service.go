@@ -78,8 +78,9 @@ func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, erro
 		return Details{}, err
 	}
 	if endpoint := NormalizeEndpoint(show.IngestEndpoint); endpoint != "" {
-		if v, ok := s.keys.get(show.StreamKeyARN, show.ChannelARN, s.now()); ok {
-			return Details{IngestEndpoint: endpoint, StreamKey: v}, nil
+		if v, srt, ok := s.keys.get(show.StreamKeyARN, show.ChannelARN, s.now()); ok {
+			return Details{IngestEndpoint: endpoint, StreamKey: v, SRT: srt, Action: ActionGet,
+				StreamKeyARN: show.StreamKeyARN, SellerID: show.SellerID}, nil
 		}
 	}
 	return s.resolve(ctx, show)
@@ -159,6 +160,11 @@ func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
 		return Details{}, ivsFailure(ErrChannelUnavailable, "get channel", err)
 	}
 	endpoint := channel.IngestEndpoint
+	found := func(key StreamKey, action Action) Details {
+		s.keys.put(key, channel.SRT, s.now())
+		return Details{IngestEndpoint: endpoint, StreamKey: key.Value, SRT: channel.SRT, Action: action,
+			StreamKeyARN: key.ARN, SellerID: show.SellerID}
+	}
 
 	if show.StreamKeyARN != "" {
 		key, ok, err := s.readKey(ctx, show.StreamKeyARN, show.ChannelARN)
@@ -171,11 +177,12 @@ func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
 					return Details{}, fmt.Errorf("record ingest endpoint: %w", err)
 				}
 			}
-			return s.found(key, endpoint), nil
+			return found(key, ActionGet), nil
 		}
 	}
 
 	var key StreamKey
+	action := ActionGet
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) error {
 		// Another request, maybe on another replica, may have recorded a
 		// key while this one waited for the lock.
@@ -193,27 +200,20 @@ func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
 				return tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
 			}
 		}
-		k, err := s.keyOfChannel(ctx, show.ChannelARN)
+		k, created, err := s.keyOfChannel(ctx, show.ChannelARN)
 		if err != nil {
 			return err
+		}
+		if created {
+			action = ActionCreate
 		}
 		key = k
 		return tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
 	})
-	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrStreamKeyUnavailable) {
-		// Out of time waiting for the lock or for IVS: the key could not
-		// be had, which the caller is told as such.
-		err = fmt.Errorf("%w: %w", ErrStreamKeyUnavailable, err)
-	}
 	if err != nil {
-		return Details{}, err
+		return Details{}, lockFailure(err)
 	}
-	return s.found(key, endpoint), nil
-}
-
-func (s *Service) found(key StreamKey, endpoint string) Details {
-	s.keys.put(key, s.now())
-	return Details{IngestEndpoint: endpoint, StreamKey: key.Value}
+	return found(key, action), nil
 }
 
 // readKey reads a key by ARN. ok is false when the key no longer exists or
@@ -235,11 +235,12 @@ func (s *Service) readKey(ctx context.Context, keyARN, channelARN string) (Strea
 	return key, true, nil
 }
 
-// keyOfChannel returns the channel's one key, creating it if there is none.
-// The caller holds the channel's lock, so within the replicas sharing the
-// store this is the only creator; a creator outside them (the console, a
-// script) shows up as a quota error, and its key is then read instead.
-func (s *Service) keyOfChannel(ctx context.Context, channelARN string) (StreamKey, error) {
+// keyOfChannel returns the channel's one key, creating it if there is none;
+// created says which. The caller holds the channel's lock, so within the
+// replicas sharing the store this is the only creator; a creator outside
+// them (the console, a script) shows up as a quota error, and its key is
+// then read instead.
+func (s *Service) keyOfChannel(ctx context.Context, channelARN string) (key StreamKey, created bool, err error) {
 	existing := func() (StreamKey, bool, error) {
 		arns, err := s.ivs.ListStreamKeys(ctx, channelARN)
 		if err != nil {
@@ -255,22 +256,28 @@ func (s *Service) keyOfChannel(ctx context.Context, channelARN string) (StreamKe
 	}
 
 	if k, ok, err := existing(); err != nil || ok {
-		return k, err
+		return k, false, err
 	}
+	return s.createKey(ctx, channelARN, existing)
+}
+
+// createKey creates the channel's key. On a quota error (another creator was
+// first) it returns what adopt finds instead.
+func (s *Service) createKey(ctx context.Context, channelARN string, adopt func() (StreamKey, bool, error)) (StreamKey, bool, error) {
 	k, err := s.ivs.CreateStreamKey(ctx, channelARN)
 	if errors.Is(err, ErrIVSKeyQuota) {
 		s.logger.InfoContext(ctx, "channel got a key from elsewhere; reading it", "channel_arn", channelARN)
-		k, ok, err := existing()
+		k, ok, err := adopt()
 		if err == nil && !ok {
 			err = ivsFailure(ErrStreamKeyUnavailable, "create stream key", ErrIVSKeyQuota)
 		}
-		return k, err
+		return k, false, err
 	}
 	if err != nil {
-		return StreamKey{}, ivsFailure(ErrStreamKeyUnavailable, "create stream key", err)
+		return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "create stream key", err)
 	}
 	s.logger.InfoContext(ctx, "created stream key", "channel_arn", channelARN, "stream_key_arn", k.ARN)
-	return k, nil
+	return k, true, nil
 }
 
 // ivsFailure wraps an IVS error in the domain error that names the step,

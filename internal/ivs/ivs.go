@@ -104,10 +104,14 @@ func (c *Client) GetChannel(ctx context.Context, arn string) (ingest.Channel, er
 	if out.Channel == nil {
 		return ingest.Channel{}, errors.New("ivs: GetChannel returned no channel")
 	}
-	return ingest.Channel{
+	ch := ingest.Channel{
 		ARN:            aws.ToString(out.Channel.Arn),
 		IngestEndpoint: aws.ToString(out.Channel.IngestEndpoint),
-	}, nil
+	}
+	if srt := out.Channel.Srt; srt != nil {
+		ch.SRT = ingest.SRT{Endpoint: aws.ToString(srt.Endpoint), Passphrase: secret.New(aws.ToString(srt.Passphrase))}
+	}
+	return ch, nil
 }
 
 // GetStreamKey implements ingest.IVS.
@@ -147,6 +151,22 @@ func (c *Client) CreateStreamKey(ctx context.Context, channelARN string) (ingest
 	return streamKey(out.StreamKey)
 }
 
+// DeleteStreamKey implements ingest.IVS.
+func (c *Client) DeleteStreamKey(ctx context.Context, arn string) error {
+	if _, err := c.api.DeleteStreamKey(ctx, &ivs.DeleteStreamKeyInput{Arn: aws.String(arn)}); err != nil {
+		return translate(err)
+	}
+	return nil
+}
+
+// StopStream implements ingest.IVS.
+func (c *Client) StopStream(ctx context.Context, channelARN string) error {
+	if _, err := c.api.StopStream(ctx, &ivs.StopStreamInput{ChannelArn: aws.String(channelARN)}); err != nil {
+		return translate(err)
+	}
+	return nil
+}
+
 func streamKey(k *types.StreamKey) (ingest.StreamKey, error) {
 	if k == nil || aws.ToString(k.Arn) == "" || aws.ToString(k.Value) == "" {
 		return ingest.StreamKey{}, errors.New("ivs: response carried no stream key")
@@ -162,10 +182,13 @@ func streamKey(k *types.StreamKey) (ingest.StreamKey, error) {
 // error (operation, status, request id; never a key value) in the chain.
 func translate(err error) error {
 	var (
-		notFound *types.ResourceNotFoundException
-		quota    *types.ServiceQuotaExceededException
+		notFound        *types.ResourceNotFoundException
+		quota           *types.ServiceQuotaExceededException
+		notBroadcasting *types.ChannelNotBroadcasting
 	)
 	switch {
+	case errors.As(err, &notBroadcasting):
+		return fmt.Errorf("%w: %w", ingest.ErrIVSNotBroadcasting, err)
 	case errors.As(err, &notFound):
 		return fmt.Errorf("%w: %w", ingest.ErrIVSNotFound, err)
 	case errors.As(err, &quota):

@@ -195,7 +195,7 @@ func (c channelTx) StreamKeyARN(ctx context.Context, showID string) (string, err
 }
 
 func (c channelTx) RecordStreamKey(ctx context.Context, showID, keyARN, endpoint string) error {
-	_, err := c.tx.Exec(ctx, `UPDATE public.shows SET ivs_stream_key_arn = $2, ivs_ingest_endpoint = $3 WHERE id = $1::uuid`,
+	_, err := c.tx.Exec(ctx, `UPDATE public.shows SET ivs_stream_key_arn = NULLIF($2, ''), ivs_ingest_endpoint = NULLIF($3, '') WHERE id = $1::uuid`,
 		showID, keyARN, endpoint)
 	if err != nil {
 		return fmt.Errorf("record stream key: %w", err)

@@ -290,7 +290,7 @@ func (c *channelTx) RecordStreamKey(ctx context.Context, showID, keyARN, endpoin
 		}
 		c.tx = tx
 	}
-	_, err := c.tx.ExecContext(ctx, `UPDATE shows SET ivs_stream_key_arn = ?2, ivs_ingest_endpoint = ?3 WHERE id = ?1`,
+	_, err := c.tx.ExecContext(ctx, `UPDATE shows SET ivs_stream_key_arn = NULLIF(?2, ''), ivs_ingest_endpoint = NULLIF(?3, '') WHERE id = ?1`,
 		strings.ToLower(showID), keyARN, endpoint)
 	if err != nil {
 		return fmt.Errorf("record stream key: %w", err)
