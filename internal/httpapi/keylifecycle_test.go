@@ -1,0 +1,323 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ivs"
+	"github.com/aws/aws-sdk-go-v2/service/ivs/types"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
+	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
+)
+
+const (
+	rotatePath = "/functions/v1/rotate-ivs-stream-key"
+	revokePath = "/functions/v1/revoke-ivs-stream-key"
+	auditPath  = "/functions/v1/ivs-audit"
+)
+
+// keyExists reports whether IVS still has the key.
+func keyExists(t *testing.T, env *testenv.Env, arn string) bool {
+	t.Helper()
+	_, err := env.IVS.GetStreamKey(context.Background(), &ivs.GetStreamKeyInput{Arn: aws.String(arn)})
+	var notFound *types.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("GetStreamKey: %v", err)
+	}
+	return true
+}
+
+func TestRotation(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, nil)
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	token := env.Token(t, owner)
+	body := `{"showId":"` + show.ID + `"}`
+
+	old := wantKey(t, "first get", svc.get(t, token, show.ID, nil))
+	oldARN, _ := storedShow(t, env, show.ID)
+
+	// Live: the old key is deleted before the stream is stopped, so the
+	// encoder cannot reconnect with it.
+	if err := env.Emulator.SetLive(show.ChannelARN, true); err != nil {
+		t.Fatal(err)
+	}
+	env.Emulator.ResetCounts()
+	rotated := wantKey(t, "rotate", call(t, http.MethodPost, svc.URL+rotatePath, token, body, nil))
+	if rotated == old {
+		t.Fatal("rotation returned the old key")
+	}
+	if keyExists(t, env, oldARN) {
+		t.Error("the old key still exists in IVS after rotation")
+	}
+	var order []string
+	for _, c := range env.Emulator.CallLog() {
+		if c.Op == "DeleteStreamKey" || c.Op == "StopStream" || c.Op == "CreateStreamKey" {
+			order = append(order, c.Op)
+		}
+	}
+	if strings.Join(order, ",") != "DeleteStreamKey,StopStream,CreateStreamKey" {
+		t.Errorf("rotation of a live channel called %v, want DeleteStreamKey, StopStream, CreateStreamKey in that order", order)
+	}
+	if got := wantKey(t, "get after rotation", svc.get(t, token, show.ID, nil)); got != rotated {
+		t.Error("get after rotation did not return the rotated key")
+	}
+	newARN, _ := storedShow(t, env, show.ID)
+	if newARN == oldARN || !keyExists(t, env, newARN) {
+		t.Errorf("stored key ARN after rotation = %q (old %q), want the new, existing key", newARN, oldARN)
+	}
+
+	// Offline: no stream to stop is no error.
+	wantKey(t, "rotate an offline channel", call(t, http.MethodPost, svc.URL+rotatePath, token, body, nil))
+
+	// Who may rotate is who may get.
+	pending := env.Seller(t, "pending")
+	wantError(t, "rotate by a pending seller", call(t, http.MethodPost, svc.URL+rotatePath, env.Token(t, pending), `{"showId":"`+env.Show(t, pending, true).ID+`"}`, nil),
+		403, "Seller not approved")
+	other := env.Seller(t, "approved")
+	wantError(t, "rotate another seller's show", call(t, http.MethodPost, svc.URL+rotatePath, env.Token(t, other), body, nil),
+		403, "You do not own this show")
+	admin := env.Admin(t)
+	wantKey(t, "rotate by an admin impersonating the owner", call(t, http.MethodPost, svc.URL+rotatePath, env.Token(t, admin), body,
+		map[string]string{"X-Impersonate-Seller-Id": owner.SellerID}))
+}
+
+// A rotation that fails after the delete leaves nothing stuck: the next get
+// creates a key.
+func TestFailedRotationIsRepairedByTheNextGet(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, map[string]string{"STREAM_KEY_CACHE_TTL": "0"})
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	token := env.Token(t, owner)
+	old := wantKey(t, "first get", svc.get(t, token, show.ID, nil))
+
+	env.Emulator.Fail("CreateStreamKey", "InternalServerException")
+	wantError(t, "rotation whose creation fails", call(t, http.MethodPost, svc.URL+rotatePath, token, `{"showId":"`+show.ID+`"}`, nil),
+		500, "Failed to create stream key")
+	env.Emulator.ClearFailures()
+	if got := wantKey(t, "get after the failed rotation", svc.get(t, token, show.ID, nil)); got == old {
+		t.Error("get after a failed rotation returned the deleted key")
+	}
+}
+
+func TestRevocation(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, map[string]string{"STREAM_KEY_CACHE_TTL": "0"})
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	token := env.Token(t, owner)
+	revoke := func(tok, showID, extra string) response {
+		return call(t, http.MethodPost, svc.URL+revokePath, tok, `{"showId":"`+showID+`"`+extra+`}`, nil)
+	}
+
+	old := wantKey(t, "first get", svc.get(t, token, show.ID, nil))
+	oldARN, _ := storedShow(t, env, show.ID)
+	if err := env.Emulator.SetLive(show.ChannelARN, true); err != nil {
+		t.Fatal(err)
+	}
+	r := revoke(token, show.ID, `,"reason":"key pasted in a public chat"`)
+	if r.Status != 200 || r.Body["revoked"] != true || len(r.Body) != 1 {
+		t.Fatalf("revoke by the owner = %s, want 200 {\"revoked\": true}", r)
+	}
+	if keyExists(t, env, oldARN) {
+		t.Error("the revoked key still exists in IVS")
+	}
+	if arn, _ := storedShow(t, env, show.ID); arn != "" {
+		t.Errorf("stored key after revocation = %q, want none", arn)
+	}
+	if _, err := env.IVS.GetStream(context.Background(), &ivs.GetStreamInput{ChannelArn: aws.String(show.ChannelARN)}); err == nil {
+		t.Error("the channel is still live after revocation")
+	}
+	if got := wantKey(t, "get after revocation", svc.get(t, token, show.ID, nil)); got == old {
+		t.Error("get after revocation returned the revoked key")
+	}
+
+	// An admin revokes any show's key without impersonating.
+	admin := env.Admin(t)
+	if r := revoke(env.Token(t, admin), show.ID, ""); r.Status != 200 {
+		t.Errorf("revoke by an admin = %s, want 200", r)
+	}
+	// The owner may revoke whatever their status; others may not.
+	pending := env.Seller(t, "pending")
+	pendingShow := env.Show(t, pending, true)
+	if r := revoke(env.Token(t, pending), pendingShow.ID, ""); r.Status != 200 {
+		t.Errorf("revoke by a pending owner = %s, want 200", r)
+	}
+	wantError(t, "revoke by another seller", revoke(env.Token(t, pending), show.ID, ""), 403, "You do not own this show")
+	wantError(t, "revoke by a user who is not a seller", revoke(env.Token(t, env.User(t)), show.ID, ""), 403, "Seller profile not found")
+	wantError(t, "revoke with a non-string reason", revoke(token, show.ID, `,"reason":42`), 400, "reason must be a string of at most 500 characters")
+	wantError(t, "revoke a show without a channel", revoke(token, env.Show(t, owner, false).ID, ""), 400, "Show does not have IVS channel configured")
+}
+
+func TestAuditTrail(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, nil)
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	pending := env.Seller(t, "pending")
+	pendingShow := env.Show(t, pending, true)
+	admin := env.Admin(t)
+	token := env.Token(t, owner)
+	body := `{"showId":"` + show.ID + `"}`
+
+	var keys []string
+	keep := func(r response) {
+		if k, ok := r.Body["streamKey"].(string); ok {
+			keys = append(keys, k)
+		}
+	}
+	keep(svc.get(t, token, show.ID, map[string]string{"User-Agent": "obs-helper/1.0"})) // create
+	keep(svc.get(t, token, show.ID, nil))                                              // get
+	keep(call(t, http.MethodPost, svc.URL+rotatePath, token, body, nil))               // rotate
+	call(t, http.MethodPost, svc.URL+revokePath, env.Token(t, admin), `{"showId":"`+show.ID+`","reason":"leaked"}`, nil)
+	svc.get(t, env.Token(t, pending), pendingShow.ID, nil) // denied
+	keep(svc.get(t, env.Token(t, admin), pendingShow.ID, map[string]string{"X-Impersonate-Seller-Id": pending.SellerID}))
+	svc.get(t, "", show.ID, nil) // no token: no row
+
+	r := call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID+"&limit=10", token, "", nil)
+	if r.Status != 200 {
+		t.Fatalf("GET ivs-audit by the owner = %s, want 200", r)
+	}
+	entries, _ := r.Body["entries"].([]any)
+	type row struct{ action, outcome, status, actor, seller, keyARN, ua, reason string }
+	var got []row
+	for _, e := range entries {
+		m := e.(map[string]any)
+		str := func(k string) string { v, _ := m[k].(string); return v }
+		got = append(got, row{str("action"), str("outcome"), strconv.Itoa(int(m["httpStatus"].(float64))), str("actorUserId"),
+			str("sellerId"), str("streamKeyArn"), str("userAgent"), str("reason")})
+		if str("requestId") == "" || str("occurredAt") == "" || str("showId") != show.ID || str("clientIp") != "127.0.0.1" {
+			t.Errorf("audit entry %v lacks its request id, time, show or client ip", m)
+		}
+	}
+	// Newest first: revoke, rotate, get, create. (The owner's audit read is
+	// audited after it is answered, so it is not in its own answer.)
+	want := []row{
+		{"revoke", "allowed", "200", admin.ID, owner.SellerID, "", "Go-http-client/1.1", "leaked"},
+		{"rotate", "allowed", "200", owner.ID, owner.SellerID, "arn", "Go-http-client/1.1", ""},
+		{"get", "allowed", "200", owner.ID, owner.SellerID, "arn", "Go-http-client/1.1", ""},
+		{"create", "allowed", "200", owner.ID, owner.SellerID, "arn", "obs-helper/1.0", ""},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("audit entries for the show = %d (%v), want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		g := got[i]
+		if want[i].keyARN == "arn" {
+			if !strings.HasPrefix(g.keyARN, "arn:aws:ivs:us-east-1:") {
+				t.Errorf("entry %d: stream key ARN %q, want the key's ARN", i, g.keyARN)
+			}
+			g.keyARN = "arn"
+		} else if want[i].action == "revoke" && !strings.HasPrefix(g.keyARN, "arn:aws:ivs:") {
+			t.Errorf("revoke entry: stream key ARN %q, want the revoked key's", g.keyARN)
+		}
+		if want[i].action == "revoke" {
+			g.keyARN = ""
+		}
+		if g != want[i] {
+			t.Errorf("entry %d = %+v, want %+v", i, g, want[i])
+		}
+	}
+
+	// The denied request and the admin's impersonated get are on the other
+	// show; only admins read every show's trail.
+	r = call(t, http.MethodGet, svc.URL+auditPath+"?showId="+pendingShow.ID, env.Token(t, admin), "", nil)
+	entries, _ = r.Body["entries"].([]any)
+	if r.Status != 200 || len(entries) != 2 {
+		t.Fatalf("admin's audit read of the pending show = %s, want 2 entries", r)
+	}
+	first := entries[1].(map[string]any) // oldest: the pending seller's denied get
+	if first["outcome"] != "denied" || first["httpStatus"] != float64(403) || first["action"] != "get" {
+		t.Errorf("denied request's entry = %v, want get/denied/403", first)
+	}
+	imp := entries[0].(map[string]any)
+	if imp["impersonatedSellerId"] != pending.SellerID || imp["actorUserId"] != admin.ID {
+		t.Errorf("impersonated get's entry = %v, want the admin as actor and the pending seller impersonated", imp)
+	}
+	wantError(t, "a seller reading another seller's show", call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID, env.Token(t, pending), "", nil),
+		403, "You do not own this show")
+	wantError(t, "a seller reading every show", call(t, http.MethodGet, svc.URL+auditPath, token, "", nil),
+		403, "Only admins can read the audit log of every show")
+	wantError(t, "a bad limit", call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID+"&limit=0", token, "", nil),
+		400, "limit must be a whole number from 1 to 500")
+	if r := call(t, http.MethodGet, svc.URL+auditPath, env.Token(t, admin), "", nil); r.Status != 200 {
+		t.Errorf("an admin reading every show = %s, want 200", r)
+	}
+
+	// Exactly one row per authenticated request: 6 requests above, then
+	// 6 audit reads (the request without a token wrote none).
+	n := queryStrings(t, env.DatabaseURL, `SELECT count(*) FROM ivs_ingest.audit_log`)[0]
+	if n != "12" {
+		t.Errorf("audit rows = %s, want 12 (one per request with a valid token)", n)
+	}
+	dump := strings.Join(queryStrings(t, env.DatabaseURL, `SELECT string_agg(to_jsonb(a)::text, ' ') FROM ivs_ingest.audit_log a`), "")
+	if len(keys) < 3 {
+		t.Fatalf("only %d keys handed out: the check below would be empty", len(keys))
+	}
+	for i, k := range keys {
+		if strings.Contains(dump, k) {
+			t.Errorf("the audit log holds key #%d", i)
+		}
+	}
+	if strings.Contains(dump, token) || strings.Contains(dump, strings.Split(token, ".")[2]) {
+		t.Error("the audit log holds a token")
+	}
+}
+
+// No key leaves without its audit row.
+func TestNoKeyWithoutAuditRow(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, nil)
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	pgtest.Exec(t, env.DatabaseURL, `ALTER TABLE ivs_ingest.audit_log RENAME TO audit_log_unwritable`)
+
+	r := svc.get(t, env.Token(t, owner), show.ID, nil)
+	wantError(t, "get while the audit log is unwritable", r, 500, "Internal server error")
+	if _, ok := r.Body["streamKey"]; ok || strings.Contains(r.Raw, "sk_") {
+		t.Error("a key left without its audit row")
+	}
+	if !strings.Contains(svc.logs.String(), "insert audit row") {
+		t.Error("the log does not say the audit row failed")
+	}
+}
+
+func TestRequestRateLimit(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, map[string]string{"RATE_LIMIT_REQUESTS_PER_MINUTE": "3"})
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	token := env.Token(t, owner)
+	for i := range 3 {
+		wantKey(t, "request "+strconv.Itoa(i+1), svc.get(t, token, show.ID, nil))
+	}
+	r := svc.get(t, token, show.ID, nil)
+	wantError(t, "4th request in a minute", r, 429, "Too many requests")
+	ra, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if err != nil || ra < 1 || ra > 60 {
+		t.Errorf("Retry-After = %q, want whole seconds from 1 to 60", r.Header.Get("Retry-After"))
+	}
+	if r.Body["retryAfter"] != float64(ra) {
+		t.Errorf("body retryAfter = %v, want %d like the header", r.Body["retryAfter"], ra)
+	}
+	// Another user is not affected.
+	other := env.Seller(t, "approved")
+	wantKey(t, "another user's request", svc.get(t, env.Token(t, other), env.Show(t, other, true).ID, nil))
+}
