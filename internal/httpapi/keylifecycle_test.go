@@ -182,8 +182,8 @@ func TestAuditTrail(t *testing.T) {
 		}
 	}
 	keep(svc.get(t, token, show.ID, map[string]string{"User-Agent": "obs-helper/1.0"})) // create
-	keep(svc.get(t, token, show.ID, nil))                                              // get
-	keep(call(t, http.MethodPost, svc.URL+rotatePath, token, body, nil))               // rotate
+	keep(svc.get(t, token, show.ID, nil))                                               // get
+	keep(call(t, http.MethodPost, svc.URL+rotatePath, token, body, nil))                // rotate
 	call(t, http.MethodPost, svc.URL+revokePath, env.Token(t, admin), `{"showId":"`+show.ID+`","reason":"leaked"}`, nil)
 	svc.get(t, env.Token(t, pending), pendingShow.ID, nil) // denied
 	keep(svc.get(t, env.Token(t, admin), pendingShow.ID, map[string]string{"X-Impersonate-Seller-Id": pending.SellerID}))
