@@ -76,7 +76,11 @@ func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Log
 		// Requests that need IVS will answer 500 and log this again.
 		logger.Warn("AWS is not usable; requests that need IVS will fail", "error", err.Error())
 	}
-	svc := ingest.NewService(store, ivsClient, ingest.Options{KeyCacheTTL: cfg.StreamKeyCacheTTL, Logger: logger})
+	svc := ingest.NewService(store, ivsClient, ingest.Options{
+		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
+		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
+		Logger:            logger,
+	})
 	handler := httpapi.NewServer(httpapi.Config{
 		AllowedOrigins:    cfg.CORSAllowedOrigins,
 		RequestsPerMinute: cfg.RequestsPerMinute,

@@ -44,6 +44,9 @@ type Config struct {
 	StreamKeyCacheTTL  time.Duration
 	// RequestsPerMinute limits each user's requests per process; 0 for none.
 	RequestsPerMinute int
+	// KeyCreatesPerHour limits each seller's key creations and rotations,
+	// across replicas; 0 for none.
+	KeyCreatesPerHour int
 }
 
 // Load reads the configuration through getenv and validates every variable
@@ -69,6 +72,7 @@ func Load(getenv func(string) string) (Config, error) {
 		CORSAllowedOrigins:  splitList(getenv("CORS_ALLOWED_ORIGINS")),
 		StreamKeyCacheTTL:   p.duration("STREAM_KEY_CACHE_TTL", 5*time.Minute),
 		RequestsPerMinute:   p.int("RATE_LIMIT_REQUESTS_PER_MINUTE", 120, 0, 1_000_000),
+		KeyCreatesPerHour:   p.int("RATE_LIMIT_KEY_CREATES_PER_HOUR", 10, 0, 1_000_000),
 	}
 	if c.AWSRegion == "" {
 		c.AWSRegion = "us-east-1"

@@ -53,6 +53,7 @@ var errorTable = []struct {
 	{ingest.ErrSessionEnded, http.StatusUnauthorized, "Invalid or expired token"},
 	{auth.ErrUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
 	{errTooManyRequests, http.StatusTooManyRequests, "Too many requests"},
+	{ingest.ErrRateLimited, http.StatusTooManyRequests, "Too many requests"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "Request body too large"},
 	{errInvalidJSON, http.StatusBadRequest, "Invalid JSON body"},
 	{errShowIDRequired, http.StatusBadRequest, "showId is required"},

@@ -321,3 +321,32 @@ func TestRequestRateLimit(t *testing.T) {
 	other := env.Seller(t, "approved")
 	wantKey(t, "another user's request", svc.get(t, env.Token(t, other), env.Show(t, other, true).ID, nil))
 }
+
+// The hourly limit of key creations and rotations per seller holds across
+// replicas: the 11th in an hour is refused, whichever replica serves it.
+func TestKeyCreationLimitAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	replicas := []*service{start(t, env, nil), start(t, env, nil)}
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	token := env.Token(t, owner)
+	body := `{"showId":"` + show.ID + `"}`
+
+	wantKey(t, "creation 1", replicas[0].get(t, token, show.ID, nil))
+	for i := 2; i <= 10; i++ {
+		wantKey(t, "rotation "+strconv.Itoa(i), call(t, http.MethodPost, replicas[i%2].URL+rotatePath, token, body, nil))
+	}
+	r := call(t, http.MethodPost, replicas[1].URL+rotatePath, token, body, nil)
+	wantError(t, "the 11th creation in an hour", r, 429, "Too many requests")
+	ra, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if err != nil || ra < 3000 || ra > 3600 || r.Body["retryAfter"] != float64(ra) {
+		t.Errorf("Retry-After = %q, body %v; want about an hour, the same in both", r.Header.Get("Retry-After"), r.Body["retryAfter"])
+	}
+	wantError(t, "the 11th on the other replica", call(t, http.MethodPost, replicas[0].URL+rotatePath, token, body, nil), 429, "Too many requests")
+	// Reading the existing key is not a creation.
+	wantKey(t, "get after the limit", replicas[0].get(t, token, show.ID, nil))
+	// Another seller has a limit of their own.
+	other := env.Seller(t, "approved")
+	wantKey(t, "another seller's creation", replicas[1].get(t, env.Token(t, other), env.Show(t, other, true).ID, nil))
+}

@@ -39,10 +39,18 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", wwwAuthenticate(err))
 	}
 	body := errorBody{Error: message}
-	var tooMany *tooManyRequests
-	if errors.As(err, &tooMany) {
-		w.Header().Set("Retry-After", strconv.Itoa(tooMany.retryAfter))
+	var (
+		tooMany *tooManyRequests
+		limited *ingest.RateLimitedError
+	)
+	switch {
+	case errors.As(err, &tooMany):
 		body.RetryAfter = tooMany.retryAfter
+	case errors.As(err, &limited):
+		body.RetryAfter = retryAfterSeconds(limited.RetryAfter)
+	}
+	if body.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(body.RetryAfter))
 	}
 	if info := infoFrom(r.Context()); info != nil {
 		info.err = err

@@ -7,8 +7,10 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
@@ -78,7 +80,21 @@ var (
 	ErrChannelUnavailable   = errors.New("failed to retrieve channel details")
 	ErrStreamKeyUnavailable = errors.New("failed to read or create the stream key")
 	ErrAuditForbidden       = errors.New("caller may not read this audit trail")
+	// ErrRateLimited matches every *RateLimitedError.
+	ErrRateLimited = errors.New("too many key creations")
 )
+
+// RateLimitedError says a seller created or rotated too many keys lately.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("too many key creations: retry after %s", e.RetryAfter.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrRateLimited) hold.
+func (e *RateLimitedError) Is(target error) bool { return target == ErrRateLimited }
 
 // AuthzQuery names everything one authorization decision needs.
 type AuthzQuery struct {
@@ -120,9 +136,21 @@ type Show struct {
 	StreamKeyARN   string
 }
 
+// CreationLimiter counts key creations (and rotations) per seller, exactly
+// across every replica sharing the store.
+type CreationLimiter interface {
+	// ReserveKeyCreation records a creation for sellerID unless limit
+	// creations happened within window; then it returns id 0 and how long
+	// until the oldest leaves the window.
+	ReserveKeyCreation(ctx context.Context, sellerID string, limit int, window time.Duration) (id int64, retryAfter time.Duration, err error)
+	// CancelKeyCreation forgets a reservation whose creation failed.
+	CancelKeyCreation(ctx context.Context, id int64) error
+}
+
 // Store is the persistence the domain needs.
 type Store interface {
 	Auditor
+	CreationLimiter
 	// Authorize reads the facts for q in one round trip.
 	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
 	// SetIngestEndpoint records a show's channel ingest host.

@@ -26,11 +26,19 @@ func (s *Service) RotateStreamKey(ctx context.Context, req Request) (Details, er
 		return Details{}, ivsFailure(ErrChannelUnavailable, "get channel", err)
 	}
 	var key StreamKey
-	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) error {
+	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) (err error) {
+		// The limit is checked before anything is deleted: a refused
+		// rotation leaves the current key working.
+		done, err := s.reserveCreation(ctx, show)
+		if err != nil {
+			return err
+		}
+		created := false
+		defer func() { done(created) }()
 		if err := s.deleteKeys(ctx, tx, show); err != nil {
 			return err
 		}
-		k, _, err := s.createKey(ctx, show.ChannelARN, func() (StreamKey, bool, error) {
+		k, created, err := s.createReserved(ctx, show, func() (StreamKey, bool, error) {
 			// A creator outside the lock was quicker: its key is as new.
 			return s.firstKey(ctx, show.ChannelARN)
 		})

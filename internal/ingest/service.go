@@ -19,6 +19,9 @@ type Options struct {
 	// ResolveTimeout bounds one read-or-create of a key, which several
 	// requests may share; 0 means 30s.
 	ResolveTimeout time.Duration
+	// KeyCreatesPerHour limits each seller's key creations and rotations;
+	// 0 for no limit.
+	KeyCreatesPerHour int
 	Logger         *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -34,6 +37,7 @@ type Service struct {
 	keys           *keyCache
 	flights        singleflight.Group
 	resolveTimeout time.Duration
+	createsPerHour int
 	logger         *slog.Logger
 	now            func() time.Time
 }
@@ -48,6 +52,7 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		ivs:            ivs,
 		keys:           newKeyCache(opts.KeyCacheTTL),
 		resolveTimeout: opts.ResolveTimeout,
+		createsPerHour: opts.KeyCreatesPerHour,
 		logger:         opts.Logger,
 		now:            opts.Now,
 	}
@@ -200,7 +205,7 @@ func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
 				return tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
 			}
 		}
-		k, created, err := s.keyOfChannel(ctx, show.ChannelARN)
+		k, created, err := s.keyOfChannel(ctx, show)
 		if err != nil {
 			return err
 		}
@@ -240,7 +245,8 @@ func (s *Service) readKey(ctx context.Context, keyARN, channelARN string) (Strea
 // replicas sharing the store this is the only creator; a creator outside
 // them (the console, a script) shows up as a quota error, and its key is
 // then read instead.
-func (s *Service) keyOfChannel(ctx context.Context, channelARN string) (key StreamKey, created bool, err error) {
+func (s *Service) keyOfChannel(ctx context.Context, show Show) (key StreamKey, created bool, err error) {
+	channelARN := show.ChannelARN
 	existing := func() (StreamKey, bool, error) {
 		arns, err := s.ivs.ListStreamKeys(ctx, channelARN)
 		if err != nil {
@@ -258,12 +264,49 @@ func (s *Service) keyOfChannel(ctx context.Context, channelARN string) (key Stre
 	if k, ok, err := existing(); err != nil || ok {
 		return k, false, err
 	}
-	return s.createKey(ctx, channelARN, existing)
+	return s.createKey(ctx, show, existing)
 }
 
-// createKey creates the channel's key. On a quota error (another creator was
-// first) it returns what adopt finds instead.
-func (s *Service) createKey(ctx context.Context, channelARN string, adopt func() (StreamKey, bool, error)) (StreamKey, bool, error) {
+// createKey creates the key of show's channel, within the seller's hourly
+// limit. On a quota error (another creator was first) it returns what adopt
+// finds instead.
+func (s *Service) createKey(ctx context.Context, show Show, adopt func() (StreamKey, bool, error)) (_ StreamKey, created bool, err error) {
+	done, err := s.reserveCreation(ctx, show)
+	if err != nil {
+		return StreamKey{}, false, err
+	}
+	defer func() { done(created) }()
+	return s.createReserved(ctx, show, adopt)
+}
+
+// reserveCreation counts a key creation against the seller's hourly limit,
+// or refuses with a *RateLimitedError. done must be called with whether the
+// creation happened: only those count.
+func (s *Service) reserveCreation(ctx context.Context, show Show) (done func(created bool), err error) {
+	if s.createsPerHour <= 0 {
+		return func(bool) {}, nil
+	}
+	id, retryAfter, err := s.store.ReserveKeyCreation(ctx, show.SellerID, s.createsPerHour, time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	if id == 0 {
+		return nil, &RateLimitedError{RetryAfter: retryAfter}
+	}
+	return func(created bool) {
+		if created {
+			return
+		}
+		if err := s.store.CancelKeyCreation(context.WithoutCancel(ctx), id); err != nil {
+			s.logger.ErrorContext(ctx, "key creation reservation not cancelled", "error", err.Error())
+		}
+	}, nil
+}
+
+// createReserved creates the key of show's channel; the caller reserved the
+// creation.
+func (s *Service) createReserved(ctx context.Context, show Show, adopt func() (StreamKey, bool, error)) (StreamKey, bool, error) {
+	channelARN := show.ChannelARN
 	k, err := s.ivs.CreateStreamKey(ctx, channelARN)
 	if errors.Is(err, ErrIVSKeyQuota) {
 		s.logger.InfoContext(ctx, "channel got a key from elsewhere; reading it", "channel_arn", channelARN)
