@@ -22,7 +22,7 @@ type Options struct {
 	// KeyCreatesPerHour limits each seller's key creations and rotations;
 	// 0 for no limit.
 	KeyCreatesPerHour int
-	Logger         *slog.Logger
+	Logger            *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
