@@ -1,0 +1,43 @@
+package budget
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// NewLocal returns a SlotSource shared only within this process: for the
+// embedded store and single-replica use.
+func NewLocal() SlotSource { return newLocal(time.Now) }
+
+func newLocal(now func() time.Time) *local { return &local{now: now} }
+
+type local struct {
+	now func() time.Time
+
+	mu   sync.Mutex
+	next time.Time // the earliest free slot; zero: free now
+}
+
+func (l *local) ReserveSlots(ctx context.Context, n int, interval, maxWait time.Duration) (time.Duration, error) {
+	if n < 1 || interval <= 0 {
+		return 0, fmt.Errorf("reserve %d slots %s apart: need at least one slot and a positive interval", n, interval)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	first := now
+	if l.next.After(now) {
+		first = l.next
+	}
+	wait := first.Sub(now)
+	if wait > maxWait {
+		return 0, &ExhaustedError{RetryAfter: wait - maxWait}
+	}
+	l.next = first.Add(time.Duration(n) * interval)
+	return wait, nil
+}
