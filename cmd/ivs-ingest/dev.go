@@ -132,7 +132,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	mux.Handle("GET "+devauth.JWKSPath, issuer.JWKSHandler())
 	mux.Handle("/", a.Handler)
 
-	srv := httpapi.NewHTTPServer(ln.Addr().String(), mux, logger)
+	srv := httpapi.NewHTTPServer(ln.Addr().String(), mux, a.RequestTimeout, logger)
 	logger.Info("listening", "addr", ln.Addr().String(), "version", versionString(), "mode", "dev")
 	printBanner(stdout, parts, data)
 	return serveUntilDone(ctx, srv, ln, logger)

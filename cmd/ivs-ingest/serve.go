@@ -46,7 +46,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := httpapi.NewHTTPServer(ln.Addr().String(), a.Handler, logger)
+	srv := httpapi.NewHTTPServer(ln.Addr().String(), a.Handler, a.RequestTimeout, logger)
 	logger.Info("listening", "addr", ln.Addr().String(), "version", versionString(), "aws_region", cfg.AWSRegion)
 	return serveUntilDone(ctx, srv, ln, logger)
 }

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
+	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
@@ -27,6 +29,9 @@ type Store interface {
 // App is the assembled service.
 type App struct {
 	Handler http.Handler
+	// RequestTimeout bounds a request's work; the server's write timeout
+	// must exceed it.
+	RequestTimeout time.Duration
 
 	verifier *auth.Verifier
 	closers  []func()
@@ -65,28 +70,41 @@ func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("token verification: %w", err)
 	}
+	// One budget for every replica where the store can share it; in
+	// process otherwise (the embedded store has one process).
+	var slots budget.SlotSource = budget.NewLocal()
+	if shared, ok := store.(budget.SlotSource); ok {
+		slots = shared
+	}
+	calls := budget.New(slots, cfg.IVSCallsPerSecond, cfg.IVSBudgetWait)
 	ivsClient, err := ivs.New(ctx, ivs.Config{
 		Region:          cfg.AWSRegion,
 		Endpoint:        cfg.AWSEndpointIVS,
 		AccessKeyID:     cfg.AWSAccessKeyID,
 		SecretAccessKey: cfg.AWSSecretAccessKey,
 		SessionToken:    cfg.AWSSessionToken,
+		Budget:          calls,
 	})
 	if err != nil {
 		// Requests that need IVS will answer 500 and log this again.
 		logger.Warn("AWS is not usable; requests that need IVS will fail", "error", err.Error())
 	}
+	// A request may wait for budget, then needs time for its IVS calls.
+	work := cfg.IVSBudgetWait + 30*time.Second
 	svc := ingest.NewService(store, ivsClient, ingest.Options{
 		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
 		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
+		Budget:            calls,
+		ResolveTimeout:    work,
 		Logger:            logger,
 	})
 	handler := httpapi.NewServer(httpapi.Config{
 		AllowedOrigins:    cfg.CORSAllowedOrigins,
 		RequestsPerMinute: cfg.RequestsPerMinute,
+		RequestTimeout:    work,
 		Logger:            logger,
 	}, verifier, svc, store.Ping)
-	return &App{Handler: handler, verifier: verifier, closers: []func(){svc.Close}}, nil
+	return &App{Handler: handler, RequestTimeout: work, verifier: verifier, closers: []func(){svc.Close}}, nil
 }
 
 // Close stops background work and closes what New opened, in order: the

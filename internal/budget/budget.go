@@ -112,9 +112,10 @@ type Reservation struct {
 func (r *Reservation) Delay() time.Duration { return r.delay }
 
 // Wait sleeps until the next unused slot of the reservation, or until ctx is
-// done. Once the reserved slots are used up, each Wait reserves one more slot
-// from the budget first, so that retries and unplanned calls stay within it;
-// that reservation may fail with ErrExhausted.
+// done. Once the reserved slots are used up, or when the next one has passed
+// by more than half an interval, Wait reserves one more slot from the budget
+// first, so that retries, late and unplanned calls stay within it; that
+// reservation may fail with ErrExhausted.
 func (r *Reservation) Wait(ctx context.Context) error {
 	if r.b.interval == 0 {
 		return ctx.Err()
@@ -125,7 +126,14 @@ func (r *Reservation) Wait(ctx context.Context) error {
 	r.mu.Unlock()
 
 	if i < r.n {
-		return sleepUntil(ctx, r.start.Add(time.Duration(i)*r.b.interval))
+		slot := r.start.Add(time.Duration(i) * r.b.interval)
+		// A slot may only be used until half an interval after it starts.
+		// Why: a caller that is late (its previous call was slow) would
+		// otherwise fire right before the next slot's owner, and a run of
+		// such late calls would put more than the rate into one second.
+		if time.Since(slot) <= r.b.interval/2 {
+			return sleepUntil(ctx, slot)
+		}
 	}
 	d, err := r.b.src.ReserveSlots(ctx, 1, r.b.interval, r.b.maxWait)
 	if err != nil {
@@ -150,4 +158,17 @@ func sleepUntil(ctx context.Context, at time.Time) error {
 	case <-ctx.Done():
 		return fmt.Errorf("wait for a call slot: %w", ctx.Err())
 	}
+}
+
+type reservationKey struct{}
+
+// NewContext returns ctx carrying r, for the calls made under ctx to use.
+func NewContext(ctx context.Context, r *Reservation) context.Context {
+	return context.WithValue(ctx, reservationKey{}, r)
+}
+
+// FromContext returns the reservation ctx carries, or nil.
+func FromContext(ctx context.Context) *Reservation {
+	r, _ := ctx.Value(reservationKey{}).(*Reservation)
+	return r
 }

@@ -323,12 +323,14 @@ func TestBudgetExhausted(t *testing.T) {
 func TestWaitBeyondReservationReservesMore(t *testing.T) {
 	t.Parallel()
 	src := &recordingSource{}
-	b := New(src, 1000, time.Minute)
+	// 100ms apart: each Wait below comes well within half an interval of
+	// its slot, so the reserved slots are used.
+	b := New(src, 10, time.Minute)
 	r, err := b.Reserve(context.Background(), 2)
 	if err != nil {
 		t.Fatalf("Reserve(2) = %v", err)
 	}
-	iv := time.Millisecond
+	iv := 100 * time.Millisecond
 	for i, want := range [][]sourceCall{
 		{{2, iv, time.Minute}},                                             // the reserved slots need no more
 		{{2, iv, time.Minute}},                                             //
@@ -357,7 +359,9 @@ func TestWaitExtraSlotsShareTheSchedule(t *testing.T) {
 	// A reservation that runs over takes its extra slot from the same
 	// schedule: a reservation made afterwards starts after it.
 	clock := newFrozenClock()
-	b := New(newLocal(clock.now), 1000, time.Minute) // 1ms apart: Wait sleeps at most a few ms
+	// 100ms apart: the first Wait comes well within half an interval of
+	// its slot; the extra slots make Wait sleep 100ms and 200ms.
+	b := New(newLocal(clock.now), 10, time.Minute)
 	r, err := b.Reserve(context.Background(), 1)
 	if err != nil {
 		t.Fatalf("Reserve(1) = %v", err)
@@ -371,7 +375,7 @@ func TestWaitExtraSlotsShareTheSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Reserve(1) = %v", err)
 	}
-	if want := 3 * time.Millisecond; next.Delay() != want {
+	if want := 300 * time.Millisecond; next.Delay() != want {
 		t.Errorf("Reserve() after 1 reserved + 2 extra slots: Delay() = %s, want %s", next.Delay(), want)
 	}
 }
@@ -442,5 +446,25 @@ func TestExhaustedErrorMatches(t *testing.T) {
 	}
 	if errors.Is(errors.New("other"), ErrExhausted) {
 		t.Error("errors.Is(other error, ErrExhausted) = true, want false")
+	}
+}
+
+func TestLateWaitTakesAFreshSlot(t *testing.T) {
+	t.Parallel()
+	src := &recordingSource{}
+	b := New(src, 10, time.Minute) // 100ms apart
+	r, err := b.Reserve(context.Background(), 2)
+	if err != nil {
+		t.Fatalf("Reserve(2) = %v", err)
+	}
+	// Late by far more than half an interval for the first slot: using it
+	// now would crowd the slots of whoever reserved after.
+	time.Sleep(250 * time.Millisecond)
+	if err := r.Wait(context.Background()); err != nil {
+		t.Fatalf("Wait() = %v", err)
+	}
+	iv := 100 * time.Millisecond
+	if got, want := src.recorded(), []sourceCall{{2, iv, time.Minute}, {1, iv, time.Minute}}; !slices.Equal(got, want) {
+		t.Errorf("source calls after a late Wait = %v, want %v (a fresh slot)", got, want)
 	}
 }

@@ -47,6 +47,11 @@ type Config struct {
 	// KeyCreatesPerHour limits each seller's key creations and rotations,
 	// across replicas; 0 for none.
 	KeyCreatesPerHour int
+	// IVSCallsPerSecond is the IVS call budget of all replicas together;
+	// 0 for none.
+	IVSCallsPerSecond float64
+	// IVSBudgetWait is how long a request may wait for IVS call budget.
+	IVSBudgetWait time.Duration
 }
 
 // Load reads the configuration through getenv and validates every variable
@@ -73,6 +78,8 @@ func Load(getenv func(string) string) (Config, error) {
 		StreamKeyCacheTTL:   p.duration("STREAM_KEY_CACHE_TTL", 5*time.Minute),
 		RequestsPerMinute:   p.int("RATE_LIMIT_REQUESTS_PER_MINUTE", 120, 0, 1_000_000),
 		KeyCreatesPerHour:   p.int("RATE_LIMIT_KEY_CREATES_PER_HOUR", 10, 0, 1_000_000),
+		IVSCallsPerSecond:   p.float("IVS_MAX_CALLS_PER_SECOND", 4, 0, 1000),
+		IVSBudgetWait:       p.duration("IVS_BUDGET_WAIT", 90*time.Second),
 	}
 	if c.AWSRegion == "" {
 		c.AWSRegion = "us-east-1"
@@ -160,6 +167,19 @@ func (p *parser) int(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+func (p *parser) float(name string, def, lo, hi float64) float64 {
+	s := strings.TrimSpace(p.getenv(name))
+	if s == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < lo || f > hi {
+		p.fail(name, fmt.Sprintf("%q is not a number from %g to %g", s, lo, hi))
+		return def
+	}
+	return f
 }
 
 func (p *parser) duration(name string, def time.Duration) time.Duration {

@@ -101,7 +101,7 @@ func (r response) String() string {
 
 // noRedirects shows redirects as they are: the API never answers with one.
 var noRedirects = &http.Client{
-	Timeout:       30 * time.Second,
+	Timeout:       150 * time.Second, // above the service's own bound on a request (budget wait + 30s)
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
+	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 )
 
@@ -73,6 +74,7 @@ var errorTable = []struct {
 	{errNotFound, http.StatusNotFound, "Not found"},
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed"},
 	{errUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
+	{budget.ErrExhausted, http.StatusServiceUnavailable, "Service unavailable"},
 }
 
 // statusOf returns the status and client message for err.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
 )
@@ -40,14 +41,18 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body := errorBody{Error: message}
 	var (
-		tooMany *tooManyRequests
-		limited *ingest.RateLimitedError
+		tooMany   *tooManyRequests
+		limited   *ingest.RateLimitedError
+		exhausted *budget.ExhaustedError
 	)
 	switch {
 	case errors.As(err, &tooMany):
 		body.RetryAfter = tooMany.retryAfter
 	case errors.As(err, &limited):
 		body.RetryAfter = retryAfterSeconds(limited.RetryAfter)
+	case errors.As(err, &exhausted):
+		// 503 says only "Service unavailable"; when to retry is in the header.
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(exhausted.RetryAfter)))
 	}
 	if body.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(body.RetryAfter))
@@ -88,10 +93,6 @@ func infoFrom(ctx context.Context) *requestInfo {
 	return info
 }
 
-// RequestTimeout bounds the work done for one request; it is below the
-// server's write timeout so that the answer can still be written.
-const RequestTimeout = 30 * time.Second
-
 // requestContext gives each request its id (always generated here: an
 // incoming X-Request-Id is ignored, so log lines cannot be forged or
 // confused), answers with it, and logs one line when the request ends.
@@ -101,7 +102,7 @@ func (s *server) requestContext(next http.Handler) http.Handler {
 		id := newRequestID()
 		info := &requestInfo{requestID: id}
 		// Every database and IVS call of the request inherits this bound.
-		ctx, cancel := context.WithTimeout(r.Context(), RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 		defer cancel()
 		ctx = logging.WithRequestID(ctx, id)
 		ctx = context.WithValue(ctx, requestInfoKey{}, info)

@@ -38,7 +38,9 @@ type Config struct {
 	// RequestsPerMinute limits each user's requests, per process; 0 for no
 	// limit.
 	RequestsPerMinute int
-	Logger            *slog.Logger
+	// RequestTimeout bounds the work done for one request; 0 means 30s.
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // MaxBodyBytes is the largest request body accepted.
@@ -50,6 +52,7 @@ type server struct {
 	ready   ReadyFunc
 	cors    cors
 	limiter *userLimiter
+	timeout time.Duration
 	logger  *slog.Logger
 }
 
@@ -61,10 +64,14 @@ func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFu
 		ready:   ready,
 		cors:    newCORS(cfg.AllowedOrigins),
 		limiter: newUserLimiter(cfg.RequestsPerMinute),
+		timeout: cfg.RequestTimeout,
 		logger:  cfg.Logger,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.timeout <= 0 {
+		s.timeout = 30 * time.Second
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
@@ -72,8 +79,9 @@ func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFu
 }
 
 // NewHTTPServer wraps h in an http.Server with the timeouts every listener
-// of the service needs.
-func NewHTTPServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
+// of the service needs; requestTimeout is the handler's own bound on a
+// request's work, which the write timeout leaves room for.
+func NewHTTPServer(addr string, h http.Handler, requestTimeout time.Duration, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Addr:    addr,
 		Handler: h,
@@ -81,7 +89,7 @@ func NewHTTPServer(addr string, h http.Handler, logger *slog.Logger) *http.Serve
 		// connection open (slowloris).
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      RequestTimeout + 30*time.Second,
+		WriteTimeout:      requestTimeout + 10*time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

@@ -21,6 +21,11 @@ func (s *Service) RotateStreamKey(ctx context.Context, req Request) (Details, er
 	if err != nil {
 		return Details{}, err
 	}
+	// GetChannel, ListStreamKeys, DeleteStreamKey, StopStream, CreateStreamKey.
+	ctx, err = s.reserveCalls(ctx, 5)
+	if err != nil {
+		return Details{}, err
+	}
 	channel, err := s.ivs.GetChannel(ctx, show.ChannelARN)
 	if err != nil {
 		return Details{}, ivsFailure(ErrChannelUnavailable, "get channel", err)
@@ -94,6 +99,11 @@ func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (Revok
 	}
 	show := *facts.Show
 	out := Revoked{SellerID: show.SellerID, StreamKeyARN: show.StreamKeyARN}
+	// ListStreamKeys, DeleteStreamKey, StopStream.
+	ctx, err = s.reserveCalls(ctx, 3)
+	if err != nil {
+		return Revoked{}, err
+	}
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) error {
 		if err := s.deleteKeys(ctx, tx, show); err != nil {
 			return err

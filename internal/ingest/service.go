@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 )
 
 // Options tunes a Service.
@@ -22,7 +24,11 @@ type Options struct {
 	// KeyCreatesPerHour limits each seller's key creations and rotations;
 	// 0 for no limit.
 	KeyCreatesPerHour int
-	Logger            *slog.Logger
+	// Budget is the IVS call budget shared by every replica; nil for none.
+	// The calls a step needs are reserved before its channel lock is taken,
+	// so the lock is never held while waiting in the budget's queue.
+	Budget *budget.Budget
+	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -38,6 +44,7 @@ type Service struct {
 	flights        singleflight.Group
 	resolveTimeout time.Duration
 	createsPerHour int
+	budget         *budget.Budget
 	logger         *slog.Logger
 	now            func() time.Time
 }
@@ -53,6 +60,7 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		keys:           newKeyCache(opts.KeyCacheTTL),
 		resolveTimeout: opts.ResolveTimeout,
 		createsPerHour: opts.KeyCreatesPerHour,
+		budget:         opts.Budget,
 		logger:         opts.Logger,
 		now:            opts.Now,
 	}
@@ -158,6 +166,14 @@ func (s *Service) resolve(ctx context.Context, show Show) (Details, error) {
 }
 
 func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
+	calls := 3 // GetChannel, ListStreamKeys, CreateStreamKey
+	if show.StreamKeyARN != "" {
+		calls = 2 // GetChannel, GetStreamKey
+	}
+	ctx, err := s.reserveCalls(ctx, calls)
+	if err != nil {
+		return Details{}, err
+	}
 	// GetChannel first: it proves the channel exists and refreshes the
 	// ingest endpoint, which may have changed since it was stored.
 	channel, err := s.ivs.GetChannel(ctx, show.ChannelARN)
@@ -323,11 +339,25 @@ func (s *Service) createReserved(ctx context.Context, show Show, adopt func() (S
 	return k, true, nil
 }
 
+// reserveCalls reserves budget for n IVS calls and returns ctx carrying the
+// reservation, which the IVS client draws on call by call.
+func (s *Service) reserveCalls(ctx context.Context, n int) (context.Context, error) {
+	if s.budget == nil {
+		return ctx, nil
+	}
+	r, err := s.budget.Reserve(ctx, n)
+	if err != nil {
+		return ctx, err
+	}
+	return budget.NewContext(ctx, r), nil
+}
+
 // ivsFailure wraps an IVS error in the domain error that names the step,
-// unless AWS is not configured at all: that is the operator's problem, an
-// internal error, not a fact about the channel.
+// unless AWS is not configured at all (the operator's problem, an internal
+// error, not a fact about the channel) or the call budget ran out (the
+// caller is told when to come back).
 func ivsFailure(domainErr error, step string, err error) error {
-	if errors.Is(err, ErrIVSCredentials) {
+	if errors.Is(err, ErrIVSCredentials) || errors.Is(err, budget.ErrExhausted) {
 		return fmt.Errorf("%s: %w", step, err)
 	}
 	return fmt.Errorf("%w: %s: %w", domainErr, step, err)

@@ -9,12 +9,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ivs"
 	"github.com/aws/aws-sdk-go-v2/service/ivs/types"
+	"github.com/aws/smithy-go/middleware"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
@@ -33,6 +37,11 @@ type Config struct {
 	SessionToken    secret.String
 	// AttemptTimeout bounds each HTTP attempt; 0 means 10s.
 	AttemptTimeout time.Duration
+	// Budget spaces every attempt of every call (SDK retries included),
+	// shared with the other replicas; nil for no budget. A call whose
+	// context carries a budget.Reservation uses it; any other reserves one
+	// slot.
+	Budget *budget.Budget
 }
 
 // Client calls IVS.
@@ -75,7 +84,42 @@ func New(ctx context.Context, cfg Config, optFns ...func(*ivs.Options)) (*Client
 		awsCfg = broken
 	}
 	awsCfg.Credentials = markedCredentials{awsCfg.Credentials}
-	return &Client{api: ivs.NewFromConfig(awsCfg, optFns...)}, err
+	clientOpts := append([]func(*ivs.Options){func(o *ivs.Options) {
+		// A throttle that still happens is retried with backoff beyond the
+		// SDK's usual three attempts; each attempt waits for budget.
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = 6
+			so.MaxBackoff = 5 * time.Second
+			so.RateLimiter = ratelimit.None
+		})
+		o.APIOptions = append(o.APIOptions, budgetMiddleware(cfg.Budget))
+	}}, optFns...)
+	return &Client{api: ivs.NewFromConfig(awsCfg, clientOpts...)}, err
+}
+
+// budgetMiddleware makes every attempt wait for its call slot. It runs after
+// the retry middleware, so retries are counted too, and before signing, so a
+// long wait cannot outlive the signature.
+func budgetMiddleware(b *budget.Budget) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		if b == nil {
+			return nil
+		}
+		mw := middleware.FinalizeMiddlewareFunc("IVSCallBudget", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			r := budget.FromContext(ctx)
+			if r == nil {
+				var err error
+				if r, err = b.Reserve(ctx, 1); err != nil {
+					return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+				}
+			}
+			if err := r.Wait(ctx); err != nil {
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+			}
+			return next.HandleFinalize(ctx, in)
+		})
+		return stack.Finalize.Insert(mw, "Retry", middleware.After)
+	}
 }
 
 // markedCredentials marks credential failures so the domain can tell "AWS is

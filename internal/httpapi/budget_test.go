@@ -1,0 +1,105 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
+)
+
+// TestBurstOfFirstRequestsStaysWithinTheIVSBudget: 100 first requests for
+// 100 shows, on two replicas sharing the budget, against an emulator that
+// throttles above 5 calls a second as AWS does. The default budget of 4
+// calls a second makes them wait instead of being throttled: every request
+// succeeds and the emulator throttles nothing. Meanwhile requests for a
+// show whose key exists are answered without waiting behind the burst.
+func TestBurstOfFirstRequestsStaysWithinTheIVSBudget(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	replicas := []*service{start(t, env, nil), start(t, env, nil)}
+	hotSeller := env.Seller(t, "approved")
+	hotShow := env.Show(t, hotSeller, true)
+	hotToken := env.Token(t, hotSeller)
+	wantKey(t, "warm-up", replicas[0].get(t, hotToken, hotShow.ID, nil))
+	wantKey(t, "warm-up", replicas[1].get(t, hotToken, hotShow.ID, nil))
+
+	const shows = 100
+	type first struct{ token, show string }
+	firsts := make([]first, shows)
+	for i := range firsts {
+		s := env.Seller(t, "approved")
+		firsts[i] = first{env.Token(t, s), env.Show(t, s, true).ID}
+	}
+	env.Emulator.ResetCounts()
+	env.Emulator.SetRateLimit(5)
+
+	var pending atomic.Int32
+	pending.Store(shows)
+	statuses := make([]int, shows)
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for i, f := range firsts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer pending.Add(-1)
+			req, err := http.NewRequest(http.MethodPost, replicas[i%2].URL+path, strings.NewReader(`{"showId":"`+f.show+`"}`))
+			if err != nil {
+				return
+			}
+			req.Header.Set("Authorization", "Bearer "+f.token)
+			resp, err := noRedirects.Do(req) // not call: t.Fatal must not run off the test's goroutine
+			if err != nil {
+				t.Errorf("first request %d: %v", i, err)
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}()
+	}
+
+	// Hot requests while the burst waits for budget: each is answered while
+	// first requests are still waiting.
+	time.Sleep(time.Second)
+	for i := range 10 {
+		if pending.Load() == 0 {
+			t.Fatal("the burst finished before the hot requests could be checked against it")
+		}
+		wantKey(t, "hot request during the burst", replicas[i%2].get(t, hotToken, hotShow.ID, nil))
+		if pending.Load() == 0 {
+			t.Errorf("hot request %d was answered only after the whole burst", i)
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+
+	for i, st := range statuses {
+		if st != http.StatusOK {
+			t.Errorf("first request %d: status %d, want 200", i, st)
+		}
+	}
+	if n := env.Emulator.Throttled(); n != 0 {
+		t.Errorf("the emulator throttled %d calls, want 0", n)
+	}
+	calls := env.Emulator.TotalCalls()
+	if n := env.Emulator.Succeeded("CreateStreamKey"); n != shows {
+		t.Errorf("CreateStreamKey succeeded %d times, want %d", n, shows)
+	}
+	// The spacing, checked on the emulator's own arrival times: no one-second
+	// window holds more than 5 calls.
+	log := env.Emulator.CallLog()
+	for i := range log {
+		j := i
+		for j < len(log) && log[j].At.Sub(log[i].At) < time.Second {
+			j++
+		}
+		if j-i > 5 {
+			t.Fatalf("%d calls arrived within one second from %v", j-i, log[i].At)
+		}
+	}
+	t.Logf("burst of %d first requests: %d IVS calls in %v (%.2f calls/s), 0 throttled", shows, calls, elapsed.Round(time.Millisecond), float64(calls)/elapsed.Seconds())
+}
