@@ -44,6 +44,9 @@ Usage:
   ivs-ingest token     mint a token from the dev issuer (--user <uuid>)
   ivs-ingest serve     run the HTTP server (configured by environment variables; see README)
   ivs-ingest migrate   apply the database migrations and exit
+  ivs-ingest rotate-expired   rotate every key older than STREAM_KEY_MAX_AGE whose channel is offline (for cron)
+  ivs-ingest provision (--show <uuid> | --all)   create missing keys ahead of an event
+  ivs-ingest audit [--show <uuid>] [--since 24h] [--json]   print the audit trail
   ivs-ingest version   print the version
 `
 
@@ -63,6 +66,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdToken(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stderr)
+	case "rotate-expired":
+		return cmdRotateExpired(ctx, rest, getenv, stdout, stderr)
+	case "provision":
+		return cmdProvision(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return nil

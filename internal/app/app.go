@@ -29,6 +29,8 @@ type Store interface {
 // App is the assembled service.
 type App struct {
 	Handler http.Handler
+	// Service is the domain, for commands that act without HTTP.
+	Service *ingest.Service
 	// RequestTimeout bounds a request's work; the server's write timeout
 	// must exceed it.
 	RequestTimeout time.Duration
@@ -70,8 +72,25 @@ func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("token verification: %w", err)
 	}
-	// One budget for every replica where the store can share it; in
-	// process otherwise (the embedded store has one process).
+	svc := NewService(ctx, cfg, store, logger)
+	work := RequestTimeout(cfg)
+	handler := httpapi.NewServer(httpapi.Config{
+		AllowedOrigins:    cfg.CORSAllowedOrigins,
+		RequestsPerMinute: cfg.RequestsPerMinute,
+		RequestTimeout:    work,
+		Logger:            logger,
+	}, verifier, svc, store.Ping)
+	return &App{Handler: handler, Service: svc, RequestTimeout: work, verifier: verifier, closers: []func(){svc.Close}}, nil
+}
+
+// RequestTimeout is how long a request may work: it may wait for IVS call
+// budget, then needs time for its IVS calls.
+func RequestTimeout(cfg config.Config) time.Duration { return cfg.IVSBudgetWait + 30*time.Second }
+
+// NewService assembles the domain over store: the IVS client, with the call
+// budget shared by every replica where the store can share it (in process
+// otherwise: the embedded store has one process). The caller closes it.
+func NewService(ctx context.Context, cfg config.Config, store ingest.Store, logger *slog.Logger) *ingest.Service {
 	var slots budget.SlotSource = budget.NewLocal()
 	if shared, ok := store.(budget.SlotSource); ok {
 		slots = shared
@@ -86,25 +105,17 @@ func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Log
 		Budget:          calls,
 	})
 	if err != nil {
-		// Requests that need IVS will answer 500 and log this again.
+		// Calls to IVS will fail and log this again.
 		logger.Warn("AWS is not usable; requests that need IVS will fail", "error", err.Error())
 	}
-	// A request may wait for budget, then needs time for its IVS calls.
-	work := cfg.IVSBudgetWait + 30*time.Second
-	svc := ingest.NewService(store, ivsClient, ingest.Options{
+	return ingest.NewService(store, ivsClient, ingest.Options{
 		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
 		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
 		Budget:            calls,
-		ResolveTimeout:    work,
+		KeyMaxAge:         cfg.StreamKeyMaxAge,
+		ResolveTimeout:    RequestTimeout(cfg),
 		Logger:            logger,
 	})
-	handler := httpapi.NewServer(httpapi.Config{
-		AllowedOrigins:    cfg.CORSAllowedOrigins,
-		RequestsPerMinute: cfg.RequestsPerMinute,
-		RequestTimeout:    work,
-		Logger:            logger,
-	}, verifier, svc, store.Ping)
-	return &App{Handler: handler, RequestTimeout: work, verifier: verifier, closers: []func(){svc.Close}}, nil
 }
 
 // Close stops background work and closes what New opened, in order: the

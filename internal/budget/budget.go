@@ -113,7 +113,7 @@ func (r *Reservation) Delay() time.Duration { return r.delay }
 
 // Wait sleeps until the next unused slot of the reservation, or until ctx is
 // done. Once the reserved slots are used up, or when the next one has passed
-// by more than half an interval, Wait reserves one more slot from the budget
+// by more than a quarter interval, Wait reserves one more slot from the budget
 // first, so that retries, late and unplanned calls stay within it; that
 // reservation may fail with ErrExhausted.
 func (r *Reservation) Wait(ctx context.Context) error {
@@ -127,11 +127,12 @@ func (r *Reservation) Wait(ctx context.Context) error {
 
 	if i < r.n {
 		slot := r.start.Add(time.Duration(i) * r.b.interval)
-		// A slot may only be used until half an interval after it starts.
+		// A slot may only be used until a quarter interval after it starts.
 		// Why: a caller that is late (its previous call was slow) would
 		// otherwise fire right before the next slot's owner, and a run of
-		// such late calls would put more than the rate into one second.
-		if time.Since(slot) <= r.b.interval/2 {
+		// such late calls would put more than the rate into one second; the
+		// rest of the interval absorbs the jitter of getting the call to IVS.
+		if time.Since(slot) <= r.b.interval/4 {
 			return sleepUntil(ctx, slot)
 		}
 	}

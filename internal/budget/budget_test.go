@@ -323,7 +323,7 @@ func TestBudgetExhausted(t *testing.T) {
 func TestWaitBeyondReservationReservesMore(t *testing.T) {
 	t.Parallel()
 	src := &recordingSource{}
-	// 100ms apart: each Wait below comes well within half an interval of
+	// 100ms apart: each Wait below comes well within a quarter interval of
 	// its slot, so the reserved slots are used.
 	b := New(src, 10, time.Minute)
 	r, err := b.Reserve(context.Background(), 2)
@@ -359,7 +359,7 @@ func TestWaitExtraSlotsShareTheSchedule(t *testing.T) {
 	// A reservation that runs over takes its extra slot from the same
 	// schedule: a reservation made afterwards starts after it.
 	clock := newFrozenClock()
-	// 100ms apart: the first Wait comes well within half an interval of
+	// 100ms apart: the first Wait comes well within a quarter interval of
 	// its slot; the extra slots make Wait sleep 100ms and 200ms.
 	b := New(newLocal(clock.now), 10, time.Minute)
 	r, err := b.Reserve(context.Background(), 1)
@@ -457,7 +457,7 @@ func TestLateWaitTakesAFreshSlot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Reserve(2) = %v", err)
 	}
-	// Late by far more than half an interval for the first slot: using it
+	// Late by far more than a quarter interval for the first slot: using it
 	// now would crowd the slots of whoever reserved after.
 	time.Sleep(250 * time.Millisecond)
 	if err := r.Wait(context.Background()); err != nil {

@@ -52,6 +52,9 @@ type Config struct {
 	IVSCallsPerSecond float64
 	// IVSBudgetWait is how long a request may wait for IVS call budget.
 	IVSBudgetWait time.Duration
+	// StreamKeyMaxAge rotates keys older than this (since first seen) when
+	// their channel is offline; 0 for never.
+	StreamKeyMaxAge time.Duration
 }
 
 // Load reads the configuration through getenv and validates every variable
@@ -80,6 +83,7 @@ func Load(getenv func(string) string) (Config, error) {
 		KeyCreatesPerHour:   p.int("RATE_LIMIT_KEY_CREATES_PER_HOUR", 10, 0, 1_000_000),
 		IVSCallsPerSecond:   p.float("IVS_MAX_CALLS_PER_SECOND", 4, 0, 1000),
 		IVSBudgetWait:       p.duration("IVS_BUDGET_WAIT", 90*time.Second),
+		StreamKeyMaxAge:     p.duration("STREAM_KEY_MAX_AGE", 0),
 	}
 	if c.AWSRegion == "" {
 		c.AWSRegion = "us-east-1"

@@ -350,3 +350,49 @@ func TestKeyCreationLimitAcrossReplicas(t *testing.T) {
 	other := env.Seller(t, "approved")
 	wantKey(t, "another seller's creation", replicas[1].get(t, env.Token(t, other), env.Show(t, other, true).ID, nil))
 }
+
+// age makes every recorded key of the environment first seen d ago.
+func age(t *testing.T, env *testenv.Env, d string) {
+	t.Helper()
+	pgtest.Exec(t, env.DatabaseURL, `UPDATE ivs_ingest.stream_keys SET first_seen_at = now() - $1::interval`, d)
+}
+
+func TestExpiredKeysAreRotatedWhenOffline(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, map[string]string{"STREAM_KEY_MAX_AGE": "1h"})
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	token := env.Token(t, owner)
+
+	first := wantKey(t, "first get", svc.get(t, token, show.ID, nil))
+	if got := wantKey(t, "get of a fresh key", svc.get(t, token, show.ID, nil)); got != first {
+		t.Fatal("a key younger than STREAM_KEY_MAX_AGE was replaced")
+	}
+
+	// Live: the current key stays, whatever its age.
+	age(t, env, "2 hours")
+	if err := env.Emulator.SetLive(show.ChannelARN, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := wantKey(t, "get of an expired key on a live channel", svc.get(t, token, show.ID, nil)); got != first {
+		t.Error("an expired key was rotated while its channel was live")
+	}
+
+	// Offline (and past the short memory of "live"): rotated transparently.
+	fresh := start(t, env, map[string]string{"STREAM_KEY_MAX_AGE": "1h"})
+	if err := env.Emulator.SetLive(show.ChannelARN, false); err != nil {
+		t.Fatal(err)
+	}
+	oldARN, _ := storedShow(t, env, show.ID)
+	rotated := wantKey(t, "get of an expired key on an offline channel", fresh.get(t, token, show.ID, nil))
+	if rotated == first || keyExists(t, env, oldARN) {
+		t.Error("an expired key of an offline channel was not replaced")
+	}
+	if got := wantKey(t, "get after the expiry rotation", fresh.get(t, token, show.ID, nil)); got != rotated {
+		t.Error("the key rotated for expiry did not stay")
+	}
+	if n := queryStrings(t, env.DatabaseURL, `SELECT count(*) FROM ivs_ingest.audit_log WHERE action = 'expire' AND show_id = '`+show.ID+`'`)[0]; n != "1" {
+		t.Errorf("audit rows with action expire = %s, want 1", n)
+	}
+}

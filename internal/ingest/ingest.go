@@ -134,6 +134,9 @@ type Show struct {
 	ChannelARN     string
 	IngestEndpoint string // as stored; may carry a scheme or port written by an older function
 	StreamKeyARN   string
+	// KeyFirstSeen is when the service first saw StreamKeyARN; zero when
+	// it has not (yet) recorded it.
+	KeyFirstSeen time.Time
 }
 
 // CreationLimiter counts key creations (and rotations) per seller, exactly
@@ -155,6 +158,15 @@ type Store interface {
 	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
 	// SetIngestEndpoint records a show's channel ingest host.
 	SetIngestEndpoint(ctx context.Context, showID, endpoint string) error
+	// NoteKeySeen records, once, when the service first saw a key.
+	NoteKeySeen(ctx context.Context, keyARN, channelARN string) error
+	// ShowsWithKeysOlderThan lists the shows with a channel whose key was
+	// first seen longer than age ago.
+	ShowsWithKeysOlderThan(ctx context.Context, age time.Duration) ([]Show, error)
+	// ShowsWithoutKey lists the shows with a channel and no recorded key.
+	ShowsWithoutKey(ctx context.Context) ([]Show, error)
+	// Show reads one show; found is false when there is none.
+	Show(ctx context.Context, id string) (show Show, found bool, err error)
 	// WithChannelLock runs fn while holding a lock on channelARN that every
 	// replica sharing the store respects, and commits what fn recorded when
 	// it returns nil.
@@ -181,6 +193,8 @@ type IVS interface {
 	// StopStream ends the channel's live stream; ErrIVSNotBroadcasting
 	// when there is none.
 	StopStream(ctx context.Context, channelARN string) error
+	// Live reports whether the channel is broadcasting.
+	Live(ctx context.Context, channelARN string) (bool, error)
 }
 
 // Channel is an IVS channel.

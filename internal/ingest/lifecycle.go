@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // RotateStreamKey replaces the show's key: it deletes the old one, stops the
@@ -21,8 +22,13 @@ func (s *Service) RotateStreamKey(ctx context.Context, req Request) (Details, er
 	if err != nil {
 		return Details{}, err
 	}
+	return s.rotate(ctx, show, ActionRotate)
+}
+
+// rotate replaces show's key; action says why (ActionRotate, ActionExpire).
+func (s *Service) rotate(ctx context.Context, show Show, action Action) (Details, error) {
 	// GetChannel, ListStreamKeys, DeleteStreamKey, StopStream, CreateStreamKey.
-	ctx, err = s.reserveCalls(ctx, 5)
+	ctx, err := s.reserveCalls(ctx, 5)
 	if err != nil {
 		return Details{}, err
 	}
@@ -32,6 +38,21 @@ func (s *Service) RotateStreamKey(ctx context.Context, req Request) (Details, er
 	}
 	var key StreamKey
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) (err error) {
+		if action == ActionExpire {
+			// Concurrent requests for an expired key all come here: the
+			// first rotates, the others take its key.
+			recorded, err := tx.StreamKeyARN(ctx, show.ID)
+			if err != nil {
+				return fmt.Errorf("read recorded key: %w", err)
+			}
+			if recorded != "" && recorded != show.StreamKeyARN {
+				k, ok, err := s.readKey(ctx, recorded, show.ChannelARN)
+				if err != nil || ok {
+					key, action = k, ActionGet
+					return err
+				}
+			}
+		}
 		// The limit is checked before anything is deleted: a refused
 		// rotation leaves the current key working.
 		done, err := s.reserveCreation(ctx, show)
@@ -57,9 +78,76 @@ func (s *Service) RotateStreamKey(ctx context.Context, req Request) (Details, er
 		return Details{}, lockFailure(err)
 	}
 	s.keys.put(key, channel.SRT, s.now())
-	s.logger.InfoContext(ctx, "rotated stream key", "show_id", show.ID, "stream_key_arn", key.ARN)
+	s.noteSeen(ctx, key)
+	s.logger.InfoContext(ctx, "rotated stream key", "show_id", show.ID, "stream_key_arn", key.ARN, "action", string(action))
 	return Details{IngestEndpoint: channel.IngestEndpoint, StreamKey: key.Value, SRT: channel.SRT,
-		Action: ActionRotate, StreamKeyARN: key.ARN, SellerID: show.SellerID}, nil
+		Action: action, StreamKeyARN: key.ARN, SellerID: show.SellerID}, nil
+}
+
+// expired reports whether show's key is older than the maximum age.
+func (s *Service) expired(show Show) bool {
+	return s.maxAge > 0 && show.StreamKeyARN != "" && !show.KeyFirstSeen.IsZero() && s.now().Sub(show.KeyFirstSeen) > s.maxAge
+}
+
+// renewExpired rotates show's expired key unless its channel is live: a
+// live encoder keeps its key, and the rotation waits for a later request.
+// ok is false when the current key stays.
+func (s *Service) renewExpired(ctx context.Context, show Show) (d Details, ok bool) {
+	live, err := s.live(ctx, show.ChannelARN)
+	if err != nil {
+		s.logger.WarnContext(ctx, "expired key kept: could not tell whether the channel is live", "show_id", show.ID, "error", err.Error())
+		return Details{}, false
+	}
+	if live {
+		return Details{}, false
+	}
+	d, err = s.rotate(ctx, show, ActionExpire)
+	if err != nil {
+		// The next request tries again; a rotation that failed after its
+		// delete is repaired by the ordinary path.
+		s.logger.WarnContext(ctx, "expired key not rotated", "show_id", show.ID, "error", err.Error())
+		return Details{}, false
+	}
+	return d, true
+}
+
+// live asks IVS whether the channel is broadcasting, remembering a "live"
+// answer for a little while: an expired key of a live channel is asked
+// about on every request, within the call budget.
+func (s *Service) live(ctx context.Context, channelARN string) (bool, error) {
+	s.liveMu.Lock()
+	until, ok := s.liveUntil[channelARN]
+	s.liveMu.Unlock()
+	if ok && s.now().Before(until) {
+		return true, nil
+	}
+	ctx, err := s.reserveCalls(ctx, 1)
+	if err != nil {
+		return false, err
+	}
+	live, err := s.ivs.Live(ctx, channelARN)
+	if err != nil {
+		return false, err
+	}
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	if live {
+		s.liveUntil[channelARN] = s.now().Add(liveMemory)
+	} else {
+		delete(s.liveUntil, channelARN)
+	}
+	return live, nil
+}
+
+// liveMemory is how long a "live" answer is trusted.
+const liveMemory = 30 * time.Second
+
+// noteSeen records when key was first seen, for its age. A failure only
+// delays the ageing, so it is logged, not returned.
+func (s *Service) noteSeen(ctx context.Context, key StreamKey) {
+	if err := s.store.NoteKeySeen(ctx, key.ARN, key.ChannelARN); err != nil {
+		s.logger.WarnContext(ctx, "could not record when a key was first seen", "stream_key_arn", key.ARN, "error", err.Error())
+	}
 }
 
 // RevokeRequest asks to revoke a show's key.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -24,6 +25,9 @@ type Options struct {
 	// KeyCreatesPerHour limits each seller's key creations and rotations;
 	// 0 for no limit.
 	KeyCreatesPerHour int
+	// KeyMaxAge is the age (since first seen) after which a key of an
+	// offline channel is rotated on its next request; 0 for never.
+	KeyMaxAge time.Duration
 	// Budget is the IVS call budget shared by every replica; nil for none.
 	// The calls a step needs are reserved before its channel lock is taken,
 	// so the lock is never held while waiting in the budget's queue.
@@ -45,6 +49,9 @@ type Service struct {
 	resolveTimeout time.Duration
 	createsPerHour int
 	budget         *budget.Budget
+	maxAge         time.Duration
+	liveMu         sync.Mutex
+	liveUntil      map[string]time.Time // channel ARN -> until when it counts as live
 	logger         *slog.Logger
 	now            func() time.Time
 }
@@ -61,6 +68,8 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		resolveTimeout: opts.ResolveTimeout,
 		createsPerHour: opts.KeyCreatesPerHour,
 		budget:         opts.Budget,
+		maxAge:         opts.KeyMaxAge,
+		liveUntil:      make(map[string]time.Time),
 		logger:         opts.Logger,
 		now:            opts.Now,
 	}
@@ -89,6 +98,11 @@ func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, erro
 	show, err := s.authorize(ctx, req)
 	if err != nil {
 		return Details{}, err
+	}
+	if s.expired(show) {
+		if d, ok := s.renewExpired(ctx, show); ok {
+			return d, nil
+		}
 	}
 	if endpoint := NormalizeEndpoint(show.IngestEndpoint); endpoint != "" {
 		if v, srt, ok := s.keys.get(show.StreamKeyARN, show.ChannelARN, s.now()); ok {
@@ -183,6 +197,7 @@ func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
 	endpoint := channel.IngestEndpoint
 	found := func(key StreamKey, action Action) Details {
 		s.keys.put(key, channel.SRT, s.now())
+		s.noteSeen(ctx, key)
 		return Details{IngestEndpoint: endpoint, StreamKey: key.Value, SRT: channel.SRT, Action: action,
 			StreamKeyARN: key.ARN, SellerID: show.SellerID}
 	}

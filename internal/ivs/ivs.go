@@ -211,6 +211,19 @@ func (c *Client) StopStream(ctx context.Context, channelARN string) error {
 	return nil
 }
 
+// Live implements ingest.IVS.
+func (c *Client) Live(ctx context.Context, channelARN string) (bool, error) {
+	_, err := c.api.GetStream(ctx, &ivs.GetStreamInput{ChannelArn: aws.String(channelARN)})
+	var notBroadcasting *types.ChannelNotBroadcasting
+	switch {
+	case errors.As(err, &notBroadcasting):
+		return false, nil
+	case err != nil:
+		return false, translate(err)
+	}
+	return true, nil
+}
+
 func streamKey(k *types.StreamKey) (ingest.StreamKey, error) {
 	if k == nil || aws.ToString(k.Arn) == "" || aws.ToString(k.Value) == "" {
 		return ingest.StreamKey{}, errors.New("ivs: response carried no stream key")

@@ -108,7 +108,7 @@ func authzQuery(checkSessions bool) string {
 	return `SELECT ` + session + `,
 	EXISTS (SELECT 1 FROM public.user_roles r WHERE r.user_id = $1::uuid AND r.role::text = 'admin'),
 	se.id::text, se.status::text,
-	sh.id::text, sh.seller_id::text, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn
+	sh.id::text, sh.seller_id::text, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn, k.first_seen_at
 FROM (VALUES (1)) AS one (x)
 LEFT JOIN LATERAL (
 	SELECT s.id, s.status FROM public.sellers s WHERE $2::uuid IS NOT NULL AND s.id = $2::uuid
@@ -119,7 +119,8 @@ LEFT JOIN LATERAL (
 	 ORDER BY s.status::text = 'approved', s.id LIMIT 1)
 	LIMIT 1
 ) se ON true
-LEFT JOIN public.shows sh ON sh.id = $3::uuid`
+LEFT JOIN public.shows sh ON sh.id = $3::uuid
+LEFT JOIN ivs_ingest.stream_keys k ON k.key_arn = sh.ivs_stream_key_arn`
 }
 
 // Authorize implements ingest.Store.
@@ -133,10 +134,11 @@ func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzF
 		sellerID, sellerStatus       *string
 		showID, showSeller           *string
 		channelARN, endpoint, keyARN *string
+		firstSeen                    *time.Time
 	)
 	err := db.pool.QueryRow(ctx, db.authzSQL, args...).Scan(
 		&f.SessionActive, &f.IsAdmin, &sellerID, &sellerStatus,
-		&showID, &showSeller, &channelARN, &endpoint, &keyARN)
+		&showID, &showSeller, &channelARN, &endpoint, &keyARN, &firstSeen)
 	if err != nil {
 		return ingest.AuthzFacts{}, fmt.Errorf("authorization query: %w", err)
 	}
@@ -151,8 +153,60 @@ func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzF
 			IngestEndpoint: deref(endpoint),
 			StreamKeyARN:   deref(keyARN),
 		}
+		if firstSeen != nil {
+			f.Show.KeyFirstSeen = *firstSeen
+		}
 	}
 	return f, nil
+}
+
+// NoteKeySeen implements ingest.Store.
+func (db *DB) NoteKeySeen(ctx context.Context, keyARN, channelARN string) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO ivs_ingest.stream_keys (key_arn, channel_arn) VALUES ($1, $2) ON CONFLICT (key_arn) DO NOTHING`,
+		keyARN, channelARN)
+	if err != nil {
+		return fmt.Errorf("note stream key: %w", err)
+	}
+	return nil
+}
+
+// ShowsWithKeysOlderThan implements ingest.Store.
+func (db *DB) ShowsWithKeysOlderThan(ctx context.Context, age time.Duration) ([]ingest.Show, error) {
+	return db.shows(ctx, `JOIN ivs_ingest.stream_keys k ON k.key_arn = sh.ivs_stream_key_arn
+		WHERE sh.ivs_channel_arn IS NOT NULL AND k.first_seen_at < now() - $1::interval`, age)
+}
+
+// ShowsWithoutKey implements ingest.Store.
+func (db *DB) ShowsWithoutKey(ctx context.Context) ([]ingest.Show, error) {
+	return db.shows(ctx, `WHERE sh.ivs_channel_arn IS NOT NULL AND sh.ivs_channel_arn <> '' AND coalesce(sh.ivs_stream_key_arn, '') = ''`)
+}
+
+// Show implements ingest.Store.
+func (db *DB) Show(ctx context.Context, id string) (ingest.Show, bool, error) {
+	shows, err := db.shows(ctx, `WHERE sh.id = $1::uuid`, id)
+	if err != nil || len(shows) == 0 {
+		return ingest.Show{}, false, err
+	}
+	return shows[0], true, nil
+}
+
+// shows lists the shows a FROM-clause tail selects, for batch commands.
+func (db *DB) shows(ctx context.Context, tail string, args ...any) ([]ingest.Show, error) {
+	rows, err := db.pool.Query(ctx, `SELECT sh.id::text, sh.seller_id::text, coalesce(sh.ivs_channel_arn, ''),
+		coalesce(sh.ivs_ingest_endpoint, ''), coalesce(sh.ivs_stream_key_arn, '')
+		FROM public.shows sh `+tail+` ORDER BY sh.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list shows: %w", err)
+	}
+	shows, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ingest.Show, error) {
+		var s ingest.Show
+		err := r.Scan(&s.ID, &s.SellerID, &s.ChannelARN, &s.IngestEndpoint, &s.StreamKeyARN)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list shows: %w", err)
+	}
+	return shows, nil
 }
 
 // SetIngestEndpoint implements ingest.Store.

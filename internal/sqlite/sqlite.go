@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -183,10 +184,11 @@ func (db *DB) Ping(ctx context.Context) error {
 const authzSQL = `SELECT
 	EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = ?1 AND r.role = 'admin'),
 	se.id, se.status,
-	sh.id, sh.seller_id, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn
+	sh.id, sh.seller_id, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn, k.first_seen_at
 FROM (SELECT 1) AS one
 LEFT JOIN sellers se ON (?2 IS NOT NULL AND se.id = ?2) OR (?2 IS NULL AND se.user_id = ?1)
-LEFT JOIN shows sh ON sh.id = ?3`
+LEFT JOIN shows sh ON sh.id = ?3
+LEFT JOIN stream_keys k ON k.key_arn = sh.ivs_stream_key_arn`
 
 // Authorize implements ingest.Store. SQLite has no auth.sessions to consult,
 // so SessionActive is always true: as with a PostgreSQL database without
@@ -200,10 +202,11 @@ func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzF
 		sellerID, sellerStatus       *string
 		showID, showSeller           *string
 		channelARN, endpoint, keyARN *string
+		firstSeen                    *string
 	)
 	err := db.read.QueryRowContext(ctx, authzSQL,
 		strings.ToLower(q.UserID), nullable(strings.ToLower(q.ImpersonatedSellerID)), strings.ToLower(q.ShowID),
-	).Scan(&f.IsAdmin, &sellerID, &sellerStatus, &showID, &showSeller, &channelARN, &endpoint, &keyARN)
+	).Scan(&f.IsAdmin, &sellerID, &sellerStatus, &showID, &showSeller, &channelARN, &endpoint, &keyARN, &firstSeen)
 	if err != nil {
 		return ingest.AuthzFacts{}, fmt.Errorf("authorization query: %w", err)
 	}
@@ -217,6 +220,11 @@ func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzF
 			ChannelARN:     deref(channelARN),
 			IngestEndpoint: deref(endpoint),
 			StreamKeyARN:   deref(keyARN),
+		}
+		if firstSeen != nil {
+			if f.Show.KeyFirstSeen, err = time.Parse(timeLayout, *firstSeen); err != nil {
+				return ingest.AuthzFacts{}, fmt.Errorf("authorization query: first_seen_at %q: %w", *firstSeen, err)
+			}
 		}
 	}
 	return f, nil

@@ -57,6 +57,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"SetIngestEndpoint", testSetIngestEndpoint},
 		{"WithChannelLock", testWithChannelLock},
 		{"ExactlyOnceCreation", testExactlyOnceCreation},
+		{"Audit", testAudit},
+		{"KeyCreationLimit", testKeyCreationLimit},
+		{"KeyAges", testKeyAges},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

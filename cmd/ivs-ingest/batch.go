@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/app"
+	"github.com/ivs-ingest/ivs-ingest/internal/config"
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/logging"
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
+)
+
+// openService opens DATABASE_URL's store, refusing an outdated schema, and
+// the domain over it, for the commands that act without HTTP.
+func openService(ctx context.Context, getenv func(string) string, stderr io.Writer) (*ingest.Service, *postgres.DB, func(), error) {
+	cfg, err := config.Load(getenv)
+	if err == nil {
+		err = cfg.RequireDatabase()
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("configuration: %w", err)
+	}
+	logger := logging.New(stderr, cfg.LogLevel)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: cfg.DatabaseMaxConns})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	svc := app.NewService(ctx, cfg, db, logger)
+	return svc, db, func() { svc.Close(); db.Close() }, nil
+}
+
+// errSomeFailed makes a batch command exit non-zero when a show failed.
+var errSomeFailed = errors.New("some shows failed")
+
+func printBatch(w io.Writer, res ingest.BatchResult, done string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SHOW\tRESULT")
+	for _, it := range res.Details {
+		fmt.Fprintf(tw, "%s\t%s\n", it.ShowID, it.Result)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "%d %s, %d kept, %d failed\n", res.Done, done, res.Kept, res.Failed)
+	if res.Failed > 0 {
+		return errSomeFailed
+	}
+	return nil
+}
+
+// cmdRotateExpired rotates every key older than STREAM_KEY_MAX_AGE whose
+// channel is offline, for a cron job.
+func cmdRotateExpired(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("rotate-expired", "rotate-expired", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	svc, _, closeAll, err := openService(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	res, err := svc.RotateExpired(ctx)
+	if err != nil {
+		return err
+	}
+	return printBatch(stdout, res, "rotated")
+}
+
+// cmdProvision creates missing keys ahead of a big event.
+func cmdProvision(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("provision", "provision (--show <uuid> | --all)", stderr)
+	show := fs.String("show", "", "the show whose key to create")
+	all := fs.Bool("all", false, "every show that has a channel and no key")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var ids []string
+	switch {
+	case *all && *show != "", !*all && *show == "":
+		fs.Usage()
+		return fmt.Errorf("%w: give either --show <uuid> or --all", errUsage)
+	case *show != "":
+		id, ok := ingest.ParseID(*show)
+		if !ok {
+			return fmt.Errorf("%w: --show must be a UUID", errUsage)
+		}
+		ids = []string{id}
+	}
+	svc, _, closeAll, err := openService(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	res, err := svc.Provision(ctx, ids)
+	if err != nil {
+		return err
+	}
+	return printBatch(stdout, res, "created")
+}
+
+// cmdAudit prints the audit trail.
+func cmdAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("audit", "audit [--show <uuid>] [--since 24h] [--limit 100] [--json]", stderr)
+	show := fs.String("show", "", "only this show's entries")
+	since := fs.Duration("since", 24*time.Hour, "only entries this recent")
+	limit := fs.Int("limit", 100, "at most this many entries, newest first")
+	asJSON := fs.Bool("json", false, "print JSON lines instead of a table")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	q := ingest.AuditQuery{Limit: *limit, Since: time.Now().Add(-*since)}
+	if *show != "" {
+		id, ok := ingest.ParseID(*show)
+		if !ok {
+			return fmt.Errorf("%w: --show must be a UUID", errUsage)
+		}
+		q.ShowID = id
+	}
+	if *limit < 1 {
+		return fmt.Errorf("%w: --limit must be positive", errUsage)
+	}
+	_, db, closeAll, err := openService(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	entries, err := db.ReadAudit(ctx, q)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, e := range entries {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tACTION\tOUTCOME\tSTATUS\tACTOR\tIMPERSONATED\tSHOW\tKEY\tREASON")
+	for _, e := range entries {
+		status := strconv.Itoa(e.HTTPStatus)
+		if e.HTTPStatus == 0 {
+			status = "cli"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.OccurredAt.UTC().Format(time.RFC3339), e.Action, e.Outcome,
+			status, dash(e.ActorUserID), dash(e.ImpersonatedSellerID), dash(e.ShowID), dash(e.StreamKeyARN), dash(e.Reason))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

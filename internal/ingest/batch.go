@@ -1,0 +1,121 @@
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// BatchResult counts what a batch command did with each show.
+type BatchResult struct {
+	Done    int // keys rotated, or created
+	Kept    int // nothing to do: live channel, or a key already there
+	Failed  int
+	Details []BatchItem
+}
+
+// BatchItem is one show's outcome in a batch.
+type BatchItem struct {
+	ShowID string
+	Result string // "rotated", "created", "kept (live)", "exists", or the error
+}
+
+// RotateExpired rotates every key older than the maximum age whose channel
+// is offline, for a cron job. Each rotation is audited as an expiry.
+func (s *Service) RotateExpired(ctx context.Context) (BatchResult, error) {
+	if s.maxAge <= 0 {
+		return BatchResult{}, errors.New("STREAM_KEY_MAX_AGE is not set: keys never expire")
+	}
+	shows, err := s.store.ShowsWithKeysOlderThan(ctx, s.maxAge)
+	if err != nil {
+		return BatchResult{}, err
+	}
+	var res BatchResult
+	for _, show := range shows {
+		live, err := s.live(ctx, show.ChannelARN)
+		switch {
+		case err != nil:
+			res.add(show.ID, "", err)
+		case live:
+			res.Kept++
+			res.Details = append(res.Details, BatchItem{show.ID, "kept (live)"})
+		default:
+			d, err := s.rotate(ctx, show, ActionExpire)
+			res.add(show.ID, "rotated", err)
+			s.auditBatch(ctx, ActionExpire, show, d.StreamKeyARN, err)
+		}
+	}
+	return res, nil
+}
+
+// Provision creates the keys that shows with a channel lack, ahead of a big
+// event: the given shows, or every show when showIDs is empty.
+func (s *Service) Provision(ctx context.Context, showIDs []string) (BatchResult, error) {
+	var shows []Show
+	if len(showIDs) == 0 {
+		var err error
+		if shows, err = s.store.ShowsWithoutKey(ctx); err != nil {
+			return BatchResult{}, err
+		}
+	}
+	for _, id := range showIDs {
+		show, found, err := s.store.Show(ctx, id)
+		if err != nil {
+			return BatchResult{}, err
+		}
+		if !found {
+			return BatchResult{}, fmt.Errorf("show %s: %w", id, ErrShowNotFound)
+		}
+		shows = append(shows, show)
+	}
+	var res BatchResult
+	for _, show := range shows {
+		if show.ChannelARN == "" {
+			res.add(show.ID, "", ErrNoChannel)
+			continue
+		}
+		d, err := s.resolve(ctx, show)
+		switch {
+		case err != nil:
+			res.add(show.ID, "", err)
+		case d.Action == ActionCreate:
+			res.add(show.ID, "created", nil)
+		default:
+			res.Kept++
+			res.Details = append(res.Details, BatchItem{show.ID, "exists"})
+		}
+		if err != nil || d.Action == ActionCreate {
+			s.auditBatch(ctx, ActionCreate, show, d.StreamKeyARN, err)
+		}
+	}
+	return res, nil
+}
+
+func (r *BatchResult) add(showID, done string, err error) {
+	if err != nil {
+		r.Failed++
+		r.Details = append(r.Details, BatchItem{showID, err.Error()})
+		return
+	}
+	r.Done++
+	r.Details = append(r.Details, BatchItem{showID, done})
+}
+
+// auditBatch records a batch command's action on a show; http_status 0
+// marks it as no HTTP request's.
+func (s *Service) auditBatch(ctx context.Context, action Action, show Show, keyARN string, err error) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	e := AuditEntry{
+		RequestID: "cli-" + hex.EncodeToString(b), Action: action, Outcome: OutcomeAllowed,
+		SellerID: show.SellerID, ShowID: show.ID, StreamKeyARN: keyARN, Reason: "batch command",
+	}
+	if err != nil {
+		e.Outcome = OutcomeError
+	}
+	if werr := s.store.WriteAudit(ctx, e); werr != nil {
+		s.logger.ErrorContext(ctx, "audit row not written", "error", werr.Error())
+	}
+}

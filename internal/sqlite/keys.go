@@ -1,0 +1,61 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+)
+
+// NoteKeySeen implements ingest.Store.
+func (db *DB) NoteKeySeen(ctx context.Context, keyARN, channelARN string) error {
+	_, err := db.write.ExecContext(ctx, `INSERT INTO stream_keys (key_arn, channel_arn, first_seen_at) VALUES (?1, ?2, ?3)
+		ON CONFLICT (key_arn) DO NOTHING`, keyARN, channelARN, time.Now().UTC().Format(timeLayout))
+	if err != nil {
+		return fmt.Errorf("note stream key: %w", err)
+	}
+	return nil
+}
+
+// ShowsWithKeysOlderThan implements ingest.Store.
+func (db *DB) ShowsWithKeysOlderThan(ctx context.Context, age time.Duration) ([]ingest.Show, error) {
+	return db.shows(ctx, `JOIN stream_keys k ON k.key_arn = sh.ivs_stream_key_arn
+		WHERE sh.ivs_channel_arn IS NOT NULL AND k.first_seen_at < ?1`, time.Now().Add(-age).UTC().Format(timeLayout))
+}
+
+// ShowsWithoutKey implements ingest.Store.
+func (db *DB) ShowsWithoutKey(ctx context.Context) ([]ingest.Show, error) {
+	return db.shows(ctx, `WHERE coalesce(sh.ivs_channel_arn, '') <> '' AND coalesce(sh.ivs_stream_key_arn, '') = ''`)
+}
+
+// Show implements ingest.Store.
+func (db *DB) Show(ctx context.Context, id string) (ingest.Show, bool, error) {
+	shows, err := db.shows(ctx, `WHERE sh.id = ?1`, id)
+	if err != nil || len(shows) == 0 {
+		return ingest.Show{}, false, err
+	}
+	return shows[0], true, nil
+}
+
+func (db *DB) shows(ctx context.Context, tail string, args ...any) ([]ingest.Show, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT sh.id, sh.seller_id, coalesce(sh.ivs_channel_arn, ''),
+		coalesce(sh.ivs_ingest_endpoint, ''), coalesce(sh.ivs_stream_key_arn, '')
+		FROM shows sh `+tail+` ORDER BY sh.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list shows: %w", err)
+	}
+	defer rows.Close()
+	var out []ingest.Show
+	for rows.Next() {
+		var s ingest.Show
+		if err := rows.Scan(&s.ID, &s.SellerID, &s.ChannelARN, &s.IngestEndpoint, &s.StreamKeyARN); err != nil {
+			return nil, fmt.Errorf("list shows: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list shows: %w", err)
+	}
+	return out, nil
+}
