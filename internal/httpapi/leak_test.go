@@ -95,7 +95,7 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 	keep(call(t, http.MethodPost, svc.URL+rotatePath, token(owner), body(show.ID), nil))
 	call(t, http.MethodPost, svc.URL+revokePath, token(owner), `{"showId":"`+show.ID+`","reason":"leak drill"}`, nil)
 	call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID, token(owner), "", nil)
-	send(token(owner), body(show.ID), nil) // a fresh key after the revocation
+	send(token(owner), body(show.ID), nil)                                                                    // a fresh key after the revocation
 	call(t, http.MethodPost, svc.URL+path, token(owner), `{"showId":"`+strings.Repeat("x", 70<<10)+`"}`, nil) // 413
 	call(t, http.MethodGet, svc.URL+path, token(owner), "", nil)                                              // 405
 	call(t, http.MethodPost, svc.URL+"/elsewhere", token(owner), body(show.ID), nil)                          // 404
