@@ -7,7 +7,6 @@ package demo
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -161,8 +160,8 @@ func Seed(ctx context.Context, store Store, channels ChannelMaker) (Data, error)
 	if has {
 		return Data{}, errors.New("the database has sellers already; demo data goes only into an empty one")
 	}
-	approved, pending, admin, user := newID(), newID(), newID(), newID()
-	approvedSeller, pendingSeller := newID(), newID()
+	approved, pending, admin, user := ingest.NewID(), ingest.NewID(), ingest.NewID(), ingest.NewID()
+	approvedSeller, pendingSeller := ingest.NewID(), ingest.NewID()
 	d := Data{
 		Users: []User{
 			{Name: "Approved seller", UserID: approved, Role: RoleApprovedSeller, SellerID: &approvedSeller},
@@ -189,7 +188,7 @@ func Seed(ctx context.Context, store Store, channels ChannelMaker) (Data, error)
 		{approvedSeller, ""},
 		{pendingSeller, "ivs-ingest-dev-pending-" + stamp},
 	} {
-		show := ingest.Show{ID: newID(), SellerID: s.seller}
+		show := ingest.Show{ID: ingest.NewID(), SellerID: s.seller}
 		if s.channel != "" {
 			ch, err := channels.CreateChannel(ctx, s.channel)
 			if err != nil {
@@ -223,19 +222,11 @@ func Mint(ctx context.Context, d *Data, issuer *devauth.Issuer, sessions Session
 // NewToken mints a token for userID with a new session, recorded where the
 // store checks sessions (sessions may be nil).
 func NewToken(ctx context.Context, issuer *devauth.Issuer, sessions SessionAdder, userID string, opts devauth.TokenOptions) (string, error) {
-	session := newID()
+	session := ingest.NewID()
 	if sessions != nil {
 		if err := sessions.AddSession(ctx, userID, session); err != nil {
 			return "", err
 		}
 	}
 	return issuer.Token(userID, session, opts)
-}
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -99,7 +97,7 @@ func infoFrom(ctx context.Context) *requestInfo {
 func (s *server) requestContext(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
+		id := ingest.NewID()
 		info := &requestInfo{requestID: id}
 		// Every database and IVS call of the request inherits this bound.
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
@@ -211,15 +209,6 @@ func (r *statusRecorder) status() int {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])  // never fails (crypto/rand documents it)
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // variant 10
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
 
 // cors implements the CORS headers Supabase functions send.
 type cors struct {

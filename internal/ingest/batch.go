@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 )
@@ -106,10 +104,8 @@ func (r *BatchResult) add(showID, done string, err error) {
 // auditBatch records a batch command's action on a show; http_status 0
 // marks it as no HTTP request's.
 func (s *Service) auditBatch(ctx context.Context, action Action, show Show, keyARN string, err error) {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
 	e := AuditEntry{
-		RequestID: "cli-" + hex.EncodeToString(b), Action: action, Outcome: OutcomeAllowed,
+		RequestID: "cli-" + NewID(), Action: action, Outcome: OutcomeAllowed,
 		SellerID: show.SellerID, ShowID: show.ID, StreamKeyARN: keyARN, Reason: "batch command",
 	}
 	if err != nil {

@@ -6,6 +6,8 @@ package ingest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -238,6 +240,16 @@ func NormalizeEndpoint(s string) string {
 		s = s[:i]
 	}
 	return strings.ToLower(s)
+}
+
+// NewID returns a random (version 4) UUID in canonical form.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])  // never fails (crypto/rand documents it)
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // variant 10
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // ParseID checks that s is a UUID in the canonical 8-4-4-4-12 hex form, in
