@@ -155,9 +155,18 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 			status = "cli"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.OccurredAt.UTC().Format(time.RFC3339), e.Action, e.Outcome,
-			status, dash(e.ActorUserID), dash(e.ImpersonatedSellerID), dash(e.ShowID), dash(e.StreamKeyARN), dash(e.Reason))
+			status, dash(e.ActorUserID), dash(e.ImpersonatedSellerID), dash(e.ShowID), dash(e.StreamKeyARN), quoted(e.Reason))
 	}
 	return tw.Flush()
+}
+
+// quoted shows client-supplied text with control characters escaped, so it
+// cannot forge rows or drive the operator's terminal.
+func quoted(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return strconv.Quote(s)
 }
 
 func dash(s string) string {

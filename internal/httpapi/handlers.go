@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
@@ -194,7 +195,11 @@ func (s *server) audit(r *http.Request, status int) error {
 	if i := strings.LastIndexByte(host, ':'); i > 0 {
 		host = strings.Trim(host[:i], "[]")
 	}
-	return s.ingest.WriteAudit(r.Context(), ingest.AuditEntry{
+	// Why detached: the row is owed even when the client hung up or the
+	// request ran out of time.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	return s.ingest.WriteAudit(ctx, ingest.AuditEntry{
 		RequestID:            info.requestID,
 		Action:               info.action,
 		Outcome:              outcome,
@@ -280,7 +285,8 @@ func reasonOf(body map[string]json.RawMessage) (string, error) {
 		return "", nil
 	}
 	var reason string
-	if err := json.Unmarshal(field, &reason); err != nil || utf8.RuneCountInString(reason) > maxReasonLen {
+	if err := json.Unmarshal(field, &reason); err != nil || utf8.RuneCountInString(reason) > maxReasonLen ||
+		strings.ContainsFunc(reason, unicode.IsControl) {
 		return "", errBadReason
 	}
 	return strings.TrimSpace(reason), nil

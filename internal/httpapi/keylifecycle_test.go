@@ -93,23 +93,30 @@ func TestRotation(t *testing.T) {
 		map[string]string{"X-Impersonate-Seller-Id": owner.SellerID}))
 }
 
-// A rotation that fails after the delete leaves nothing stuck: the next get
-// creates a key.
+// A rotation that fails after the delete leaves nothing stuck: no replica
+// hands out the deleted key, even from its cache, and the next get creates
+// a key.
 func TestFailedRotationIsRepairedByTheNextGet(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{})
-	svc := start(t, env, map[string]string{"STREAM_KEY_CACHE_TTL": "0"})
+	a, b := start(t, env, nil), start(t, env, nil) // caches on
 	owner := env.Seller(t, "approved")
 	show := env.Show(t, owner, true)
 	token := env.Token(t, owner)
-	old := wantKey(t, "first get", svc.get(t, token, show.ID, nil))
+	old := wantKey(t, "first get on A", a.get(t, token, show.ID, nil))
+	if got := wantKey(t, "first get on B", b.get(t, token, show.ID, nil)); got != old {
+		t.Fatal("the replicas disagree on the key")
+	}
 
 	env.Emulator.Fail("CreateStreamKey", "InternalServerException")
-	wantError(t, "rotation whose creation fails", call(t, http.MethodPost, svc.URL+rotatePath, token, `{"showId":"`+show.ID+`"}`, nil),
+	wantError(t, "rotation on A whose creation fails", call(t, http.MethodPost, a.URL+rotatePath, token, `{"showId":"`+show.ID+`"}`, nil),
 		500, "Failed to create stream key")
 	env.Emulator.ClearFailures()
-	if got := wantKey(t, "get after the failed rotation", svc.get(t, token, show.ID, nil)); got == old {
-		t.Error("get after a failed rotation returned the deleted key")
+	if got := wantKey(t, "get on B, which had cached the deleted key", b.get(t, token, show.ID, nil)); got == old {
+		t.Error("replica B handed out the key deleted by the failed rotation")
+	}
+	if got := wantKey(t, "get on A", a.get(t, token, show.ID, nil)); got == old {
+		t.Error("replica A handed out the deleted key")
 	}
 }
 
@@ -159,7 +166,9 @@ func TestRevocation(t *testing.T) {
 	}
 	wantError(t, "revoke by another seller", revoke(env.Token(t, pending), show.ID, ""), 403, "You do not own this show")
 	wantError(t, "revoke by a user who is not a seller", revoke(env.Token(t, env.User(t)), show.ID, ""), 403, "Seller profile not found")
-	wantError(t, "revoke with a non-string reason", revoke(token, show.ID, `,"reason":42`), 400, "reason must be a string of at most 500 characters")
+	wantError(t, "revoke with a non-string reason", revoke(token, show.ID, `,"reason":42`), 400, "reason must be a string of at most 500 characters, without control characters")
+	wantError(t, "revoke with a reason that carries a newline", revoke(token, show.ID, `,"reason":"a\nforged row"`), 400,
+		"reason must be a string of at most 500 characters, without control characters")
 	wantError(t, "revoke a show without a channel", revoke(token, env.Show(t, owner, false).ID, ""), 400, "Show does not have IVS channel configured")
 }
 
@@ -288,10 +297,14 @@ func TestNoKeyWithoutAuditRow(t *testing.T) {
 	show := env.Show(t, owner, true)
 	pgtest.Exec(t, env.DatabaseURL, `ALTER TABLE ivs_ingest.audit_log RENAME TO audit_log_unwritable`)
 
-	r := svc.get(t, env.Token(t, owner), show.ID, nil)
-	wantError(t, "get while the audit log is unwritable", r, 500, "Internal server error")
-	if _, ok := r.Body["streamKey"]; ok || strings.Contains(r.Raw, "sk_") {
-		t.Error("a key left without its audit row")
+	for _, r := range []response{
+		svc.get(t, env.Token(t, owner), show.ID, nil),
+		call(t, http.MethodPost, svc.URL+rotatePath, env.Token(t, owner), `{"showId":"`+show.ID+`"}`, nil),
+	} {
+		wantError(t, "get or rotate while the audit log is unwritable", r, 500, "Internal server error")
+		if _, ok := r.Body["streamKey"]; ok || strings.Contains(r.Raw, "sk_") {
+			t.Error("a key left without its audit row")
+		}
 	}
 	if !strings.Contains(svc.logs.String(), "insert audit row") {
 		t.Error("the log does not say the audit row failed")

@@ -63,10 +63,9 @@ func (d Details) SRTURL() string {
 	if d.SRT.Endpoint == "" || d.SRT.Passphrase.IsZero() {
 		return ""
 	}
-	q := url.Values{}
-	q.Set("streamid", d.StreamKey.Reveal())
-	q.Set("passphrase", d.SRT.Passphrase.Reveal())
-	return "srt://" + d.SRT.Endpoint + ":9000?" + q.Encode()
+	// In the documented order, streamid first (url.Values would sort).
+	return "srt://" + d.SRT.Endpoint + ":9000?streamid=" + url.QueryEscape(d.StreamKey.Reveal()) +
+		"&passphrase=" + url.QueryEscape(d.SRT.Passphrase.Reveal())
 }
 
 // The domain's errors. The HTTP layer maps each to a status and a message in

@@ -36,7 +36,10 @@ func (s *Service) rotate(ctx context.Context, show Show, action Action) (Details
 	if err != nil {
 		return Details{}, ivsFailure(ErrChannelUnavailable, "get channel", err)
 	}
-	var key StreamKey
+	var (
+		key       StreamKey
+		createErr error // a failure after the delete, which must not undo the clearing
+	)
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) (err error) {
 		if action == ActionExpire {
 			// Concurrent requests for an expired key all come here: the
@@ -54,14 +57,24 @@ func (s *Service) rotate(ctx context.Context, show Show, action Action) (Details
 			}
 		}
 		// The limit is checked before anything is deleted: a refused
-		// rotation leaves the current key working.
-		done, err := s.reserveCreation(ctx, show)
-		if err != nil {
-			return err
+		// rotation leaves the current key working. Expiry is the
+		// service's own doing and is not counted against the seller.
+		done := func(bool) {}
+		if action != ActionExpire {
+			if done, err = s.reserveCreation(ctx, show); err != nil {
+				return err
+			}
 		}
 		created := false
 		defer func() { done(created) }()
 		if err := s.deleteKeys(ctx, tx, show); err != nil {
+			return err
+		}
+		// Why record the clearing now: if the creation below fails, the
+		// section still commits it, so no replica keeps handing out the
+		// deleted key from its cache (the recorded ARN is authoritative),
+		// and the next get creates a key.
+		if err := tx.RecordStreamKey(ctx, show.ID, "", channel.IngestEndpoint); err != nil {
 			return err
 		}
 		k, created, err := s.createReserved(ctx, show, func() (StreamKey, bool, error) {
@@ -69,11 +82,15 @@ func (s *Service) rotate(ctx context.Context, show Show, action Action) (Details
 			return s.firstKey(ctx, show.ChannelARN)
 		})
 		if err != nil {
-			return err
+			createErr = err
+			return nil
 		}
 		key = k
 		return tx.RecordStreamKey(ctx, show.ID, k.ARN, channel.IngestEndpoint)
 	})
+	if err == nil {
+		err = createErr
+	}
 	if err != nil {
 		return Details{}, lockFailure(err)
 	}

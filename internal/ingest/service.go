@@ -100,8 +100,19 @@ func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, erro
 		return Details{}, err
 	}
 	if s.expired(show) {
-		if d, ok := s.renewExpired(ctx, show); ok {
-			return d, nil
+		// One renewal per show at a time: a burst of requests for one
+		// expired key asks IVS once.
+		ch := s.flights.DoChan("expire|"+show.ID+"|"+show.StreamKeyARN, func() (any, error) {
+			d, ok := s.renewExpired(context.WithoutCancel(ctx), show)
+			return renewal{d, ok}, nil
+		})
+		select {
+		case <-ctx.Done():
+			return Details{}, ctx.Err()
+		case r := <-ch:
+			if rn := r.Val.(renewal); rn.ok {
+				return rn.d, nil
+			}
 		}
 	}
 	if endpoint := NormalizeEndpoint(show.IngestEndpoint); endpoint != "" {
@@ -111,6 +122,12 @@ func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, erro
 		}
 	}
 	return s.resolve(ctx, show)
+}
+
+// renewal is the result of renewExpired shared by a flight.
+type renewal struct {
+	d  Details
+	ok bool
 }
 
 // authorize decides whether req may see the show's key, from facts read in
@@ -151,7 +168,10 @@ func (s *Service) authorize(ctx context.Context, req Request) (Show, error) {
 // for the same show share one resolution; the result does not depend on who
 // asked, since every asker was authorized before.
 func (s *Service) resolve(ctx context.Context, show Show) (Details, error) {
-	flight := show.ID + "|" + show.ChannelARN
+	// The recorded key is part of the flight: a request that already saw a
+	// rotated (or revoked) key must not share a flight that started from
+	// the old one.
+	flight := show.ID + "|" + show.ChannelARN + "|" + show.StreamKeyARN
 	ch := s.flights.DoChan(flight, func() (d any, err error) {
 		// Why detached: a client that hangs up must not fail the others
 		// waiting on the same flight. Close still ends it.
@@ -310,11 +330,15 @@ func (s *Service) createKey(ctx context.Context, show Show, adopt func() (Stream
 	return s.createReserved(ctx, show, adopt)
 }
 
+// operatorKey marks a context of an operator's batch command, whose
+// creations do not use up the sellers' hourly allowance.
+type operatorKey struct{}
+
 // reserveCreation counts a key creation against the seller's hourly limit,
 // or refuses with a *RateLimitedError. done must be called with whether the
 // creation happened: only those count.
 func (s *Service) reserveCreation(ctx context.Context, show Show) (done func(created bool), err error) {
-	if s.createsPerHour <= 0 {
+	if s.createsPerHour <= 0 || ctx.Value(operatorKey{}) != nil {
 		return func(bool) {}, nil
 	}
 	id, retryAfter, err := s.store.ReserveKeyCreation(ctx, show.SellerID, s.createsPerHour, time.Hour)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ivs"
 	"github.com/aws/aws-sdk-go-v2/service/ivs/types"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
@@ -243,7 +244,12 @@ func translate(err error) error {
 		quota           *types.ServiceQuotaExceededException
 		notBroadcasting *types.ChannelNotBroadcasting
 	)
+	var apiErr smithy.APIError
 	switch {
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ThrottlingException":
+		// Still throttled after every retry: the caller is told to come
+		// back, like a request that would wait too long for budget.
+		return fmt.Errorf("ivs: throttled: %w", &budget.ExhaustedError{RetryAfter: 5 * time.Second})
 	case errors.As(err, &notBroadcasting):
 		return fmt.Errorf("%w: %w", ingest.ErrIVSNotBroadcasting, err)
 	case errors.As(err, &notFound):
