@@ -1,0 +1,437 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// machine describes where the benchmark ran.
+type machine struct {
+	CPUs      int
+	CPUModel  string
+	MemTotal  string
+	Kernel    string
+	GoVersion string
+	OS, Arch  string
+	Date      time.Time
+}
+
+func describeMachine() machine {
+	m := machine{
+		CPUs:      runtime.NumCPU(),
+		CPUModel:  "unknown",
+		MemTotal:  "unknown",
+		Kernel:    "unknown",
+		GoVersion: runtime.Version(),
+		OS:        runtime.GOOS,
+		Arch:      runtime.GOARCH,
+		Date:      time.Now().UTC(),
+	}
+	if v := procField("/proc/cpuinfo", "model name"); v != "" {
+		m.CPUModel = v
+	}
+	if v := procField("/proc/meminfo", "MemTotal"); v != "" {
+		var kb int64
+		if _, err := fmt.Sscanf(v, "%d kB", &kb); err == nil {
+			m.MemTotal = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// procField returns the value of the first "name: value" line of a /proc file.
+func procField(path, name string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		k, v, ok := strings.Cut(s.Text(), ":")
+		if ok && strings.TrimSpace(k) == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// queryString runs a query that returns one text value.
+func queryString(ctx context.Context, dbURL, sql string) (string, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var s string
+	err = conn.QueryRow(ctx, sql).Scan(&s)
+	return s, err
+}
+
+// The targets of issue 5.
+const (
+	targetThroughputRatio = 0.75
+	targetP99Ratio        = 2.0
+	targetPeakRSS         = 64 << 20
+	targetColdStart       = 150 * time.Millisecond
+	targetConns           = 200
+	targetErrorConns      = 1000
+)
+
+func ms(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	case d >= 10*time.Second:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	default:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+}
+
+func us(d time.Duration) string {
+	if d <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+}
+
+func mib(b int64) string {
+	if b <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "**met**"
+	}
+	return "**missed**"
+}
+
+// renderResults writes the generated part of BENCHMARKS.md.
+func renderResults(r *results) string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
+	o, m := r.Options, r.Machine
+
+	p("## Machine and settings")
+	p("")
+	p("| | |")
+	p("|---|---|")
+	p("| date | %s |", m.Date.Format("2006-01-02 15:04 MST"))
+	p("| CPU | %s, %d cores (runtime.NumCPU) |", m.CPUModel, m.CPUs)
+	p("| memory | %s |", m.MemTotal)
+	p("| OS | %s (%s/%s) |", m.Kernel, m.OS, m.Arch)
+	p("| Go | %s |", m.GoVersion)
+	p("| load average at start | %s (1, 5, 15 min) |", r.LoadBefore)
+	p("| PostgreSQL | %s, on the same machine (scripts/with-postgres: fsync=off, synchronous_commit=off) |", orNA(r.Postgres))
+	p("| everything on one machine | service, floor server, load generator, IVS emulator, JWKS server, PostgreSQL |")
+	p("| hot runs | %s connections, %s each, after one untimed request per connection |", joinInts(o.conns), o.duration)
+	p("| sellers | %d approved sellers, one show each, one token per seller; %d more with a keyless show for the first fetch; %d of the hot shows for the restart burst |", o.sellers, o.firstFetch, min(o.restartFetch, o.sellers))
+	p("| IVS emulator | %s per call, rate limit %s |", o.ivsLatency, rateLimit(o.ivsRateLimit))
+	p("| service settings | DATABASE_MAX_CONNS=%d, LOG_LEVEL=%s, RATE_LIMIT_REQUESTS_PER_MINUTE=%d (the per-user limit, raised so that the hot runs measure the service, not the limiter), every other variable at its default%s |",
+		o.maxConns, o.logLevel, o.rateLimitRPM, extraEnv(o.serviceEnv))
+	p("| instances | hot runs: one instance with IVS_MAX_CALLS_PER_SECOND=%s (so that its warm-up pass takes seconds; hot requests make no IVS call, as the emulator counts), warmed by one request per show before each level; first fetch and cold starts: new instances with the default IVS call budget |", o.hotIVSBudget)
+	p("| floor server | a process of its own (the bench binary), pgx pool of %d (QueryExecModeExec, as the service), audit row %s |", o.maxConns, onOff(r.FloorAudit))
+	if r.BuildTime > 0 {
+		p("| bench run time | %s (of which `go build` %s; `make bench` adds compiling the bench and starting PostgreSQL) |", r.Elapsed.Round(time.Second), r.BuildTime.Round(100*time.Millisecond))
+	} else {
+		p("| bench run time | %s (prebuilt binary) |", r.Elapsed.Round(time.Second))
+	}
+	p("")
+
+	p("## Hot path: shows whose key exists")
+	p("")
+	p("Requests per second over the timed window; latency from the load generator (request written to answer read); errors are non-200 answers and failed requests, connection set-up included; IVS calls per request are the emulator's calls over the run divided by every request sent; peak RSS is the process's VmHWM over the run. Ratios are ivs-ingest ÷ floor.")
+	p("")
+	p("| connections | server | req/s | p50 | p95 | p99 | max | errors | IVS calls/req | peak RSS | req/s ratio | p99 ratio |")
+	p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, h := range r.Hot {
+		s, f := h.Service, h.Floor
+		p("| %d | ivs-ingest | %.0f | %s | %s | %s | %s | %d | %.4f | %s | %s | %s |", s.Conns, s.RPS(), ms(s.Latency.P50), ms(s.Latency.P95),
+			ms(s.Latency.P99), ms(s.Latency.Max), s.Errors, s.IVSCallsPerRequest, rssCell(s), ratio(s.RPS(), f.RPS()),
+			ratio(float64(s.Latency.P99), float64(f.Latency.P99)))
+		p("| %d | floor | %.0f | %s | %s | %s | %s | %d | %.4f | %s | | |", f.Conns, f.RPS(), ms(f.Latency.P50), ms(f.Latency.P95),
+			ms(f.Latency.P99), ms(f.Latency.Max), f.Errors, f.IVSCallsPerRequest, rssCell(f))
+	}
+	if len(r.Hot) > 0 {
+		p("")
+		p("Where the CPU goes: CPU time per request (user + system, from /proc/<pid>/stat over the whole run, divided by every request sent). The bench process is the load generator plus the idle IVS emulator and JWKS server. \"Other processes\" is the rest of the machine's busy time (the kernel's softirq work, and anyone else's jobs: more than a few µs means the run was disturbed). The machine has %d cores, so a total of T µs per request caps throughput at about %d,000,000 / T req/s.", m.CPUs, m.CPUs)
+		p("")
+		p("| connections | server | server process | PostgreSQL | bench process | total | other processes |")
+		p("|---:|---|---:|---:|---:|---:|---:|")
+		for _, h := range r.Hot {
+			for _, x := range []struct {
+				name string
+				run  hotRun
+			}{{"ivs-ingest", h.Service}, {"floor", h.Floor}} {
+				c := x.run.CPU
+				p("| %d | %s | %s | %s | %s | %s | %s |", x.run.Conns, x.name, us(x.run.perRequest(c.Server)), us(x.run.perRequest(c.Postgres)),
+					us(x.run.perRequest(c.Bench)), us(x.run.perRequest(c.Server+c.Postgres+c.Bench)), us(x.run.perRequest(c.other())))
+			}
+		}
+	}
+	var samples []string
+	for _, h := range r.Hot {
+		for _, x := range []struct {
+			name string
+			run  hotRun
+		}{{"ivs-ingest", h.Service}, {"floor", h.Floor}} {
+			if x.run.ErrorSample != "" {
+				samples = append(samples, fmt.Sprintf("%s at %d connections: %s", x.name, x.run.Conns, oneLine(x.run.ErrorSample)))
+			}
+		}
+	}
+	if len(samples) > 0 {
+		p("")
+		p("First error of each run that had one:")
+		p("")
+		for _, s := range samples {
+			p("- %s", s)
+		}
+	}
+	p("")
+
+	if len(r.Bursts) > 0 {
+		p("## Bursts: shows requested all at once from a new instance")
+		p("")
+		p("Each from a new instance with the service's default settings, IVS call budget included. **First fetch**: shows whose channel has no key yet, so each request reads the channel and creates its key. **Restart**: hot shows (key ARN recorded) right after a restart, when the new process has not cached their keys, as after a deploy. The time is from the requests' start to the last answer; the IVS call rates and gaps are observed at the emulator (arrival times: network jitter can put a call a little closer to the previous one than the service spaced their starts).")
+		p("")
+		p("| run | shows | total time | answered 200 | errors | p50 | p99 | IVS calls | by operation | keys created | channels with exactly one key | IVS calls/s, mean | IVS calls/s, busiest second | shortest gap between calls | throttled |")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+		for _, b := range r.Bursts {
+			keyed := "n/a"
+			if b.ChannelsKeyed >= 0 {
+				keyed = fmt.Sprintf("%d of %d", b.ChannelsKeyed, b.Shows)
+			}
+			p("| %s | %d | %s | %d | %d | %s | %s | %d | %s | %d | %s | %.1f | %d | %s | %d |", b.Name, b.Shows, ms(b.Total), b.OK, b.Errors,
+				ms(b.Latency.P50), ms(b.Latency.P99), b.TotalCalls, opCounts(b.Calls), b.KeysCreated, keyed, b.AvgCallsPerSec, b.PeakCallsPerSec, ms(b.MinGap), b.Throttled)
+		}
+		for _, b := range r.Bursts {
+			if b.ErrorSample != "" {
+				p("")
+				p("First error of the %s: %s", b.Name, oneLine(b.ErrorSample))
+			}
+		}
+		p("")
+	}
+
+	if len(r.Cold) > 0 {
+		p("## Cold start: process start to the first 200 answer")
+		p("")
+		p("From just before the process is started to the first 200 answer to a hot show's request (its key ARN is recorded, but a new process has not cached the key yet), polling every millisecond; median of %d runs, one second apart. \"Listening\" is the first 200 from /healthz. The first series is the target's; the others change one setting each, to show what the time is made of.", len(r.Cold[0].Runs))
+		p("")
+		p("| series | IVS latency | median to first 200 | min | max | median to listening | IVS calls for the request | runs (ms to first 200) |")
+		p("|---|---:|---:|---:|---:|---:|---:|---|")
+		for _, cs := range r.Cold {
+			first := func(c coldRun) time.Duration { return c.First200 }
+			var runs []string
+			var lo, hi time.Duration
+			calls := map[int]bool{}
+			for i, c := range cs.Runs {
+				runs = append(runs, fmt.Sprintf("%.0f", float64(c.First200)/float64(time.Millisecond)))
+				if i == 0 || c.First200 < lo {
+					lo = c.First200
+				}
+				hi = max(hi, c.First200)
+				calls[c.IVSCalls] = true
+			}
+			p("| %s | %s | %s | %s | %s | %s | %s | %s |", cs.Label, cs.IVSLatency, ms(cs.median(first)), ms(lo), ms(hi),
+				ms(cs.median(func(c coldRun) time.Duration { return c.Listening })), joinSet(calls), strings.Join(runs, ", "))
+		}
+		p("")
+	}
+
+	p("## Targets (issue 5)")
+	p("")
+	p("| target | measured | verdict |")
+	p("|---|---|---|")
+	for _, t := range verdicts(r) {
+		p("| %s | %s | %s |", t[0], t[1], t[2])
+	}
+	if len(r.Notes) > 0 {
+		p("")
+		for _, n := range r.Notes {
+			p("- %s", n)
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// verdicts compares the run with the issue's targets: target, measured,
+// verdict.
+func verdicts(r *results) [][3]string {
+	var out [][3]string
+	level := func(conns int) *hotLevel {
+		for i := range r.Hot {
+			if r.Hot[i].Service.Conns == conns {
+				return &r.Hot[i]
+			}
+		}
+		return nil
+	}
+	notRun := "not measured in this run"
+	if h := level(targetConns); h != nil {
+		rr := h.Service.RPS() / h.Floor.RPS()
+		out = append(out, [3]string{"hot throughput at 200 connections ≥ 75 % of the floor's",
+			fmt.Sprintf("%.0f vs %.0f req/s: %.0f %%", h.Service.RPS(), h.Floor.RPS(), 100*rr), yesNo(rr >= targetThroughputRatio)})
+		pr := float64(h.Service.Latency.P99) / float64(h.Floor.Latency.P99)
+		out = append(out, [3]string{"p99 at 200 connections ≤ 2× the floor's",
+			fmt.Sprintf("%s vs %s: %.2f×", ms(h.Service.Latency.P99), ms(h.Floor.Latency.P99), pr), yesNo(pr <= targetP99Ratio)})
+	} else {
+		out = append(out, [3]string{"hot throughput and p99 at 200 connections vs the floor", notRun, "–"})
+	}
+	if len(r.Hot) > 0 {
+		calls := 0
+		var rss, met, missed []string
+		for _, h := range r.Hot {
+			calls += h.Service.IVSCalls
+			rss = append(rss, fmt.Sprintf("%s at %d connections (floor %s)", mib(h.Service.PeakRSS), h.Service.Conns, mib(h.Floor.PeakRSS)))
+			if h.Service.PeakRSS > 0 && h.Service.PeakRSS <= targetPeakRSS {
+				met = append(met, fmt.Sprint(h.Service.Conns))
+			} else {
+				missed = append(missed, fmt.Sprint(h.Service.Conns))
+			}
+		}
+		out = append(out, [3]string{"zero IVS calls per hot request", fmt.Sprintf("%d calls over all hot runs", calls), yesNo(calls == 0)})
+		verdict := yesNo(len(missed) == 0)
+		if len(missed) > 0 && len(met) > 0 {
+			verdict = fmt.Sprintf("**met** at %s connections, **missed** at %s", strings.Join(met, ", "), strings.Join(missed, ", "))
+		}
+		out = append(out, [3]string{"peak RSS ≤ 64 MB under hot load", strings.Join(rss, "; "), verdict})
+	}
+	if h := level(targetErrorConns); h != nil {
+		out = append(out, [3]string{"zero errors at 1,000 connections", fmt.Sprintf("%d errors of %d requests", h.Service.Errors, h.Service.Requests+h.Service.Conns), yesNo(h.Service.Errors == 0)})
+	} else {
+		out = append(out, [3]string{"zero errors at 1,000 connections", notRun, "–"})
+	}
+	if len(r.Cold) > 0 {
+		c := r.Cold[0]
+		med := c.median(func(c coldRun) time.Duration { return c.First200 })
+		out = append(out, [3]string{"cold start to first 200 ≤ 150 ms", fmt.Sprintf("median %s (%s, IVS latency %s)", ms(med), c.Label, c.IVSLatency), yesNo(med <= targetColdStart)})
+	} else {
+		out = append(out, [3]string{"cold start to first 200 ≤ 150 ms", notRun, "–"})
+	}
+	return out
+}
+
+func rssCell(h hotRun) string {
+	if h.PeakRSSNote != "" {
+		return mib(h.PeakRSS) + " (" + h.PeakRSSNote + ")"
+	}
+	return mib(h.PeakRSS)
+}
+
+func orNA(s string) string {
+	if s == "" {
+		return "n/a"
+	}
+	return s
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on (one row per request, in a table shaped like ivs_ingest.audit_log)"
+	}
+	return "off (the service has no audit trail; -floor-audit on forces it)"
+}
+
+func rateLimit(n int) string {
+	if n == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("%d calls/s", n)
+}
+
+func extraEnv(env []string) string {
+	if len(env) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(env, ", ")
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}
+
+func joinSet(set map[int]bool) string {
+	var ns []int
+	for n := range set {
+		ns = append(ns, n)
+	}
+	slices.Sort(ns)
+	return joinInts(ns)
+}
+
+func opCounts(calls map[string]int) string {
+	var ops []string
+	for op := range calls {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	for i, op := range ops {
+		ops[i] = fmt.Sprintf("%s %d", op, calls[op])
+	}
+	return strings.Join(ops, ", ")
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.ReplaceAll(s, "|", `\|`)
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return "`" + strings.ReplaceAll(s, "`", "'") + "`"
+}
+
+// The generated part of BENCHMARKS.md sits between these markers; the rest
+// of the file is hand-written and kept as it is.
+const (
+	beginMarker = "<!-- bench:begin: generated by `make bench`; edits between these markers are overwritten -->"
+	endMarker   = "<!-- bench:end -->"
+)
+
+// writeResults puts md between the markers of the file at path, creating
+// the file (with a heading and an empty notes section) if it does not exist.
+func writeResults(path, md string) error {
+	old, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		old = []byte("# Benchmarks\n\n" + beginMarker + "\n" + endMarker + "\n\n## What bounds it\n\n(Hand-written notes; `make bench` leaves them alone.)\n")
+	} else if err != nil {
+		return err
+	}
+	s := string(old)
+	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s has no %q … %q section to rewrite; add the markers where the results go", path, beginMarker, endMarker)
+	}
+	s = s[:i] + beginMarker + "\n\n" + md + "\n\n" + s[j:]
+	return os.WriteFile(path, []byte(s), 0o644)
+}
