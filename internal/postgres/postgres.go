@@ -29,7 +29,7 @@ type DB struct {
 	// hasSessions records whether auth.sessions exists, so the
 	// authorization query can check that the caller has not signed out.
 	hasSessions bool
-	authzSQL    string
+	authzSQL    map[bool]string // by whether the caller impersonates
 	// lockSlots caps how many connections may sit in a channel lock (each
 	// waits on IVS calls) so that a burst of first requests leaves the rest
 	// of the pool to the one-query hot path.
@@ -80,7 +80,20 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, errors.New("the database role cannot read auth.sessions, which the sign-out check needs: GRANT SELECT ON auth.sessions TO <the role in DATABASE_URL>")
 	}
-	db.authzSQL = authzQuery(db.hasSessions)
+	// sellers.user_id is unique in the contract; an existing schema may
+	// not say so, and then the query must choose among duplicates.
+	var uniqueUser bool
+	err = pool.QueryRow(pctx, `SELECT EXISTS (
+		SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+		WHERE i.indrelid = to_regclass('public.sellers') AND i.indisunique AND i.indnkeyatts = 1 AND a.attname = 'user_id')`).Scan(&uniqueUser)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("inspect public.sellers: %w", err)
+	}
+	db.authzSQL = map[bool]string{
+		false: authzQuery(db.hasSessions, false, uniqueUser),
+		true:  authzQuery(db.hasSessions, true, uniqueUser),
+	}
 	return db, nil
 }
 
@@ -95,14 +108,29 @@ func (db *DB) ChecksSessions() bool { return db.hasSessions }
 
 // authzQuery reads every fact one authorization needs in one round trip:
 // whether the session is live, whether the caller is an admin, the caller's
-// (or the impersonated) seller profile, and the show.
-// Parameters: $1 user id, $2 impersonated seller id or NULL, $3 show id,
-// $4 session id or NULL (only when sessions are checked).
-func authzQuery(checkSessions bool) string {
+// (or the impersonated) seller profile, and the show. Each variant holds
+// only what it needs, so that PostgreSQL plans it cheaply: this query is
+// most of the database's work per request.
+// Parameters: $1 user id, $2 show id, $3 the impersonated seller id when
+// impersonating, then the session id when sessions are checked.
+func authzQuery(checkSessions, impersonating, uniqueSellerUser bool) string {
+	next := 3
+	seller := `LEFT JOIN public.sellers se ON se.user_id = $1::uuid`
+	switch {
+	case impersonating:
+		seller = `LEFT JOIN public.sellers se ON se.id = $3::uuid`
+		next = 4
+	case !uniqueSellerUser:
+		// An existing schema may lack UNIQUE (user_id): then the answer
+		// must not depend on row order, and a doubt denies.
+		seller = `LEFT JOIN LATERAL (SELECT s.id, s.status FROM public.sellers s WHERE s.user_id = $1::uuid
+	ORDER BY s.status::text = 'approved', s.id LIMIT 1) se ON true`
+	}
 	session := `true`
 	if checkSessions {
-		session = `($4::uuid IS NOT NULL AND EXISTS (
-			SELECT 1 FROM auth.sessions s WHERE s.id = $4::uuid AND s.user_id = $1::uuid))`
+		p := fmt.Sprintf("$%d::uuid", next)
+		session = `(` + p + ` IS NOT NULL AND EXISTS (
+			SELECT 1 FROM auth.sessions s WHERE s.id = ` + p + ` AND s.user_id = $1::uuid))`
 	}
 	// Casts to text let enum-typed role and status columns compare too.
 	return `SELECT ` + session + `,
@@ -110,22 +138,18 @@ func authzQuery(checkSessions bool) string {
 	se.id::text, se.status::text,
 	sh.id::text, sh.seller_id::text, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn, k.first_seen_at
 FROM (VALUES (1)) AS one (x)
-LEFT JOIN LATERAL (
-	SELECT s.id, s.status FROM public.sellers s WHERE $2::uuid IS NOT NULL AND s.id = $2::uuid
-	UNION ALL
-	(SELECT s.id, s.status FROM public.sellers s WHERE $2::uuid IS NULL AND s.user_id = $1::uuid
-	 -- An existing schema may lack UNIQUE (user_id): then the answer must
-	 -- not depend on row order, and a doubt denies.
-	 ORDER BY s.status::text = 'approved', s.id LIMIT 1)
-	LIMIT 1
-) se ON true
-LEFT JOIN public.shows sh ON sh.id = $3::uuid
+` + seller + `
+LEFT JOIN public.shows sh ON sh.id = $2::uuid
 LEFT JOIN ivs_ingest.stream_keys k ON k.key_arn = sh.ivs_stream_key_arn`
 }
 
 // Authorize implements ingest.Store.
 func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzFacts, error) {
-	args := []any{q.UserID, nullable(q.ImpersonatedSellerID), q.ShowID}
+	args := []any{q.UserID, q.ShowID}
+	impersonating := q.ImpersonatedSellerID != ""
+	if impersonating {
+		args = append(args, q.ImpersonatedSellerID)
+	}
 	if db.hasSessions {
 		args = append(args, nullable(q.SessionID))
 	}
@@ -136,7 +160,7 @@ func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzF
 		channelARN, endpoint, keyARN *string
 		firstSeen                    *time.Time
 	)
-	err := db.pool.QueryRow(ctx, db.authzSQL, args...).Scan(
+	err := db.pool.QueryRow(ctx, db.authzSQL[impersonating], args...).Scan(
 		&f.SessionActive, &f.IsAdmin, &sellerID, &sellerStatus,
 		&showID, &showSeller, &channelARN, &endpoint, &keyARN, &firstSeen)
 	if err != nil {

@@ -471,3 +471,22 @@ func TestOpenRefusesUnreadableSessions(t *testing.T) {
 		t.Errorf("Open as a role that cannot read auth.sessions = %v, want an error naming the grant", err)
 	}
 }
+
+// An existing sellers table without UNIQUE (user_id) may hold two profiles
+// for one user: the answer must not depend on row order, and a doubt denies.
+func TestDuplicateSellerProfilesDeny(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	pgtest.Exec(t, url, `CREATE TABLE public.sellers (id uuid PRIMARY KEY, user_id uuid NOT NULL, status text NOT NULL);
+INSERT INTO public.sellers VALUES ('`+seller1+`', '`+sellerUser+`', 'approved'), ('`+seller2+`', '`+sellerUser+`', 'pending');`)
+	if err := postgres.Migrate(context.Background(), url, discard); err != nil {
+		t.Fatal(err)
+	}
+	db := open(t, url)
+	for range 3 {
+		f, err := db.Authorize(context.Background(), ingest.AuthzQuery{UserID: sellerUser, ShowID: noShow})
+		if err != nil || f.Seller == nil || f.Seller.Status != "pending" {
+			t.Fatalf("Authorize(user with an approved and a pending profile) = %+v, %v; want the pending one", f.Seller, err)
+		}
+	}
+}
