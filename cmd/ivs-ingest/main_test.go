@@ -252,6 +252,8 @@ func TestConfigurationErrorsNameTheVariable(t *testing.T) {
 		{"serve", map[string]string{"AWS_ENDPOINT_URL_IVS": "localhost:4566"}, "AWS_ENDPOINT_URL_IVS"},
 		{"serve", map[string]string{"AWS_ACCESS_KEY_ID": "AKIAONLY"}, "AWS_SECRET_ACCESS_KEY"},
 		{"serve", map[string]string{"CORS_ALLOWED_ORIGINS": "shop.example"}, "CORS_ALLOWED_ORIGINS"},
+		{"serve", map[string]string{"PPROF_ADDR": "0.0.0.0:6060"}, "PPROF_ADDR"},
+		{"serve", map[string]string{"PPROF_ADDR": ":6060"}, "PPROF_ADDR"},
 		{"migrate", map[string]string{"DATABASE_URL": ""}, "DATABASE_URL"},
 	}
 	for _, tt := range tests {

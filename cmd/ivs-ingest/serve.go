@@ -42,6 +42,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer a.Close()
 
+	if cfg.PprofAddr != "" {
+		stop, _, err := startPprof(cfg.PprofAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

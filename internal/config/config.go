@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -55,6 +56,8 @@ type Config struct {
 	// StreamKeyMaxAge rotates keys older than this (since first seen) when
 	// their channel is offline; 0 for never.
 	StreamKeyMaxAge time.Duration
+	// PprofAddr is a loopback address serving net/http/pprof; "" for none.
+	PprofAddr string
 }
 
 // Load reads the configuration through getenv and validates every variable
@@ -84,6 +87,7 @@ func Load(getenv func(string) string) (Config, error) {
 		IVSCallsPerSecond:   p.float("IVS_MAX_CALLS_PER_SECOND", 4, 0, 1000),
 		IVSBudgetWait:       p.duration("IVS_BUDGET_WAIT", 90*time.Second),
 		StreamKeyMaxAge:     p.duration("STREAM_KEY_MAX_AGE", 0),
+		PprofAddr:           strings.TrimSpace(getenv("PPROF_ADDR")),
 	}
 	if c.AWSRegion == "" {
 		c.AWSRegion = "us-east-1"
@@ -120,6 +124,14 @@ func Load(getenv func(string) string) (Config, error) {
 		// Supabase's own minimum; a shorter HMAC key could be brute-forced
 		// from any token it signed.
 		p.fail("SUPABASE_JWT_SECRET", fmt.Sprintf("is %d bytes long, want at least 32 (Project Settings, JWT Keys, Legacy JWT secret)", n))
+	}
+	if c.PprofAddr != "" {
+		// Profiles show memory and request data: never on a public address.
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		ip := net.ParseIP(host)
+		if err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			p.fail("PPROF_ADDR", fmt.Sprintf("%q is not a loopback address such as 127.0.0.1:6060", c.PprofAddr))
+		}
 	}
 	if (c.AWSAccessKeyID == "") != c.AWSSecretAccessKey.IsZero() {
 		p.fail("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
