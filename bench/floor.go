@@ -43,31 +43,12 @@ type floorConfig struct {
 }
 
 // floorAuditTable is the floor's audit trail, created by the bench when the
-// floor audits. It has the shape of the service's ivs_ingest.audit_log
-// (supabase/migrations/20261125140000_audit_log.sql) as of its first
-// version: an identity key, a timestamp, the request's facts, and two
-// secondary indexes, so that an insert costs the same; the bench keeps its
-// own copy so that a change to the service's table cannot break the floor.
+// floor audits: a copy of the service's ivs_ingest.audit_log, columns,
+// checks, identity and indexes included, so that an insert costs the same
+// in both and stays so when the service's table changes.
 const floorAuditTable = `
 CREATE SCHEMA IF NOT EXISTS bench_floor;
-CREATE TABLE IF NOT EXISTS bench_floor.audit_log (
-  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  occurred_at timestamptz NOT NULL DEFAULT now(),
-  request_id text NOT NULL,
-  action text NOT NULL CHECK (action IN ('get', 'create', 'rotate', 'revoke', 'expire', 'audit_read')),
-  outcome text NOT NULL CHECK (outcome IN ('allowed', 'denied', 'error')),
-  http_status integer NOT NULL,
-  actor_user_id uuid,
-  impersonated_seller_id uuid,
-  seller_id uuid,
-  show_id uuid,
-  stream_key_arn text,
-  client_ip text,
-  user_agent text,
-  reason text
-);
-CREATE INDEX IF NOT EXISTS audit_log_show_id_occurred_at_idx ON bench_floor.audit_log (show_id, occurred_at DESC);
-CREATE INDEX IF NOT EXISTS audit_log_occurred_at_idx ON bench_floor.audit_log (occurred_at DESC);
+CREATE TABLE IF NOT EXISTS bench_floor.audit_log (LIKE ivs_ingest.audit_log INCLUDING ALL);
 `
 
 // floorAuditInsert records one allowed request, durably before the key is
