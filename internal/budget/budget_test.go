@@ -323,14 +323,15 @@ func TestBudgetExhausted(t *testing.T) {
 func TestWaitBeyondReservationReservesMore(t *testing.T) {
 	t.Parallel()
 	src := &recordingSource{}
-	// 100ms apart: each Wait below comes well within a quarter interval of
-	// its slot, so the reserved slots are used.
-	b := New(src, 10, time.Minute)
+	// 500ms apart: each Wait below comes well within a quarter interval
+	// (125ms) of its slot, even on a loaded machine, so the reserved slots
+	// are used.
+	b := New(src, 2, time.Minute)
 	r, err := b.Reserve(context.Background(), 2)
 	if err != nil {
 		t.Fatalf("Reserve(2) = %v", err)
 	}
-	iv := 100 * time.Millisecond
+	iv := 500 * time.Millisecond
 	for i, want := range [][]sourceCall{
 		{{2, iv, time.Minute}},                                             // the reserved slots need no more
 		{{2, iv, time.Minute}},                                             //
@@ -359,9 +360,9 @@ func TestWaitExtraSlotsShareTheSchedule(t *testing.T) {
 	// A reservation that runs over takes its extra slot from the same
 	// schedule: a reservation made afterwards starts after it.
 	clock := newFrozenClock()
-	// 100ms apart: the first Wait comes well within a quarter interval of
-	// its slot; the extra slots make Wait sleep 100ms and 200ms.
-	b := New(newLocal(clock.now), 10, time.Minute)
+	// 500ms apart: the first Wait comes well within a quarter interval
+	// (125ms) of its slot; the extra slots make Wait sleep 500ms and 1s.
+	b := New(newLocal(clock.now), 2, time.Minute)
 	r, err := b.Reserve(context.Background(), 1)
 	if err != nil {
 		t.Fatalf("Reserve(1) = %v", err)
@@ -375,7 +376,7 @@ func TestWaitExtraSlotsShareTheSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Reserve(1) = %v", err)
 	}
-	if want := 300 * time.Millisecond; next.Delay() != want {
+	if want := 1500 * time.Millisecond; next.Delay() != want {
 		t.Errorf("Reserve() after 1 reserved + 2 extra slots: Delay() = %s, want %s", next.Delay(), want)
 	}
 }
