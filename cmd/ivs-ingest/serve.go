@@ -21,11 +21,15 @@ import (
 const shutdownGrace = 15 * time.Second
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve", stderr)
+	fs := newFlagSet("serve", "serve [--print-config]", stderr)
+	printConfig := fs.Bool("print-config", false, "print the effective configuration, secrets redacted, and exit")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := config.Load(getenv)
+	if err == nil && *printConfig {
+		return cfg.Print(stdout)
+	}
 	if err == nil {
 		err = cfg.RequireServe()
 	}

@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -230,4 +231,47 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// Print writes the effective configuration, one VARIABLE=value a line, with
+// every secret redacted: the JWT secret, the AWS secret and session token,
+// and the database password. It is what `serve --print-config` shows.
+func (c Config) Print(w io.Writer) error {
+	dbURL := ""
+	if !c.DatabaseURL.IsZero() {
+		dbURL = "[REDACTED]" // an unparsable URL could hide a password anywhere
+		if u, err := url.Parse(c.DatabaseURL.Reveal()); err == nil && u.Scheme != "" {
+			dbURL = u.Redacted()
+		}
+	}
+	rows := []struct{ name, value string }{
+		{"PORT", strconv.Itoa(c.Port)},
+		{"DATABASE_URL", dbURL},
+		{"DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns))},
+		{"SUPABASE_URL", c.SupabaseURL},
+		{"SUPABASE_JWT_ISSUER", c.JWTIssuer},
+		{"SUPABASE_JWKS_URL", c.JWKSURL},
+		{"SUPABASE_JWT_SECRET", c.JWTSecret.String()},
+		{"JWKS_MIN_REFETCH_INTERVAL", c.JWKSRefetchInterval.String()},
+		{"AWS_REGION", c.AWSRegion},
+		{"AWS_ENDPOINT_URL_IVS", c.AWSEndpointIVS},
+		{"AWS_ACCESS_KEY_ID", c.AWSAccessKeyID},
+		{"AWS_SECRET_ACCESS_KEY", c.AWSSecretAccessKey.String()},
+		{"AWS_SESSION_TOKEN", c.AWSSessionToken.String()},
+		{"CORS_ALLOWED_ORIGINS", strings.Join(c.CORSAllowedOrigins, ",")},
+		{"LOG_LEVEL", strings.ToLower(c.LogLevel.String())},
+		{"STREAM_KEY_CACHE_TTL", c.StreamKeyCacheTTL.String()},
+		{"STREAM_KEY_MAX_AGE", c.StreamKeyMaxAge.String()},
+		{"RATE_LIMIT_REQUESTS_PER_MINUTE", strconv.Itoa(c.RequestsPerMinute)},
+		{"RATE_LIMIT_KEY_CREATES_PER_HOUR", strconv.Itoa(c.KeyCreatesPerHour)},
+		{"IVS_MAX_CALLS_PER_SECOND", strconv.FormatFloat(c.IVSCallsPerSecond, 'g', -1, 64)},
+		{"IVS_BUDGET_WAIT", c.IVSBudgetWait.String()},
+		{"PPROF_ADDR", c.PprofAddr},
+	}
+	for _, r := range rows {
+		if _, err := fmt.Fprintf(w, "%s=%s\n", r.name, r.value); err != nil {
+			return err
+		}
+	}
+	return nil
 }

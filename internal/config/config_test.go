@@ -86,3 +86,34 @@ func TestErrorsNameEveryBadVariable(t *testing.T) {
 		t.Error("the error quotes the JWT secret")
 	}
 }
+
+func TestPrintRedactsSecrets(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{
+		"DATABASE_URL":          "postgres://app:db-pa55word@db.example:5432/postgres",
+		"SUPABASE_URL":          "https://abc.supabase.co",
+		"SUPABASE_JWT_SECRET":   "jwt-secret-jwt-secret-jwt-secret-0123456789",
+		"AWS_ACCESS_KEY_ID":     "AKIAEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY": "aws-secret-value",
+		"AWS_SESSION_TOKEN":     "aws-session-token",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := c.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, secret := range []string{"db-pa55word", "jwt-secret-jwt", "aws-secret-value", "aws-session-token"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("Print() shows a secret:\n%s", strings.ReplaceAll(got, secret, "<the secret>"))
+		}
+	}
+	for _, want := range []string{"DATABASE_URL=postgres://app:xxxxx@db.example:5432/postgres\n", "SUPABASE_JWT_SECRET=[REDACTED]\n",
+		"AWS_ACCESS_KEY_ID=AKIAEXAMPLE\n", "IVS_MAX_CALLS_PER_SECOND=4\n", "PORT=8080\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Print() lacks %q:\n%s", want, got)
+		}
+	}
+}
