@@ -99,6 +99,25 @@ func constraint(field, rule string) *apiError {
 	return errValidation("1 validation error detected: Value at '%s' failed to satisfy constraint: %s", field, rule)
 }
 
+// decodeARN reads the required ARN member field of body, the whole input of
+// the operations that name one resource, and checks it against pattern.
+func decodeARN(body []byte, field string, pattern *regexp.Regexp) (string, *apiError) {
+	var in map[string]json.RawMessage
+	if err := decode(body, &in); err != nil {
+		return "", err
+	}
+	var v *string
+	if raw, ok := in[field]; ok {
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return "", errValidation("the request body is not a valid JSON document for this operation")
+		}
+	}
+	if err := checkARN(field, v, pattern); err != nil {
+		return "", err
+	}
+	return *v, nil
+}
+
 // checkARN validates a required ARN field against pattern.
 func checkARN(field string, v *string, pattern *regexp.Regexp) *apiError {
 	switch {
@@ -196,14 +215,6 @@ func page[T any](sorted []T, arnOf func(T) string, after string, n int) ([]T, st
 		return items, encodeToken(arnOf(items[len(items)-1]))
 	}
 	return items, ""
-}
-
-type arnInput struct {
-	ARN *string `json:"arn"`
-}
-
-type channelARNInput struct {
-	ChannelARN *string `json:"channelArn"`
 }
 
 type createChannelInput struct {
@@ -358,35 +369,29 @@ func (e *Emulator) keyOfLocked(channelARN string) *streamKey {
 }
 
 func (e *Emulator) getChannel(body []byte) (int, any, *apiError) {
-	var in arnInput
-	if err := decode(body, &in); err != nil {
-		return 0, nil, err
-	}
-	if err := checkARN("arn", in.ARN, channelARNPattern); err != nil {
-		return 0, nil, err
+	arn, aerr := decodeARN(body, "arn", channelARNPattern)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c := e.channels[*in.ARN]
+	c := e.channels[arn]
 	if c == nil {
-		return 0, nil, errNotFound("channel", *in.ARN)
+		return 0, nil, errNotFound("channel", arn)
 	}
 	return http.StatusOK, map[string]any{"channel": c}, nil
 }
 
 func (e *Emulator) deleteChannel(body []byte) (int, any, *apiError) {
-	var in arnInput
-	if err := decode(body, &in); err != nil {
-		return 0, nil, err
-	}
-	if err := checkARN("arn", in.ARN, channelARNPattern); err != nil {
-		return 0, nil, err
+	arn, aerr := decodeARN(body, "arn", channelARNPattern)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c := e.channels[*in.ARN]
+	c := e.channels[arn]
 	if c == nil {
-		return 0, nil, errNotFound("channel", *in.ARN)
+		return 0, nil, errNotFound("channel", arn)
 	}
 	if e.streams[c.ARN] != nil {
 		return 0, nil, newError("ConflictException", "channel %s is live; stop the stream before deleting it", c.ARN)
@@ -527,18 +532,15 @@ func (e *Emulator) createStreamKey(body []byte) (int, any, *apiError) {
 }
 
 func (e *Emulator) getStreamKey(body []byte) (int, any, *apiError) {
-	var in arnInput
-	if err := decode(body, &in); err != nil {
-		return 0, nil, err
-	}
-	if err := checkARN("arn", in.ARN, streamKeyARNPattern); err != nil {
-		return 0, nil, err
+	arn, aerr := decodeARN(body, "arn", streamKeyARNPattern)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	k := e.keys[*in.ARN]
+	k := e.keys[arn]
 	if k == nil {
-		return 0, nil, errNotFound("stream key", *in.ARN)
+		return 0, nil, errNotFound("stream key", arn)
 	}
 	return http.StatusOK, map[string]any{"streamKey": k}, nil
 }
@@ -592,18 +594,15 @@ func (e *Emulator) listStreamKeys(body []byte) (int, any, *apiError) {
 }
 
 func (e *Emulator) deleteStreamKey(body []byte) (int, any, *apiError) {
-	var in arnInput
-	if err := decode(body, &in); err != nil {
-		return 0, nil, err
-	}
-	if err := checkARN("arn", in.ARN, streamKeyARNPattern); err != nil {
-		return 0, nil, err
+	arn, aerr := decodeARN(body, "arn", streamKeyARNPattern)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	k := e.keys[*in.ARN]
+	k := e.keys[arn]
 	if k == nil {
-		return 0, nil, errNotFound("stream key", *in.ARN)
+		return 0, nil, errNotFound("stream key", arn)
 	}
 	delete(e.keys, k.ARN)
 	if err := e.saveLocked(); err != nil {
@@ -651,42 +650,36 @@ func (e *Emulator) batchGetStreamKey(body []byte) (int, any, *apiError) {
 }
 
 func (e *Emulator) getStream(body []byte) (int, any, *apiError) {
-	var in channelARNInput
-	if err := decode(body, &in); err != nil {
-		return 0, nil, err
-	}
-	if err := checkARN("channelArn", in.ChannelARN, channelARNPattern); err != nil {
-		return 0, nil, err
+	arn, aerr := decodeARN(body, "channelArn", channelARNPattern)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.channels[*in.ChannelARN] == nil {
-		return 0, nil, errNotFound("channel", *in.ChannelARN)
+	if e.channels[arn] == nil {
+		return 0, nil, errNotFound("channel", arn)
 	}
-	s := e.streams[*in.ChannelARN]
+	s := e.streams[arn]
 	if s == nil {
-		return 0, nil, errNotBroadcasting(*in.ChannelARN)
+		return 0, nil, errNotBroadcasting(arn)
 	}
 	return http.StatusOK, map[string]any{"stream": *s}, nil
 }
 
 func (e *Emulator) stopStream(body []byte) (int, any, *apiError) {
-	var in channelARNInput
-	if err := decode(body, &in); err != nil {
-		return 0, nil, err
-	}
-	if err := checkARN("channelArn", in.ChannelARN, channelARNPattern); err != nil {
-		return 0, nil, err
+	arn, aerr := decodeARN(body, "channelArn", channelARNPattern)
+	if aerr != nil {
+		return 0, nil, aerr
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.channels[*in.ChannelARN] == nil {
-		return 0, nil, errNotFound("channel", *in.ChannelARN)
+	if e.channels[arn] == nil {
+		return 0, nil, errNotFound("channel", arn)
 	}
-	if e.streams[*in.ChannelARN] == nil {
-		return 0, nil, errNotBroadcasting(*in.ChannelARN)
+	if e.streams[arn] == nil {
+		return 0, nil, errNotBroadcasting(arn)
 	}
-	delete(e.streams, *in.ChannelARN)
+	delete(e.streams, arn)
 	return http.StatusOK, struct{}{}, nil
 }
 
