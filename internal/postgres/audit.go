@@ -15,10 +15,9 @@ func (db *DB) WriteAudit(ctx context.Context, e ingest.AuditEntry) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO ivs_ingest.audit_log
 	(request_id, action, outcome, http_status, actor_user_id, impersonated_seller_id, seller_id, show_id,
 	 stream_key_arn, client_ip, user_agent, reason)
-	VALUES ($1, $2, $3, $4, NULLIF($5, '')::uuid, NULLIF($6, '')::uuid, NULLIF($7, '')::uuid, NULLIF($8, '')::uuid,
-	 NULLIF($9, ''), NULLIF($10, ''), NULLIF($11, ''), NULLIF($12, ''))`,
-		e.RequestID, string(e.Action), string(e.Outcome), e.HTTPStatus, e.ActorUserID, e.ImpersonatedSellerID,
-		e.SellerID, e.ShowID, e.StreamKeyARN, e.ClientIP, e.UserAgent, e.Reason)
+	VALUES ($1, $2, $3, $4, $5::uuid, $6::uuid, $7::uuid, $8::uuid, $9, $10, $11, $12)`,
+		e.RequestID, string(e.Action), string(e.Outcome), e.HTTPStatus, nullable(e.ActorUserID), nullable(e.ImpersonatedSellerID),
+		nullable(e.SellerID), nullable(e.ShowID), nullable(e.StreamKeyARN), nullable(e.ClientIP), nullable(e.UserAgent), nullable(e.Reason))
 	if err != nil {
 		return fmt.Errorf("insert audit row: %w", err)
 	}
