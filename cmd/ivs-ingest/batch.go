@@ -28,12 +28,8 @@ func openService(ctx context.Context, getenv func(string) string, stderr io.Writ
 		return nil, nil, nil, fmt.Errorf("configuration: %w", err)
 	}
 	logger := logging.New(stderr, cfg.LogLevel)
-	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: cfg.DatabaseMaxConns})
+	db, err := app.OpenStore(ctx, cfg)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := db.CheckSchema(ctx); err != nil {
-		db.Close()
 		return nil, nil, nil, err
 	}
 	svc := app.NewService(ctx, cfg, db, logger)

@@ -39,15 +39,11 @@ type App struct {
 	closers  []func()
 }
 
-// New opens the PostgreSQL store named by cfg, refuses an outdated schema,
-// and assembles the service over it. cfg must satisfy cfg.RequireServe.
+// New opens the PostgreSQL store named by cfg and assembles the service over
+// it. cfg must satisfy cfg.RequireServe.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: cfg.DatabaseMaxConns})
+	db, err := OpenStore(ctx, cfg)
 	if err != nil {
-		return nil, err
-	}
-	if err := db.CheckSchema(ctx); err != nil {
-		db.Close()
 		return nil, err
 	}
 	a, err := Build(ctx, cfg, db, logger)
@@ -58,6 +54,20 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	a.closers = append(a.closers, db.Close)
 	logger.Info("store", "kind", "postgres", "checks_sessions", db.ChecksSessions())
 	return a, nil
+}
+
+// OpenStore opens DATABASE_URL's PostgreSQL store and refuses one whose
+// schema is older than this binary.
+func OpenStore(ctx context.Context, cfg config.Config) (*postgres.DB, error) {
+	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: cfg.DatabaseMaxConns})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // Build assembles the service over store, which the caller keeps and closes.
