@@ -44,6 +44,7 @@ Usage:
   ivs-ingest token     mint a token from the dev issuer (--user <uuid>)
   ivs-ingest serve     run the HTTP server (configured by environment variables; see README)
   ivs-ingest migrate   apply the database migrations and exit
+  ivs-ingest doctor [--show <uuid>]   check everything serve needs, a PASS/FAIL line each
   ivs-ingest rotate-expired   rotate every key older than STREAM_KEY_MAX_AGE whose channel is offline (for cron)
   ivs-ingest provision (--show <uuid> | --all)   create missing keys ahead of an event
   ivs-ingest audit [--show <uuid>] [--since 24h] [--json]   print the audit trail
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdToken(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stderr)
+	case "doctor":
+		return cmdDoctor(ctx, rest, getenv, stdout, stderr)
 	case "rotate-expired":
 		return cmdRotateExpired(ctx, rest, getenv, stdout, stderr)
 	case "provision":

@@ -1,0 +1,508 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/auth"
+	"github.com/ivs-ingest/ivs-ingest/internal/budget"
+	"github.com/ivs-ingest/ivs-ingest/internal/config"
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
+)
+
+// errDoctorFailed makes `doctor` exit 1 when a check failed.
+var errDoctorFailed = errors.New("doctor: checks failed")
+
+// Check statuses. Only FAIL makes doctor exit non-zero: WARN is a working
+// setup with a caveat, SKIP a check that could not run because one it needs
+// failed (or was not asked for), INFO a fact to act on.
+const (
+	statusPass = "PASS"
+	statusFail = "FAIL"
+	statusWarn = "WARN"
+	statusSkip = "SKIP"
+	statusInfo = "INFO"
+)
+
+// The checks' names, in the order they run.
+const (
+	checkConfig   = "config"
+	checkDatabase = "database"
+	checkJWKS     = "jwks"
+	checkAWS      = "aws"
+	checkChannel  = "channel"
+	checkIAM      = "iam"
+)
+
+// checkLine is one line of doctor's report.
+type checkLine struct {
+	Check  string `json:"check"`
+	Status string `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// doctor checks, one by one, what `serve` needs, and records a line for
+// each. Every detail it records is free of secrets: database URLs are reduced
+// to user, host and database, the JWKS URL loses its credentials and query,
+// and AWS credentials are named by their source and the last four
+// characters of the access key ID.
+type doctor struct {
+	getenv  func(string) string
+	timeout time.Duration // bounds each network check
+	showID  string        // "" when --show was not given
+
+	lines []checkLine
+}
+
+// add records a line. Its detail is kept on one line: some errors (pgx's
+// connection errors) span several.
+func (d *doctor) add(check, status, format string, args ...any) {
+	detail := strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " ")
+	d.lines = append(d.lines, checkLine{Check: check, Status: status, Detail: detail})
+}
+
+// failed returns the checks that have a FAIL line, in order.
+func (d *doctor) failed() []string {
+	var names []string
+	for _, l := range d.lines {
+		if l.Status == statusFail && !slices.Contains(names, l.Check) {
+			names = append(names, l.Check)
+		}
+	}
+	return names
+}
+
+// cmdDoctor checks everything `serve` needs, a line each, and exits
+// non-zero when something is broken.
+func cmdDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("doctor", "doctor [--show <uuid>] [--timeout 10s] [--json] [--policy]", stderr)
+	show := fs.String("show", "", "also read this show's IVS channel with GetChannel, which proves the AWS credentials work")
+	timeout := fs.Duration("timeout", 10*time.Second, "bound on each network check")
+	asJSON := fs.Bool("json", false, "print one JSON document instead of lines")
+	policy := fs.Bool("policy", false, "also print the IAM policy the enabled features need")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *timeout <= 0 {
+		return fmt.Errorf("%w: --timeout must be positive", errUsage)
+	}
+	d := &doctor{getenv: getenv, timeout: *timeout}
+	if *show != "" {
+		id, ok := ingest.ParseID(*show)
+		if !ok {
+			return fmt.Errorf("%w: --show must be a UUID", errUsage)
+		}
+		d.showID = id
+	}
+	actions := d.run(ctx)
+	if err := d.print(stdout, *asJSON, *policy, actions); err != nil {
+		return err
+	}
+	if failed := d.failed(); len(failed) > 0 {
+		return fmt.Errorf("%w: %s", errDoctorFailed, strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// run runs every check and returns the IAM policy's statement for the
+// enabled features. A check that needs another one's result is skipped when
+// that one failed; the others run whatever came before.
+func (d *doctor) run(ctx context.Context) policyStatement {
+	cfg, bad := d.checkConfig()
+
+	db := d.checkDatabase(ctx, cfg, bad)
+	if db != nil {
+		defer db.Close()
+	}
+	d.checkJWKS(ctx, cfg, bad)
+	// The doctor's call spends the IVS call budget that every replica
+	// shares, when the database that holds it is usable.
+	var slots budget.SlotSource = budget.NewLocal()
+	if db != nil {
+		slots = db
+	}
+	client, identity := d.checkAWS(ctx, cfg, bad, budget.New(slots, cfg.IVSCallsPerSecond, cfg.IVSBudgetWait))
+	d.checkChannel(ctx, cfg, db, client, identity)
+	return d.listIAM(cfg)
+}
+
+// configVars are the variables each check needs valid.
+var configVars = map[string][]string{
+	checkDatabase: {"DATABASE_URL"},
+	checkJWKS:     {"SUPABASE_URL", "SUPABASE_JWKS_URL", "SUPABASE_JWT_SECRET"},
+	checkAWS:      {"AWS_REGION", "AWS_ENDPOINT_URL_IVS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"},
+}
+
+// checkConfig loads the configuration as `serve` does and reports each
+// problem on a line of its own. It returns the variables that are wrong, so
+// that the checks that need them are skipped.
+func (d *doctor) checkConfig() (config.Config, map[string]bool) {
+	cfg, err := config.Load(d.getenv)
+	errs := flatten(err)
+	errs = append(errs, flatten(cfg.RequireServe())...)
+	bad := map[string]bool{}
+	for _, e := range errs {
+		msg := e.Error()
+		// Every configuration error starts with the variable it is about.
+		name, _, _ := strings.Cut(msg, ":")
+		name, _, _ = strings.Cut(name, " ")
+		bad[name] = true
+		d.add(checkConfig, statusFail, "%s", msg)
+	}
+	if len(errs) == 0 {
+		d.add(checkConfig, statusPass, "every variable serve needs is set and valid")
+	}
+	return cfg, bad
+}
+
+// flatten lists the errors that errors.Join joined.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// needsConfig records a SKIP line for check when a variable it needs is
+// wrong, and reports whether it did.
+func (d *doctor) needsConfig(check string, bad map[string]bool) bool {
+	var wrong []string
+	for _, v := range configVars[check] {
+		if bad[v] {
+			wrong = append(wrong, v)
+		}
+	}
+	if len(wrong) == 0 {
+		return false
+	}
+	d.add(check, statusSkip, "skipped: needs a valid %s", strings.Join(wrong, " and "))
+	return true
+}
+
+// checkDatabase connects as `serve` does and checks the schema version with
+// serve's own check. It returns the open store, or nil when it failed.
+func (d *doctor) checkDatabase(ctx context.Context, cfg config.Config, bad map[string]bool) *postgres.DB {
+	if d.needsConfig(checkDatabase, bad) {
+		return nil
+	}
+	target := dbTarget(cfg.DatabaseURL.Reveal())
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: 2, ConnectTimeout: d.timeout})
+	if err != nil {
+		d.add(checkDatabase, statusFail, "%s: %v: check DATABASE_URL and that the database accepts connections from this host", target, err)
+		return nil
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		db.Close()
+		d.add(checkDatabase, statusFail, "%s reachable, but %v", target, err)
+		return nil
+	}
+	v, err := db.CurrentSchemaVersion(ctx)
+	switch {
+	case err != nil:
+		db.Close()
+		d.add(checkDatabase, statusFail, "%s reachable, but %v", target, err)
+		return nil
+	case v > postgres.SchemaVersion:
+		d.add(checkDatabase, statusPass, "%s reachable, schema %d (newer than this binary's %d: a newer release migrated it)", target, v, postgres.SchemaVersion)
+	default:
+		d.add(checkDatabase, statusPass, "%s reachable, schema %d (this binary's)", target, v)
+	}
+	if !db.ChecksSessions() {
+		d.add(checkDatabase, statusInfo, "no auth.sessions table: signing out will not revoke tokens before they expire (every Supabase database has one)")
+	}
+	return db
+}
+
+// dbTarget names the database at rawURL by user, host, port and name, never
+// the password (wherever the URL or key=value string puts it).
+func dbTarget(rawURL string) string {
+	c, err := pgconn.ParseConfig(rawURL)
+	if err != nil {
+		return "DATABASE_URL"
+	}
+	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+// checkJWKS fetches the key set as the verifier does and counts the keys it
+// would use. The legacy secret alone is enough to verify HS256 tokens.
+func (d *doctor) checkJWKS(ctx context.Context, cfg config.Config, bad map[string]bool) {
+	if d.needsConfig(checkJWKS, bad) {
+		return
+	}
+	hasSecret := !cfg.JWTSecret.IsZero()
+	if cfg.JWKSURL == "" {
+		if hasSecret {
+			d.add(checkJWKS, statusPass, "no JWKS URL; the legacy HS256 secret (SUPABASE_JWT_SECRET) is set, so HS256 tokens only")
+		} else {
+			d.add(checkJWKS, statusSkip, "skipped: needs SUPABASE_URL")
+		}
+		return
+	}
+	where := "GET " + redactedURL(cfg.JWKSURL)
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	usable, skipped, err := auth.ProbeJWKS(ctx, cfg.JWKSURL, &http.Client{Timeout: d.timeout})
+	skippedNote := ""
+	if skipped > 0 {
+		skippedNote = fmt.Sprintf(" (%d skipped: not a P-256 or 2048-bit RSA signature key with a kid)", skipped)
+	}
+	switch {
+	case err != nil && hasSecret:
+		d.add(checkJWKS, statusWarn, "%s: %v: only HS256 tokens (SUPABASE_JWT_SECRET) will verify; ES256 and RS256 tokens get 503 until it answers", where, err)
+	case err != nil:
+		d.add(checkJWKS, statusFail, "%s: %v: check SUPABASE_URL (or SUPABASE_JWKS_URL) and that the auth server is reachable from this host", where, err)
+	case usable > 0 && hasSecret:
+		d.add(checkJWKS, statusPass, "%s: %d usable keys%s; the legacy HS256 secret is set too", where, usable, skippedNote)
+	case usable > 0:
+		d.add(checkJWKS, statusPass, "%s: %d usable keys%s", where, usable, skippedNote)
+	case hasSecret:
+		d.add(checkJWKS, statusPass, "%s: no usable keys%s; the legacy HS256 secret (SUPABASE_JWT_SECRET) is set, so HS256 tokens only", where, skippedNote)
+	default:
+		d.add(checkJWKS, statusFail, "%s: no usable keys%s, and SUPABASE_JWT_SECRET is unset: no token can be verified; check SUPABASE_JWKS_URL or set the legacy secret", where, skippedNote)
+	}
+}
+
+// redactedURL drops credentials and the query from u.
+func redactedURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	p.User, p.RawQuery, p.Fragment = nil, "", ""
+	return p.String()
+}
+
+// checkAWS builds the IVS client as the service does and resolves its
+// credentials through the same providers. It returns the client and the
+// identity, or a nil client when no credentials resolve.
+func (d *doctor) checkAWS(ctx context.Context, cfg config.Config, bad map[string]bool, calls *budget.Budget) (*ivs.Client, ivs.Identity) {
+	if d.needsConfig(checkAWS, bad) {
+		return nil, ivs.Identity{}
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	client, err := ivs.New(ctx, ivs.Config{
+		Region:          cfg.AWSRegion,
+		Endpoint:        cfg.AWSEndpointIVS,
+		AccessKeyID:     cfg.AWSAccessKeyID,
+		SecretAccessKey: cfg.AWSSecretAccessKey,
+		SessionToken:    cfg.AWSSessionToken,
+		AttemptTimeout:  d.timeout,
+		Budget:          calls,
+	})
+	if err != nil {
+		d.add(checkAWS, statusFail, "%v: fix the AWS configuration (AWS_PROFILE, AWS_CONFIG_FILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", err)
+		return nil, ivs.Identity{}
+	}
+	id, err := client.Identity(ctx)
+	if err != nil {
+		d.add(checkAWS, statusFail, "no AWS credentials: %v: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give the process a profile, web identity, container or instance role", err)
+		return nil, ivs.Identity{}
+	}
+	endpoint := "AWS's"
+	if cfg.AWSEndpointIVS != "" {
+		endpoint = redactedURL(cfg.AWSEndpointIVS)
+	}
+	d.add(checkAWS, statusPass, "credentials from %s, region %s, IVS endpoint %s", describeIdentity(cfg, id), cfg.AWSRegion, endpoint)
+	return client, id
+}
+
+// describeIdentity says where the credentials come from, never the secret.
+func describeIdentity(cfg config.Config, id ivs.Identity) string {
+	var b strings.Builder
+	if cfg.AWSAccessKeyID != "" {
+		b.WriteString("static keys (AWS_ACCESS_KEY_ID")
+		if !cfg.AWSSessionToken.IsZero() {
+			b.WriteString(" with AWS_SESSION_TOKEN")
+		}
+		b.WriteString(")")
+	} else {
+		fmt.Fprintf(&b, "the SDK's default chain (%s)", id.Source)
+	}
+	if id.AccessKeyHint != "" {
+		fmt.Fprintf(&b, ", access key ending %s", id.AccessKeyHint)
+	}
+	if !id.Expires.IsZero() {
+		fmt.Fprintf(&b, ", temporary until %s", id.Expires.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+// checkChannel reads the --show's channel with GetChannel through the
+// service's IVS adapter: the one check that proves AWS accepts the
+// credentials.
+func (d *doctor) checkChannel(ctx context.Context, cfg config.Config, db *postgres.DB, client *ivs.Client, id ivs.Identity) {
+	if d.showID == "" {
+		d.add(checkChannel, statusSkip, "not checked: give --show <uuid> to read a show's channel with GetChannel, which proves AWS accepts the credentials")
+		return
+	}
+	var missing []string
+	if db == nil {
+		missing = append(missing, checkDatabase)
+	}
+	if client == nil {
+		missing = append(missing, checkAWS)
+	}
+	if len(missing) > 0 {
+		d.add(checkChannel, statusSkip, "skipped: needs %s", strings.Join(missing, " and "))
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	show, found, err := db.Show(ctx, d.showID)
+	switch {
+	case err != nil:
+		d.add(checkChannel, statusFail, "show %s: %v", d.showID, err)
+		return
+	case !found:
+		d.add(checkChannel, statusFail, "show %s not found in public.shows: check the id", d.showID)
+		return
+	case show.ChannelARN == "":
+		d.add(checkChannel, statusFail, "show %s has no IVS channel (public.shows.ivs_channel_arn is empty): attach one", d.showID)
+		return
+	}
+	ch, err := client.GetChannel(ctx, show.ChannelARN)
+	if err != nil {
+		d.add(checkChannel, statusFail, "show %s: GetChannel %s: %s", d.showID, show.ChannelARN, explainIVSError(err, cfg, id))
+		return
+	}
+	d.add(checkChannel, statusPass, "show %s: GetChannel %s readable, ingest endpoint %s", d.showID, show.ChannelARN, ch.IngestEndpoint)
+}
+
+// explainIVSError says what an IVS error means and what to do about it.
+func explainIVSError(err error, cfg config.Config, id ivs.Identity) string {
+	key := "the access key"
+	if id.AccessKeyHint != "" {
+		key = "the access key ending " + id.AccessKeyHint
+	}
+	secretVar := "the secret of the credentials from " + id.Source
+	if cfg.AWSAccessKeyID != "" {
+		secretVar = "AWS_SECRET_ACCESS_KEY"
+	}
+	code, msg := ivs.APIError(err)
+	switch {
+	case code == "InvalidSignatureException" && strings.Contains(msg, "expired"),
+		code == "RequestExpired", code == "RequestTimeTooSkewed":
+		return fmt.Sprintf("AWS refused the request's time (%s): this host's clock is off by over 15 minutes; fix it (NTP)", code)
+	case code == "InvalidSignatureException", code == "SignatureDoesNotMatch":
+		return fmt.Sprintf("AWS refused the request signature (%s): %s is not the secret of %s; fix it", code, secretVar, key)
+	case code == "UnrecognizedClientException", code == "InvalidClientTokenId":
+		return fmt.Sprintf("AWS does not know %s or its session token (%s): the key was deleted or mistyped, or the session token is wrong", key, code)
+	case code == "ExpiredTokenException":
+		return fmt.Sprintf("the session token has expired (%s): refresh the credentials", code)
+	case code == "AccessDeniedException":
+		return fmt.Sprintf("the credentials may not call ivs:GetChannel on this channel (%s): attach the policy that `ivs-ingest doctor --policy` prints", code)
+	case errors.Is(err, ingest.ErrIVSNotFound):
+		return fmt.Sprintf("no such channel in region %s (%s): the show's ivs_channel_arn names a deleted channel, or one in another account or region (AWS_REGION)", cfg.AWSRegion, code)
+	case code == "ValidationException":
+		return fmt.Sprintf("IVS refused the ARN (%s: %s): check public.shows.ivs_channel_arn", code, msg)
+	case errors.Is(err, budget.ErrExhausted):
+		return "the IVS call budget (IVS_MAX_CALLS_PER_SECOND) has no free slot within IVS_BUDGET_WAIT: the replicas are busy; try again"
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("no answer within the doctor's timeout: check that this host reaches the IVS endpoint (%v)", err)
+	}
+	return err.Error()
+}
+
+// policyStatement is one statement of an IAM policy.
+type policyStatement struct {
+	Effect   string
+	Action   []string
+	Resource []string
+}
+
+// listIAM lists the IVS actions each enabled feature needs; the doctor can
+// only try GetChannel, so the others are listed, not tested.
+func (d *doctor) listIAM(cfg config.Config) policyStatement {
+	actions := []string{"ivs:GetChannel", "ivs:ListStreamKeys", "ivs:GetStreamKey", "ivs:CreateStreamKey"}
+	d.add(checkIAM, statusInfo, "get-ivs-ingest and provision need %s", strings.Join(actions, ", "))
+	more := []string{"ivs:DeleteStreamKey", "ivs:StopStream"}
+	d.add(checkIAM, statusInfo, "rotate-ivs-stream-key and revoke-ivs-stream-key also need %s", strings.Join(more, ", "))
+	actions = append(actions, more...)
+	if cfg.StreamKeyMaxAge > 0 {
+		d.add(checkIAM, statusInfo, "key expiry (STREAM_KEY_MAX_AGE=%s) and rotate-expired also need ivs:GetStream", cfg.StreamKeyMaxAge)
+		actions = append(actions, "ivs:GetStream")
+	} else {
+		d.add(checkIAM, statusInfo, "key expiry is off (STREAM_KEY_MAX_AGE unset), so ivs:GetStream is not needed")
+	}
+	d.add(checkIAM, statusInfo, "only ivs:GetChannel is tried (with --show); `ivs-ingest doctor --policy` prints the policy to attach")
+	region := cfg.AWSRegion
+	if region == "" {
+		region = "*"
+	}
+	return policyStatement{
+		Effect:   "Allow",
+		Action:   actions,
+		Resource: []string{"arn:aws:ivs:" + region + ":*:channel/*", "arn:aws:ivs:" + region + ":*:stream-key/*"},
+	}
+}
+
+// iamPolicy is a ready-to-attach identity policy.
+type iamPolicy struct {
+	Version   string
+	Statement []policyStatement
+}
+
+func (d *doctor) print(w io.Writer, asJSON, withPolicy bool, stmt policyStatement) error {
+	policy := iamPolicy{Version: "2012-10-17", Statement: []policyStatement{stmt}}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			OK     bool        `json:"ok"`
+			Checks []checkLine `json:"checks"`
+			Policy iamPolicy   `json:"policy"`
+		}{len(d.failed()) == 0, d.lines, policy})
+	}
+	for _, l := range d.lines {
+		if _, err := fmt.Fprintf(w, "%-4s  %-8s  %s\n", l.Status, l.Check, l.Detail); err != nil {
+			return err
+		}
+	}
+	if withPolicy {
+		b, err := json.MarshalIndent(policy, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nIAM policy for the enabled features:\n%s\n", b)
+	}
+	if failed := d.failed(); len(failed) > 0 {
+		_, err := fmt.Fprintf(w, "\n%d of %d checks failed: %s\n", len(failed), d.checks(), strings.Join(failed, ", "))
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nno check failed: serve has what it needs\n")
+	return err
+}
+
+// checks counts the checks that ran or were skipped (the iam lines are
+// information, not a check).
+func (d *doctor) checks() int {
+	var names []string
+	for _, l := range d.lines {
+		if l.Check != checkIAM && !slices.Contains(names, l.Check) {
+			names = append(names, l.Check)
+		}
+	}
+	return len(names)
+}

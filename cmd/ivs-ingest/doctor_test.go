@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ivs"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
+	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
+)
+
+// runDoctor runs `ivs-ingest doctor` with args and returns its standard
+// output and result.
+func runDoctor(t *testing.T, getenv func(string) string, args ...string) (string, error) {
+	t.Helper()
+	var out strings.Builder
+	err := run(context.Background(), append([]string{"doctor", "--timeout", "5s"}, args...), getenv, &out, io.Discard)
+	return out.String(), err
+}
+
+// linesOf returns the report's lines for check.
+func linesOf(out, check string) []string {
+	var lines []string
+	for l := range strings.Lines(out) {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[1] == check {
+			lines = append(lines, strings.TrimSuffix(l, "\n"))
+		}
+	}
+	return lines
+}
+
+// wantLine fails the test unless check has exactly the one line want.
+func wantLine(t *testing.T, out, check, want string) {
+	t.Helper()
+	if got := linesOf(out, check); len(got) != 1 || got[0] != want {
+		t.Errorf("doctor's %s lines = %q,\nwant [%q]\nfull output:\n%s", check, got, want, out)
+	}
+}
+
+// wantFailed fails the test unless err is doctor's failure (exit 1) naming
+// exactly the checks in failed.
+func wantFailed(t *testing.T, err error, failed string) {
+	t.Helper()
+	if !errors.Is(err, errDoctorFailed) || exitCode(err) != 1 || !strings.HasSuffix(err.Error(), ": "+failed) {
+		t.Errorf("doctor = %v, want errDoctorFailed (exit 1) naming %q", err, failed)
+	}
+}
+
+// wantNoSecrets fails the test if out carries one of the secrets.
+func wantNoSecrets(t *testing.T, out string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(out, s) {
+			t.Errorf("doctor's output carries the secret %q:\n%s", s, out)
+		}
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestDoctorHealthy(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Supabase: true})
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	getenv := env.Getenv(nil)
+
+	out, err := runDoctor(t, getenv, "--show", show.ID)
+	if err != nil {
+		t.Fatalf("doctor on a healthy setup = %v, want nil\n%s", err, out)
+	}
+	wantLine(t, out, "config", "PASS  config    every variable serve needs is set and valid")
+	wantLine(t, out, "database", fmt.Sprintf("PASS  database  %s reachable, schema %d (this binary's)", dbTarget(env.DatabaseURL), postgres.SchemaVersion))
+	wantLine(t, out, "jwks", "PASS  jwks      GET "+env.Issuer.JWKSURL()+": 2 usable keys; the legacy HS256 secret is set too")
+	wantLine(t, out, "aws", "PASS  aws       credentials from static keys (AWS_ACCESS_KEY_ID), access key ending TEST, region us-east-1, IVS endpoint "+env.EmulatorURL)
+	wantLine(t, out, "channel", fmt.Sprintf("PASS  channel   show %s: GetChannel %s readable, ingest endpoint %s", show.ID, show.ChannelARN, show.Channel.IngestEndpoint))
+	if n := env.Emulator.Succeeded("GetChannel"); n != 1 {
+		t.Errorf("GetChannel succeeded %d times at the emulator, want 1 (the doctor's own call)", n)
+	}
+	for _, want := range []string{
+		"INFO  iam       get-ivs-ingest and provision need ivs:GetChannel, ivs:ListStreamKeys, ivs:GetStreamKey, ivs:CreateStreamKey",
+		"INFO  iam       rotate-ivs-stream-key and revoke-ivs-stream-key also need ivs:DeleteStreamKey, ivs:StopStream",
+		"INFO  iam       key expiry is off (STREAM_KEY_MAX_AGE unset), so ivs:GetStream is not needed",
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("doctor's output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "FAIL") || !strings.Contains(out, "no check failed") {
+		t.Errorf("healthy doctor output has a FAIL or lacks the all-clear:\n%s", out)
+	}
+	wantNoSecrets(t, out, testenv.SecretAccessKey, env.Issuer.HS256Secret())
+
+	// Key expiry on: ivs:GetStream is listed, and --policy prints it.
+	out, err = runDoctor(t, env.Getenv(map[string]string{"STREAM_KEY_MAX_AGE": "720h"}), "--policy", "--json")
+	if err != nil {
+		t.Fatalf("doctor --json = %v\n%s", err, out)
+	}
+	var doc struct {
+		OK     bool
+		Checks []checkLine
+		Policy struct{ Statement []struct{ Action []string } }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("doctor --json printed %q: %v", out, err)
+	}
+	if !doc.OK || len(doc.Policy.Statement) != 1 || !strings.Contains(strings.Join(doc.Policy.Statement[0].Action, ","), "ivs:GetStream") {
+		t.Errorf("doctor --json with STREAM_KEY_MAX_AGE = ok %v, policy %+v; want ok and ivs:GetStream in the policy", doc.OK, doc.Policy)
+	}
+	if len(doc.Checks) == 0 || doc.Checks[len(doc.Checks)-1].Check != "iam" {
+		t.Errorf("doctor --json checks = %+v, want them ending with the iam lines", doc.Checks)
+	}
+}
+
+func TestDoctorDatabaseDown(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	addr := closedPort(t)
+	getenv := env.Getenv(map[string]string{"DATABASE_URL": "postgres://ivs:secretpw@" + addr + "/app?connect_timeout=2"})
+
+	out, err := runDoctor(t, getenv, "--show", testenv.NewID(t))
+	wantFailed(t, err, "database")
+	db := linesOf(out, "database")
+	prefix := "FAIL  database  ivs@" + addr + "/app: connect to database: "
+	suffix := ": check DATABASE_URL and that the database accepts connections from this host"
+	if len(db) != 1 || !strings.HasPrefix(db[0], prefix) || !strings.Contains(db[0], "connection refused") || !strings.HasSuffix(db[0], suffix) {
+		t.Errorf("database lines = %q, want one %q...connection refused...%q", db, prefix, suffix)
+	}
+	// The checks that do not need the database still run; the one that
+	// does is skipped.
+	for _, check := range []string{"config", "jwks", "aws"} {
+		if l := linesOf(out, check); len(l) != 1 || !strings.HasPrefix(l[0], "PASS") {
+			t.Errorf("%s lines with the database down = %q, want one PASS", check, l)
+		}
+	}
+	wantLine(t, out, "channel", "SKIP  channel   skipped: needs database")
+	wantNoSecrets(t, out, "secretpw", testenv.SecretAccessKey)
+}
+
+func TestDoctorAndServeRefuseAnOldSchema(t *testing.T) {
+	t.Parallel()
+	const older = 20261125120000 // the first migration's version
+	unmigrated := testenv.New(t, testenv.Options{Unmigrated: true})
+	rolledBack := testenv.New(t, testenv.Options{})
+	pgtest.Exec(t, rolledBack.DatabaseURL, fmt.Sprintf(`UPDATE ivs_ingest.schema_version SET version = %d`, older))
+
+	for _, tt := range []struct {
+		name    string
+		env     *testenv.Env
+		version int64
+	}{
+		{"unmigrated", unmigrated, 0},
+		{"rolled back", rolledBack, older},
+	} {
+		need := fmt.Sprintf("database schema is at version %d, this binary needs %d: run `ivs-ingest migrate` first", tt.version, postgres.SchemaVersion)
+		out, err := runDoctor(t, tt.env.Getenv(nil), "--show", testenv.NewID(t))
+		wantFailed(t, err, "database")
+		wantLine(t, out, "database", "FAIL  database  "+dbTarget(tt.env.DatabaseURL)+" reachable, but "+need)
+		wantLine(t, out, "channel", "SKIP  channel   skipped: needs database")
+
+		err = run(context.Background(), []string{"serve"}, tt.env.Getenv(nil), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), need) {
+			t.Errorf("%s: serve = %v, want a refusal saying %q", tt.name, err, need)
+		}
+	}
+}
+
+func TestDoctorJWKS(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	noSecret := map[string]string{"SUPABASE_JWT_SECRET": ""}
+
+	env.Issuer.SetDown(true)
+	out, err := runDoctor(t, env.Getenv(noSecret))
+	wantFailed(t, err, "jwks")
+	wantLine(t, out, "jwks", "FAIL  jwks      GET "+env.Issuer.JWKSURL()+": status 503: check SUPABASE_URL (or SUPABASE_JWKS_URL) and that the auth server is reachable from this host")
+
+	// Down, but the legacy secret verifies HS256 tokens: a warning only.
+	out, err = runDoctor(t, env.Getenv(nil))
+	if err != nil {
+		t.Errorf("doctor with the JWKS down and the legacy secret set = %v, want nil\n%s", err, out)
+	}
+	wantLine(t, out, "jwks", "WARN  jwks      GET "+env.Issuer.JWKSURL()+": status 503: only HS256 tokens (SUPABASE_JWT_SECRET) will verify; ES256 and RS256 tokens get 503 until it answers")
+	wantNoSecrets(t, out, env.Issuer.HS256Secret())
+	env.Issuer.SetDown(false)
+
+	// Keys the verifier would refuse (symmetric, short RSA) do not count.
+	env.Issuer.SetJWKS([]byte(`{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0"},{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"}]}`))
+	out, err = runDoctor(t, env.Getenv(noSecret))
+	wantFailed(t, err, "jwks")
+	wantLine(t, out, "jwks", "FAIL  jwks      GET "+env.Issuer.JWKSURL()+": no usable keys (2 skipped: not a P-256 or 2048-bit RSA signature key with a kid), and SUPABASE_JWT_SECRET is unset: no token can be verified; check SUPABASE_JWKS_URL or set the legacy secret")
+	out, err = runDoctor(t, env.Getenv(nil))
+	if err != nil {
+		t.Errorf("doctor with an empty JWKS and the legacy secret = %v, want nil\n%s", err, out)
+	}
+	wantLine(t, out, "jwks", "PASS  jwks      GET "+env.Issuer.JWKSURL()+": no usable keys (2 skipped: not a P-256 or 2048-bit RSA signature key with a kid); the legacy HS256 secret (SUPABASE_JWT_SECRET) is set, so HS256 tokens only")
+	env.Issuer.SetJWKS(nil)
+
+	// Nothing listening; the URL's credentials and query are not shown.
+	addr := closedPort(t)
+	out, err = runDoctor(t, env.Getenv(map[string]string{"SUPABASE_JWT_SECRET": "", "SUPABASE_JWKS_URL": "http://user:jwkspw@" + addr + "/jwks.json?apikey=sb_secret_x"}))
+	wantFailed(t, err, "jwks")
+	wantLine(t, out, "jwks", "FAIL  jwks      GET http://"+addr+"/jwks.json: dial tcp "+addr+": connect: connection refused: check SUPABASE_URL (or SUPABASE_JWKS_URL) and that the auth server is reachable from this host")
+	wantNoSecrets(t, out, "jwkspw", "sb_secret_x")
+	if l := linesOf(out, "database"); len(l) == 0 || !strings.HasPrefix(l[0], "PASS") {
+		t.Errorf("database lines with the JWKS down = %q, want a PASS", l)
+	}
+}
+
+func TestDoctorAWS(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	getChannel := fmt.Sprintf("FAIL  channel   show %s: GetChannel %s: ", show.ID, show.ChannelARN)
+
+	const wrongSecret = "wrongSecretAccessKey/0123456789abcdefghij"
+	out, err := runDoctor(t, env.Getenv(map[string]string{"AWS_SECRET_ACCESS_KEY": wrongSecret}), "--show", show.ID)
+	wantFailed(t, err, "channel")
+	// The credentials resolve; AWS refuses their signature.
+	wantLine(t, out, "aws", "PASS  aws       credentials from static keys (AWS_ACCESS_KEY_ID), access key ending TEST, region us-east-1, IVS endpoint "+env.EmulatorURL)
+	wantLine(t, out, "channel", getChannel+"AWS refused the request signature (InvalidSignatureException): AWS_SECRET_ACCESS_KEY is not the secret of the access key ending TEST; fix it")
+	wantNoSecrets(t, out, wrongSecret, testenv.SecretAccessKey)
+
+	out, err = runDoctor(t, env.Getenv(map[string]string{"AWS_ACCESS_KEY_ID": "AKIAUNKNOWNUNKNOWN00"}), "--show", show.ID)
+	wantFailed(t, err, "channel")
+	wantLine(t, out, "channel", getChannel+"AWS does not know the access key ending WN00 or its session token (UnrecognizedClientException): the key was deleted or mistyped, or the session token is wrong")
+
+	env.Emulator.Fail("GetChannel", "AccessDeniedException")
+	out, err = runDoctor(t, env.Getenv(nil), "--show", show.ID)
+	wantFailed(t, err, "channel")
+	wantLine(t, out, "channel", getChannel+"the credentials may not call ivs:GetChannel on this channel (AccessDeniedException): attach the policy that `ivs-ingest doctor --policy` prints")
+	env.Emulator.ClearFailures()
+
+	if _, err := env.IVS.DeleteChannel(context.Background(), &ivs.DeleteChannelInput{Arn: aws.String(show.ChannelARN)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runDoctor(t, env.Getenv(nil), "--show", show.ID)
+	wantFailed(t, err, "channel")
+	wantLine(t, out, "channel", getChannel+"no such channel in region us-east-1 (ResourceNotFoundException): the show's ivs_channel_arn names a deleted channel, or one in another account or region (AWS_REGION)")
+}
+
+func TestDoctorShow(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	owner := env.Seller(t, "approved")
+	bare := env.Show(t, owner, false)
+	unknown := testenv.NewID(t)
+
+	out, err := runDoctor(t, env.Getenv(nil), "--show", unknown)
+	wantFailed(t, err, "channel")
+	wantLine(t, out, "channel", "FAIL  channel   show "+unknown+" not found in public.shows: check the id")
+
+	out, err = runDoctor(t, env.Getenv(nil), "--show", bare.ID)
+	wantFailed(t, err, "channel")
+	wantLine(t, out, "channel", "FAIL  channel   show "+bare.ID+" has no IVS channel (public.shows.ivs_channel_arn is empty): attach one")
+
+	// Without --show the channel is not checked, and that is no failure.
+	out, err = runDoctor(t, env.Getenv(nil))
+	if err != nil {
+		t.Errorf("doctor without --show = %v, want nil\n%s", err, out)
+	}
+	wantLine(t, out, "channel", "SKIP  channel   not checked: give --show <uuid> to read a show's channel with GetChannel, which proves AWS accepts the credentials")
+	if n := env.Emulator.Calls("GetChannel"); n != 0 {
+		t.Errorf("GetChannel called %d times for shows without a channel or without --show, want 0", n)
+	}
+
+	for _, args := range [][]string{{"--show", "not-a-uuid"}, {"--timeout", "0s"}, {"extra"}} {
+		if _, err := runDoctor(t, env.Getenv(nil), args...); !errors.Is(err, errUsage) || exitCode(err) != 2 {
+			t.Errorf("doctor %q = %v, want a usage error (exit 2)", args, err)
+		}
+	}
+}
+
+// TestDoctorConfigIncomplete needs no database: each configuration error is
+// a FAIL line naming its variable, and the checks that need a wrong variable
+// are skipped rather than run on it.
+func TestDoctorConfigIncomplete(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"SUPABASE_URL":      "abc.supabase.co",
+		"AWS_ACCESS_KEY_ID": "AKIAONLYTHEKEYID0000",
+	}
+	out, err := runDoctor(t, func(k string) string { return env[k] }, "--show", testenv.NewID(t))
+	wantFailed(t, err, "config")
+	wantConfig := []string{
+		`FAIL  config    SUPABASE_URL: "abc.supabase.co" is not an http(s) URL`,
+		// Derived from SUPABASE_URL, so wrong with it.
+		`FAIL  config    SUPABASE_JWKS_URL: "abc.supabase.co/auth/v1/.well-known/jwks.json" is not an http(s) URL`,
+		`FAIL  config    AWS_SECRET_ACCESS_KEY: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together`,
+		`FAIL  config    DATABASE_URL is required: a PostgreSQL URL such as postgres://user:password@host:5432/postgres`,
+	}
+	if got := linesOf(out, "config"); strings.Join(got, "\n") != strings.Join(wantConfig, "\n") {
+		t.Errorf("config lines = %q,\nwant %q", got, wantConfig)
+	}
+	wantLine(t, out, "database", "SKIP  database  skipped: needs a valid DATABASE_URL")
+	wantLine(t, out, "jwks", "SKIP  jwks      skipped: needs a valid SUPABASE_URL and SUPABASE_JWKS_URL")
+	wantLine(t, out, "aws", "SKIP  aws       skipped: needs a valid AWS_SECRET_ACCESS_KEY")
+	wantLine(t, out, "channel", "SKIP  channel   skipped: needs database and aws")
+}
+
+// TestDoctorNoAWSCredentials empties the SDK's default chain, which reads
+// the process environment: not parallel, for t.Setenv.
+func TestDoctorNoAWSCredentials(t *testing.T) {
+	for k, v := range map[string]string{
+		"AWS_EC2_METADATA_DISABLED":              "true",
+		"AWS_CONFIG_FILE":                        t.TempDir() + "/none",
+		"AWS_SHARED_CREDENTIALS_FILE":            t.TempDir() + "/none",
+		"AWS_PROFILE":                            "",
+		"AWS_ACCESS_KEY_ID":                      "",
+		"AWS_SECRET_ACCESS_KEY":                  "",
+		"AWS_SESSION_TOKEN":                      "",
+		"AWS_WEB_IDENTITY_TOKEN_FILE":            "",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI":     "",
+	} {
+		t.Setenv(k, v)
+	}
+	env := map[string]string{
+		"DATABASE_URL": "postgres://ivs@" + closedPort(t) + "/app",
+		"SUPABASE_URL": "http://" + closedPort(t),
+	}
+	out, err := runDoctor(t, func(k string) string { return env[k] })
+	if !errors.Is(err, errDoctorFailed) {
+		t.Errorf("doctor without AWS credentials = %v, want errDoctorFailed", err)
+	}
+	aws := linesOf(out, "aws")
+	prefix := "FAIL  aws       no AWS credentials: "
+	suffix := ": set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give the process a profile, web identity, container or instance role"
+	if len(aws) != 1 || !strings.HasPrefix(aws[0], prefix) || !strings.HasSuffix(aws[0], suffix) {
+		t.Errorf("aws lines = %q, want one %q...%q", aws, prefix, suffix)
+	}
+}
