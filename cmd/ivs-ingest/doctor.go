@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -209,7 +210,7 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg config.Config, bad map[s
 	defer cancel()
 	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: 2, ConnectTimeout: d.timeout})
 	if err != nil {
-		d.add(checkDatabase, statusFail, "%s: %v: check DATABASE_URL and that the database accepts connections from this host", target, err)
+		d.add(checkDatabase, statusFail, "%s: %s: check DATABASE_URL and that the database accepts connections from this host", target, explainDBError(err))
 		return nil
 	}
 	if err := db.CheckSchema(ctx); err != nil {
@@ -232,6 +233,21 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg config.Config, bad map[s
 		d.add(checkDatabase, statusInfo, "no auth.sessions table: signing out will not revoke tokens before they expire (every Supabase database has one)")
 	}
 	return db
+}
+
+// explainDBError reduces a connection failure to its cause: what PostgreSQL
+// answered, or why no connection was made (pgx repeats the latter for every
+// address and TLS mode it tried).
+func explainDBError(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return fmt.Sprintf("PostgreSQL refused: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return "cannot connect: " + opErr.Error()
+	}
+	return err.Error()
 }
 
 // dbTarget names the database at rawURL by user, host, port and name, never
@@ -263,6 +279,10 @@ func (d *doctor) checkJWKS(ctx context.Context, cfg config.Config, bad map[strin
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	usable, skipped, err := auth.ProbeJWKS(ctx, cfg.JWKSURL, &http.Client{Timeout: d.timeout})
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout() {
+		err = fmt.Errorf("no answer within %s (--timeout)", d.timeout)
+	}
 	skippedNote := ""
 	if skipped > 0 {
 		skippedNote = fmt.Sprintf(" (%d skipped: not a P-256 or 2048-bit RSA signature key with a kid)", skipped)

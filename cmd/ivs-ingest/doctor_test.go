@@ -140,12 +140,7 @@ func TestDoctorDatabaseDown(t *testing.T) {
 
 	out, err := runDoctor(t, getenv, "--show", testenv.NewID(t))
 	wantFailed(t, err, "database")
-	db := linesOf(out, "database")
-	prefix := "FAIL  database  ivs@" + addr + "/app: connect to database: "
-	suffix := ": check DATABASE_URL and that the database accepts connections from this host"
-	if len(db) != 1 || !strings.HasPrefix(db[0], prefix) || !strings.Contains(db[0], "connection refused") || !strings.HasSuffix(db[0], suffix) {
-		t.Errorf("database lines = %q, want one %q...connection refused...%q", db, prefix, suffix)
-	}
+	wantLine(t, out, "database", "FAIL  database  ivs@"+addr+"/app: cannot connect: dial tcp "+addr+": connect: connection refused: check DATABASE_URL and that the database accepts connections from this host")
 	// The checks that do not need the database still run; the one that
 	// does is skipped.
 	for _, check := range []string{"config", "jwks", "aws"} {
@@ -203,6 +198,12 @@ func TestDoctorJWKS(t *testing.T) {
 	wantLine(t, out, "jwks", "WARN  jwks      GET "+env.Issuer.JWKSURL()+": status 503: only HS256 tokens (SUPABASE_JWT_SECRET) will verify; ES256 and RS256 tokens get 503 until it answers")
 	wantNoSecrets(t, out, env.Issuer.HS256Secret())
 	env.Issuer.SetDown(false)
+
+	env.Issuer.SetSlow(true)
+	out, err = runDoctor(t, env.Getenv(noSecret), "--timeout", "500ms")
+	wantFailed(t, err, "jwks")
+	wantLine(t, out, "jwks", "FAIL  jwks      GET "+env.Issuer.JWKSURL()+": no answer within 500ms (--timeout): check SUPABASE_URL (or SUPABASE_JWKS_URL) and that the auth server is reachable from this host")
+	env.Issuer.SetSlow(false)
 
 	// Keys the verifier would refuse (symmetric, short RSA) do not count.
 	env.Issuer.SetJWKS([]byte(`{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0"},{"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"}]}`))
