@@ -293,14 +293,21 @@ func (d *doctor) checkJWKS(ctx context.Context, cfg config.Config, bad map[strin
 	case err != nil:
 		d.add(checkJWKS, statusFail, "%s: %v: check SUPABASE_URL (or SUPABASE_JWKS_URL) and that the auth server is reachable from this host", where, err)
 	case usable > 0 && hasSecret:
-		d.add(checkJWKS, statusPass, "%s: %d usable keys%s; the legacy HS256 secret is set too", where, usable, skippedNote)
+		d.add(checkJWKS, statusPass, "%s: %s%s; the legacy HS256 secret is set too", where, usableKeys(usable), skippedNote)
 	case usable > 0:
-		d.add(checkJWKS, statusPass, "%s: %d usable keys%s", where, usable, skippedNote)
+		d.add(checkJWKS, statusPass, "%s: %s%s", where, usableKeys(usable), skippedNote)
 	case hasSecret:
 		d.add(checkJWKS, statusPass, "%s: no usable keys%s; the legacy HS256 secret (SUPABASE_JWT_SECRET) is set, so HS256 tokens only", where, skippedNote)
 	default:
 		d.add(checkJWKS, statusFail, "%s: no usable keys%s, and SUPABASE_JWT_SECRET is unset: no token can be verified; check SUPABASE_JWKS_URL or set the legacy secret", where, skippedNote)
 	}
+}
+
+func usableKeys(n int) string {
+	if n == 1 {
+		return "1 usable key"
+	}
+	return fmt.Sprintf("%d usable keys", n)
 }
 
 // redactedURL drops credentials and the query from u.
