@@ -39,8 +39,12 @@ export async function startDevServer(options = {}) {
   /** @type {Promise<number | null>} */
   const exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
   let running = true;
+  // Should the test process die without running its after hooks, the server dies with it.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
   void exited.then(() => {
     running = false;
+    process.off("exit", killOnExit);
   });
 
   const stop = async () => {
