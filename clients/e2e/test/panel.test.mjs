@@ -58,7 +58,10 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
   before(async () => {
     await stat(path.join(EXAMPLE_DIR, "main.js")); // built by `npm run build`
     example = await serveExample();
-    dev = await startDevServer({ env: { CORS_ALLOWED_ORIGINS: example.origin } });
+    // One key creation per seller and hour: the first test's reset is the one allowed, the last test's is over.
+    dev = await startDevServer({
+      env: { CORS_ALLOWED_ORIGINS: example.origin, RATE_LIMIT_KEY_CREATES_PER_HOUR: "1" },
+    });
     userDataDir = await mkdtemp(path.join(tmpdir(), "ivs-ingest-chromium-"));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -141,6 +144,11 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
     await page.getByRole("button", { name: "Copy server URL" }).click();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), await serverUrl.inputValue());
 
+    // Hide again (and keep the key out of the screenshots that follow).
+    await page.getByRole("button", { name: "Hide stream key" }).click();
+    assert.equal(await key.getAttribute("type"), "password", "Hide did not mask the key");
+    assert.equal(await reveal.getAttribute("aria-pressed"), "false");
+
     // Reset, then Escape: nothing changes and the focus returns.
     const resetButton = page.getByRole("button", { name: "Reset stream key" });
     await resetButton.click();
@@ -193,5 +201,25 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
     await alert.waitFor();
     assert.match(await alert.innerText(), /the streaming service could not be reached/);
     await page.getByRole("button", { name: "Try again" }).waitFor();
+  });
+
+  test("a reset over the creation limit: \"Too many requests\", when to try again, and the key kept", async () => {
+    const showId = dev.show("approved-seller", true).id;
+    const { page, errors } = await openAs("approved-seller", showId);
+    await page.getByRole("button", { name: "Get stream details" }).click();
+    const key = page.getByLabel("Stream key", { exact: true });
+    await key.waitFor();
+    const before = await key.inputValue();
+    await page.getByRole("button", { name: "Reset stream key" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Reset stream key" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    const text = await alert.innerText();
+    assert.match(text, /The stream key was not reset: Too many requests/);
+    // retryAfter from the answer: the hour since the first test's reset, less the seconds since.
+    assert.match(text, /Try again in (5\d|60) minutes\./);
+    assert.ok((await key.inputValue()) === before, "a refused reset changed the key in the panel");
+    assert.ok((await serverKey(showId)) === before, "a refused reset changed the key on the server");
+    assert.deepEqual(errors, []);
   });
 });
