@@ -99,6 +99,21 @@ describe("against ivs-ingest dev", () => {
       assert.ok(d.streamKey === firstKey, "the second answer's key differs from the first");
     });
 
+    test("works with the README's self-hosted client, whose customFetch takes the session's token", async () => {
+      // The README's snippet, with supabase.auth reduced to the getSession it uses.
+      const supabase = { auth: { getSession: async () => ({ data: { session: { access_token: approved.token } } }) } };
+      const ingest = new FunctionsClient(dev.functionsUrl, {
+        customFetch: async (input, init) => {
+          const { data } = await supabase.auth.getSession();
+          const headers = new Headers(init?.headers);
+          if (data.session) headers.set("Authorization", `Bearer ${data.session.access_token}`);
+          return fetch(input, { ...init, headers });
+        },
+      });
+      const d = ok(await getIngestDetails(ingest, liveShow), "get");
+      assert.ok(d.streamKey === firstKey, "the key differs");
+    });
+
     test("accepts supabase.functions itself as the client", async () => {
       const d = ok(await getIngestDetails(supabaseAs(dev.baseUrl, approved.token).functions, liveShow), "get");
       assert.ok(d.streamKey === firstKey, "the key differs");
