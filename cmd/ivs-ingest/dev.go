@@ -27,6 +27,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 	"github.com/ivs-ingest/ivs-ingest/internal/sqlite"
+	"github.com/ivs-ingest/ivs-ingest/internal/version"
 )
 
 // Files of the dev data directory, besides devauth.KeyFile and demo.FileName.
@@ -133,7 +134,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	mux.Handle("/", a.Handler)
 
 	srv := httpapi.NewHTTPServer(ln.Addr().String(), mux, a.RequestTimeout, logger)
-	logger.Info("listening", "addr", ln.Addr().String(), "version", versionString(), "mode", "dev")
+	logger.Info("listening", "addr", ln.Addr().String(), "version", version.String(), "mode", "dev")
 	printBanner(stdout, parts, data)
 	return serveUntilDone(ctx, srv, ln, logger)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
+	"github.com/ivs-ingest/ivs-ingest/internal/version"
 )
 
 // shutdownGrace is how long in-flight requests may run after SIGTERM.
@@ -59,7 +60,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := httpapi.NewHTTPServer(ln.Addr().String(), a.Handler, a.RequestTimeout, logger)
-	logger.Info("listening", "addr", ln.Addr().String(), "version", versionString(), "aws_region", cfg.AWSRegion)
+	logger.Info("listening", "addr", ln.Addr().String(), "version", version.String(), "aws_region", cfg.AWSRegion)
 	return serveUntilDone(ctx, srv, ln, logger)
 }
 

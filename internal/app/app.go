@@ -17,7 +17,9 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
+	"github.com/ivs-ingest/ivs-ingest/internal/metrics"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
+	"github.com/ivs-ingest/ivs-ingest/internal/version"
 )
 
 // Store is what the service needs of a store.
@@ -35,6 +37,9 @@ type App struct {
 	// must exceed it.
 	RequestTimeout time.Duration
 
+	// Metrics is the process's registry, also served at GET /metrics.
+	Metrics *metrics.Metrics
+
 	verifier *auth.Verifier
 	closers  []func()
 }
@@ -50,6 +55,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, err
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := a.Metrics.WatchPool(func() metrics.PoolStats { return poolStats(db) }); err != nil {
+		a.Close()
+		db.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	a.closers = append(a.closers, db.Close)
 	logger.Info("store", "kind", "postgres", "checks_sessions", db.ChecksSessions())
@@ -72,25 +82,45 @@ func OpenStore(ctx context.Context, cfg config.Config) (*postgres.DB, error) {
 
 // Build assembles the service over store, which the caller keeps and closes.
 func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Logger) (*App, error) {
+	m := metrics.New(version.String())
 	verifier, err := auth.New(context.WithoutCancel(ctx), auth.Config{
 		Issuer:          cfg.JWTIssuer,
 		JWKSURL:         cfg.JWKSURL,
 		HS256Secret:     cfg.JWTSecret,
 		RefetchInterval: cfg.JWKSRefetchInterval,
 		Logger:          logger,
+		Metrics:         m,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("token verification: %w", err)
 	}
-	svc := NewService(ctx, cfg, store, logger)
+	svc := newService(ctx, cfg, store, logger, m)
 	work := RequestTimeout(cfg)
 	handler := httpapi.NewServer(httpapi.Config{
 		AllowedOrigins:    cfg.CORSAllowedOrigins,
 		RequestsPerMinute: cfg.RequestsPerMinute,
 		RequestTimeout:    work,
 		Logger:            logger,
+		Metrics:           m,
+		MetricsHandler:    m.Handler(),
+		MetricsToken:      cfg.MetricsToken,
 	}, verifier, svc, store.Ping)
-	return &App{Handler: handler, Service: svc, RequestTimeout: work, verifier: verifier, closers: []func(){svc.Close}}, nil
+	return &App{Handler: handler, Service: svc, RequestTimeout: work, Metrics: m, verifier: verifier, closers: []func(){svc.Close}}, nil
+}
+
+// poolStats reads db's pool figures for the metrics.
+func poolStats(db *postgres.DB) metrics.PoolStats {
+	s := db.Stat()
+	return metrics.PoolStats{
+		MaxConns:             s.MaxConns(),
+		AcquiredConns:        s.AcquiredConns(),
+		IdleConns:            s.IdleConns(),
+		ConstructingConns:    s.ConstructingConns(),
+		AcquireCount:         s.AcquireCount(),
+		AcquireDuration:      s.AcquireDuration(),
+		EmptyAcquireCount:    s.EmptyAcquireCount(),
+		CanceledAcquireCount: s.CanceledAcquireCount(),
+	}
 }
 
 // RequestTimeout is how long a request may work: it may wait for IVS call
@@ -101,6 +131,11 @@ func RequestTimeout(cfg config.Config) time.Duration { return cfg.IVSBudgetWait 
 // budget shared by every replica where the store can share it (in process
 // otherwise: the embedded store has one process). The caller closes it.
 func NewService(ctx context.Context, cfg config.Config, store ingest.Store, logger *slog.Logger) *ingest.Service {
+	return newService(ctx, cfg, store, logger, nil)
+}
+
+// newService is NewService reporting to m, which may be nil.
+func newService(ctx context.Context, cfg config.Config, store ingest.Store, logger *slog.Logger, m *metrics.Metrics) *ingest.Service {
 	var slots budget.SlotSource = budget.NewLocal()
 	if shared, ok := store.(budget.SlotSource); ok {
 		slots = shared
@@ -113,6 +148,7 @@ func NewService(ctx context.Context, cfg config.Config, store ingest.Store, logg
 		SecretAccessKey: cfg.AWSSecretAccessKey,
 		SessionToken:    cfg.AWSSessionToken,
 		Budget:          calls,
+		Metrics:         m,
 	})
 	if err != nil {
 		// Calls to IVS will fail and log this again.
@@ -125,6 +161,7 @@ func NewService(ctx context.Context, cfg config.Config, store ingest.Store, logg
 		KeyMaxAge:         cfg.StreamKeyMaxAge,
 		ResolveTimeout:    RequestTimeout(cfg),
 		Logger:            logger,
+		Metrics:           m,
 	})
 }
 

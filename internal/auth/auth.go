@@ -83,6 +83,14 @@ type Config struct {
 	Leeway time.Duration
 	// Logger receives key-set fetch failures. Nil discards them.
 	Logger *slog.Logger
+	// Metrics counts key-set fetches; nil for none.
+	Metrics Metrics
+}
+
+// Metrics is what the verifier reports about its key set.
+type Metrics interface {
+	// JWKSFetched reports a fetch of the JWKS: err is its failure, or nil.
+	JWKSFetched(err error)
 }
 
 // Caller is a verified, signed-in user.
@@ -160,6 +168,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			client = &http.Client{Timeout: fetchTimeout}
 		}
 		v.keys = newKeySet(cfg.JWKSURL, client, cmp.Or(cfg.RefetchInterval, DefaultRefetchInterval), logger)
+		if cfg.Metrics != nil {
+			v.keys.observe = cfg.Metrics.JWKSFetched
+		}
 		bg, cancel := context.WithCancel(ctx)
 		v.stop = cancel
 		go v.keys.run(bg, cmp.Or(cfg.RefreshInterval, DefaultRefreshInterval))

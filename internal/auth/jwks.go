@@ -51,8 +51,9 @@ type keySet struct {
 	client  *http.Client
 	refetch time.Duration
 	log     *slog.Logger
-	kick    chan struct{} // asks run for a fetch now
-	done    chan struct{} // closed when run returns
+	observe func(err error) // reports each fetch's outcome; may be nil
+	kick    chan struct{}   // asks run for a fetch now
+	done    chan struct{}   // closed when run returns
 
 	mu            sync.Mutex
 	keys          map[string]publicKey
@@ -111,6 +112,9 @@ func (s *keySet) run(ctx context.Context, refresh time.Duration) {
 		s.mu.Unlock()
 
 		err := s.fetch(ctx)
+		if s.observe != nil && ctx.Err() == nil {
+			s.observe(err)
+		}
 
 		s.mu.Lock()
 		s.wait = nil

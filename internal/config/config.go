@@ -59,6 +59,8 @@ type Config struct {
 	StreamKeyMaxAge time.Duration
 	// PprofAddr is a loopback address serving net/http/pprof; "" for none.
 	PprofAddr string
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken secret.String
 }
 
 // Load reads the configuration through getenv and validates every variable
@@ -89,6 +91,7 @@ func Load(getenv func(string) string) (Config, error) {
 		IVSBudgetWait:       p.duration("IVS_BUDGET_WAIT", 90*time.Second),
 		StreamKeyMaxAge:     p.duration("STREAM_KEY_MAX_AGE", 0),
 		PprofAddr:           strings.TrimSpace(getenv("PPROF_ADDR")),
+		MetricsToken:        secret.New(strings.TrimSpace(getenv("METRICS_TOKEN"))),
 	}
 	if c.AWSRegion == "" {
 		c.AWSRegion = "us-east-1"
@@ -133,6 +136,9 @@ func Load(getenv func(string) string) (Config, error) {
 		if err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 			p.fail("PPROF_ADDR", fmt.Sprintf("%q is not a loopback address such as 127.0.0.1:6060", c.PprofAddr))
 		}
+	}
+	if n := len(c.MetricsToken.Reveal()); n > 0 && n < 16 {
+		p.fail("METRICS_TOKEN", fmt.Sprintf("is %d characters long, want at least 16 (e.g. openssl rand -hex 32)", n))
 	}
 	if (c.AWSAccessKeyID == "") != c.AWSSecretAccessKey.IsZero() {
 		p.fail("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
@@ -267,6 +273,7 @@ func (c Config) Print(w io.Writer) error {
 		{"IVS_MAX_CALLS_PER_SECOND", strconv.FormatFloat(c.IVSCallsPerSecond, 'g', -1, 64)},
 		{"IVS_BUDGET_WAIT", c.IVSBudgetWait.String()},
 		{"PPROF_ADDR", c.PprofAddr},
+		{"METRICS_TOKEN", c.MetricsToken.String()},
 	}
 	for _, r := range rows {
 		if _, err := fmt.Fprintf(w, "%s=%s\n", r.name, r.value); err != nil {

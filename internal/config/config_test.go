@@ -73,17 +73,20 @@ func TestErrorsNameEveryBadVariable(t *testing.T) {
 		"LOG_LEVEL":           "loud",
 		"SUPABASE_URL":        "ftp://x",
 		"SUPABASE_JWT_SECRET": "short-secret-value",
+		"METRICS_TOKEN":       "short-token",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted bad values")
 	}
-	for _, name := range []string{"PORT", "LOG_LEVEL", "SUPABASE_URL", "SUPABASE_JWT_SECRET"} {
+	for _, name := range []string{"PORT", "LOG_LEVEL", "SUPABASE_URL", "SUPABASE_JWT_SECRET", "METRICS_TOKEN"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("Load() error %q does not name %s", err, name)
 		}
 	}
-	if strings.Contains(err.Error(), "short-secret-value") {
-		t.Error("the error quotes the JWT secret")
+	for _, secret := range []string{"short-secret-value", "short-token"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error quotes a secret: %q", secret)
+		}
 	}
 }
 
@@ -96,6 +99,7 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		"AWS_ACCESS_KEY_ID":     "AKIAEXAMPLE",
 		"AWS_SECRET_ACCESS_KEY": "aws-secret-value",
 		"AWS_SESSION_TOKEN":     "aws-session-token",
+		"METRICS_TOKEN":         "metrics-token-0123456789",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -105,13 +109,13 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := out.String()
-	for _, secret := range []string{"db-pa55word", "jwt-secret-jwt", "aws-secret-value", "aws-session-token"} {
+	for _, secret := range []string{"db-pa55word", "jwt-secret-jwt", "aws-secret-value", "aws-session-token", "metrics-token"} {
 		if strings.Contains(got, secret) {
 			t.Errorf("Print() shows a secret:\n%s", strings.ReplaceAll(got, secret, "<the secret>"))
 		}
 	}
 	for _, want := range []string{"DATABASE_URL=postgres://app:xxxxx@db.example:5432/postgres\n", "SUPABASE_JWT_SECRET=[REDACTED]\n",
-		"AWS_ACCESS_KEY_ID=AKIAEXAMPLE\n", "IVS_MAX_CALLS_PER_SECOND=4\n", "PORT=8080\n"} {
+		"AWS_ACCESS_KEY_ID=AKIAEXAMPLE\n", "IVS_MAX_CALLS_PER_SECOND=4\n", "PORT=8080\n", "METRICS_TOKEN=[REDACTED]\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Print() lacks %q:\n%s", want, got)
 		}

@@ -24,6 +24,7 @@ var (
 	errUnavailable      = errors.New("service unavailable")
 	errBadLimit         = errors.New("limit out of range")
 	errBadReason        = errors.New("reason is not a short string")
+	errMetricsToken     = errors.New("metrics token missing or wrong")
 )
 
 // tooManyRequests is a request over a rate limit; the answer says when to
@@ -50,6 +51,7 @@ var errorTable = []struct {
 }{
 	{errMissingAuth, http.StatusUnauthorized, "Missing authorization header"},
 	{errMalformedAuth, http.StatusUnauthorized, "Invalid or expired token"},
+	{errMetricsToken, http.StatusUnauthorized, "Missing or invalid metrics token"},
 	{auth.ErrInvalidToken, http.StatusUnauthorized, "Invalid or expired token"},
 	{ingest.ErrSessionEnded, http.StatusUnauthorized, "Invalid or expired token"},
 	{auth.ErrUnavailable, http.StatusServiceUnavailable, "Service unavailable"},

@@ -15,7 +15,31 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
+	"github.com/ivs-ingest/ivs-ingest/internal/metrics"
 )
+
+// routeLabel is the metrics label of a request's route: its pattern without
+// the method, or "unmatched" for a path no route serves. Never the raw path,
+// which a client chooses and which could carry ids.
+func routeLabel(pattern string) string {
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		pattern = p
+	}
+	if pattern == "" || pattern == "/" {
+		return "unmatched"
+	}
+	return pattern
+}
+
+// methodLabel bounds the method label to the methods the service knows.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions,
+		http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return m
+	}
+	return "other"
+}
 
 // handlerFunc is a handler that returns its error, so that handle writes
 // every error response in one place.
@@ -45,10 +69,13 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	)
 	switch {
 	case errors.As(err, &tooMany):
+		s.metrics.Rejected(metrics.LimitUserRequests)
 		body.RetryAfter = tooMany.retryAfter
 	case errors.As(err, &limited):
+		s.metrics.Rejected(metrics.LimitKeyCreations)
 		body.RetryAfter = retryAfterSeconds(limited.RetryAfter)
 	case errors.As(err, &exhausted):
+		s.metrics.Rejected(metrics.LimitIVSBudget)
 		// 503 says only "Service unavailable"; when to retry is in the header.
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(exhausted.RetryAfter)))
 	}
@@ -108,7 +135,10 @@ func (s *server) requestContext(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		w.Header().Set("Cache-Control", "no-store")
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		// The mux records the matched pattern on the request it is given.
+		routed := r.WithContext(ctx)
+		next.ServeHTTP(rec, routed)
+		s.metrics.Request(routeLabel(routed.Pattern), methodLabel(r.Method), rec.status(), time.Since(start))
 
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),

@@ -31,6 +31,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("/healthz", s.handle(methodNotAllowed("GET, HEAD")))
 	mux.Handle("GET /readyz", s.handle(s.readyz))
 	mux.Handle("/readyz", s.handle(methodNotAllowed("GET, HEAD")))
+	mux.Handle("GET /metrics", s.handle(s.serveMetrics))
+	mux.Handle("/metrics", s.handle(methodNotAllowed("GET, HEAD")))
 
 	mux.Handle("/", s.handle(notFound))
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
 // Authenticator verifies a bearer token.
@@ -41,31 +42,59 @@ type Config struct {
 	// RequestTimeout bounds the work done for one request; 0 means 30s.
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
+	// Metrics counts requests and refusals; nil for none.
+	Metrics Metrics
+	// MetricsHandler serves GET /metrics; nil answers 404 there.
+	MetricsHandler http.Handler
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken secret.String
 }
+
+// Metrics is what the transport reports about the requests it answers.
+type Metrics interface {
+	// Request reports an answered request; route is its route pattern.
+	Request(route, method string, status int, d time.Duration)
+	// Rejected reports a request refused by a limit (see package metrics).
+	Rejected(limit string)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Request(string, string, int, time.Duration) {}
+func (noMetrics) Rejected(string)                            {}
 
 // MaxBodyBytes is the largest request body accepted.
 const MaxBodyBytes = 64 << 10
 
 type server struct {
-	authn   Authenticator
-	ingest  IngestService
-	ready   ReadyFunc
-	cors    cors
-	limiter *userLimiter
-	timeout time.Duration
-	logger  *slog.Logger
+	authn       Authenticator
+	ingest      IngestService
+	ready       ReadyFunc
+	cors        cors
+	limiter     *userLimiter
+	timeout     time.Duration
+	logger      *slog.Logger
+	metrics     Metrics
+	scrape      http.Handler // nil when metrics are not served
+	scrapeToken secret.String
 }
 
 // NewServer returns the service's HTTP handler.
 func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFunc) http.Handler {
 	s := &server{
-		authn:   authn,
-		ingest:  svc,
-		ready:   ready,
-		cors:    newCORS(cfg.AllowedOrigins),
-		limiter: newUserLimiter(cfg.RequestsPerMinute),
-		timeout: cfg.RequestTimeout,
-		logger:  cfg.Logger,
+		authn:       authn,
+		ingest:      svc,
+		ready:       ready,
+		cors:        newCORS(cfg.AllowedOrigins),
+		limiter:     newUserLimiter(cfg.RequestsPerMinute),
+		timeout:     cfg.RequestTimeout,
+		logger:      cfg.Logger,
+		metrics:     cfg.Metrics,
+		scrape:      cfg.MetricsHandler,
+		scrapeToken: cfg.MetricsToken,
+	}
+	if s.metrics == nil {
+		s.metrics = noMetrics{}
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

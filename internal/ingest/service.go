@@ -33,6 +33,8 @@ type Options struct {
 	// so the lock is never held while waiting in the budget's queue.
 	Budget *budget.Budget
 	Logger *slog.Logger
+	// Metrics counts key cache hits and misses; nil for none.
+	Metrics Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -53,8 +55,18 @@ type Service struct {
 	liveMu         sync.Mutex
 	liveUntil      map[string]time.Time // channel ARN -> until when it counts as live
 	logger         *slog.Logger
+	metrics        Metrics
 	now            func() time.Time
 }
+
+// Metrics is what the service reports about its work.
+type Metrics interface {
+	KeyCacheLookup(hit bool)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) KeyCacheLookup(bool) {}
 
 // NewService returns a Service over store and ivs.
 func NewService(store Store, ivs IVS, opts Options) *Service {
@@ -71,7 +83,11 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		maxAge:         opts.KeyMaxAge,
 		liveUntil:      make(map[string]time.Time),
 		logger:         opts.Logger,
+		metrics:        opts.Metrics,
 		now:            opts.Now,
+	}
+	if s.metrics == nil {
+		s.metrics = noMetrics{}
 	}
 	if s.resolveTimeout <= 0 {
 		s.resolveTimeout = 30 * time.Second
@@ -117,10 +133,12 @@ func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, erro
 	}
 	if endpoint := NormalizeEndpoint(show.IngestEndpoint); endpoint != "" {
 		if v, srt, ok := s.keys.get(show.StreamKeyARN, show.ChannelARN, s.now()); ok {
+			s.metrics.KeyCacheLookup(true)
 			return Details{IngestEndpoint: endpoint, StreamKey: v, SRT: srt, Action: ActionGet,
 				StreamKeyARN: show.StreamKeyARN, SellerID: show.SellerID}, nil
 		}
 	}
+	s.metrics.KeyCacheLookup(false)
 	return s.resolve(ctx, show)
 }
 

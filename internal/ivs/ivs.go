@@ -43,6 +43,15 @@ type Config struct {
 	// context carries a budget.Reservation uses it; any other reserves one
 	// slot.
 	Budget *budget.Budget
+	// Metrics counts every HTTP attempt made to IVS; nil for none.
+	Metrics Metrics
+}
+
+// Metrics is what the client reports about its calls.
+type Metrics interface {
+	// IVSCall reports one HTTP attempt: the API operation, its outcome
+	// (one of the Outcome constants) and how long it took.
+	IVSCall(operation, outcome string, d time.Duration)
 }
 
 // Client calls IVS.
@@ -93,7 +102,9 @@ func New(ctx context.Context, cfg Config, optFns ...func(*ivs.Options)) (*Client
 			so.MaxBackoff = 5 * time.Second
 			so.RateLimiter = ratelimit.None
 		})
-		o.APIOptions = append(o.APIOptions, budgetMiddleware(cfg.Budget))
+		// Both insert themselves right after Retry, so the budget runs
+		// first: only attempts actually sent are measured.
+		o.APIOptions = append(o.APIOptions, metricsMiddleware(cfg.Metrics), budgetMiddleware(cfg.Budget))
 	}}, optFns...)
 	return &Client{api: ivs.NewFromConfig(awsCfg, clientOpts...)}, err
 }

@@ -100,6 +100,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 // Close closes the pool.
 func (db *DB) Close() { db.pool.Close() }
 
+// Stat returns the connection pool's figures.
+func (db *DB) Stat() *pgxpool.Stat { return db.pool.Stat() }
+
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
 

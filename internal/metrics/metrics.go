@@ -1,0 +1,176 @@
+// Package metrics is ivs-ingest's Prometheus instrumentation: one registry
+// per process (never the global one), the collectors every package reports
+// to, and the handler that serves them.
+//
+// Labels take values only from small fixed sets (route patterns, IVS
+// operation names, outcomes, statuses), never from a request: no user id,
+// show id, ARN, key or token can reach a series, and a client cannot grow the
+// number of series.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+const namespace = "ivs_ingest"
+
+// Metrics holds the service's collectors. A nil *Metrics records nothing, so
+// code paths and tests that run without metrics need no special casing.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	ivsCalls        *prometheus.CounterVec
+	ivsDuration     *prometheus.HistogramVec
+	keyCache        *prometheus.CounterVec
+	jwksFetches     *prometheus.CounterVec
+	rejections      *prometheus.CounterVec
+}
+
+// New returns Metrics on a fresh registry, with the Go runtime and process
+// collectors and a build_info series carrying version.
+func New(version string) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "http_requests_total",
+			Help: "HTTP requests answered, by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "http_request_duration_seconds",
+			Help: "Time to answer an HTTP request, by route pattern.",
+			// The hot path answers in milliseconds; a request that waits for
+			// IVS call budget can take up to IVS_BUDGET_WAIT.
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+		}, []string{"route"}),
+		ivsCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "ivs_calls_total",
+			Help: "HTTP attempts made to the IVS API (SDK retries included), by operation and outcome.",
+		}, []string{"operation", "outcome"}),
+		ivsDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "ivs_call_duration_seconds",
+			Help:    "Duration of one HTTP attempt to the IVS API, by operation.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"operation"}),
+		keyCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "stream_key_cache_lookups_total",
+			Help: "Stream key cache lookups on the get-ivs-ingest path, by result (hit or miss).",
+		}, []string{"result"}),
+		jwksFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "jwks_refreshes_total",
+			Help: "Fetches of the Supabase JWKS, by result (success or failure).",
+		}, []string{"result"}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "rate_limit_rejections_total",
+			Help: "Requests refused by a limit: user_requests (per-user request rate, 429), key_creations (per-seller key creations, 429), ivs_call_budget (IVS call budget exhausted, 503).",
+		}, []string{"limit"}),
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "build_info",
+		Help:        "Always 1; the version label says which build is running.",
+		ConstLabels: prometheus.Labels{"version": version},
+	})
+	buildInfo.Set(1)
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo,
+		m.requests, m.requestDuration, m.ivsCalls, m.ivsDuration, m.keyCache, m.jwksFetches, m.rejections,
+	)
+	for _, r := range []string{"hit", "miss"} {
+		m.keyCache.WithLabelValues(r)
+	}
+	for _, r := range []string{"success", "failure"} {
+		m.jwksFetches.WithLabelValues(r)
+	}
+	for _, l := range []string{LimitUserRequests, LimitKeyCreations, LimitIVSBudget} {
+		m.rejections.WithLabelValues(l)
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format (or OpenMetrics
+// when the scraper asks for it).
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		Registry:          m.reg, // counts its own scrape errors
+		EnableOpenMetrics: true,
+		Timeout:           10 * time.Second,
+	})
+}
+
+// Register adds collectors to the registry.
+func (m *Metrics) Register(cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := m.reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Request records an answered HTTP request. route must be a route pattern
+// (or a fixed placeholder), never a raw path.
+func (m *Metrics) Request(route, method string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.requestDuration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// IVSCall records one HTTP attempt to the IVS API.
+func (m *Metrics) IVSCall(operation, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.ivsCalls.WithLabelValues(operation, outcome).Inc()
+	m.ivsDuration.WithLabelValues(operation).Observe(d.Seconds())
+}
+
+// KeyCacheLookup records a stream key cache lookup.
+func (m *Metrics) KeyCacheLookup(hit bool) {
+	if m == nil {
+		return
+	}
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.keyCache.WithLabelValues(result).Inc()
+}
+
+// JWKSFetched records a fetch of the JWKS; err is its failure, or nil.
+func (m *Metrics) JWKSFetched(err error) {
+	if m == nil {
+		return
+	}
+	result := "success"
+	if err != nil {
+		result = "failure"
+	}
+	m.jwksFetches.WithLabelValues(result).Inc()
+}
+
+// The limits a request can be refused by.
+const (
+	LimitUserRequests = "user_requests"
+	LimitKeyCreations = "key_creations"
+	LimitIVSBudget    = "ivs_call_budget"
+)
+
+// Rejected records a request refused by limit, one of the Limit constants.
+func (m *Metrics) Rejected(limit string) {
+	if m == nil {
+		return
+	}
+	m.rejections.WithLabelValues(limit).Inc()
+}
