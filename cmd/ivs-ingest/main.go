@@ -51,6 +51,9 @@ Usage:
 
 // run is the whole program; main only supplies the process's environment.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if inLambda(getenv) && (len(args) == 0 || args[0] == "serve") {
+		return cmdLambda(ctx, args, getenv, stdout, stderr)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("%w: no command given", errUsage)

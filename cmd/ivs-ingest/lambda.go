@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/app"
+	"github.com/ivs-ingest/ivs-ingest/internal/config"
+	"github.com/ivs-ingest/ivs-ingest/internal/lambdahttp"
+	"github.com/ivs-ingest/ivs-ingest/internal/logging"
+)
+
+// lambdaShutdownGrace is how long invocations in flight may run after
+// SIGTERM before the service they use is closed. Lambda sends SIGKILL about
+// 500 ms after SIGTERM, and closing the database pool needs some of that.
+const lambdaShutdownGrace = 300 * time.Millisecond
+
+// inLambda reports whether the process is a Lambda function's: Lambda sets
+// AWS_LAMBDA_RUNTIME_API, the address of its Runtime API, for the runtime.
+func inLambda(getenv func(string) string) bool {
+	return getenv("AWS_LAMBDA_RUNTIME_API") != ""
+}
+
+// cmdLambda serves the HTTP API to Lambda function URLs and API Gateway HTTP
+// APIs (payload format 2.0): the handler `serve` builds, over the same
+// configuration, behind internal/lambdahttp instead of a listener. Lambda
+// runs the `bootstrap` file with no arguments; `serve` is accepted too, so
+// one command line works in and out of Lambda.
+//
+// AWS credentials: Lambda puts the execution role's temporary credentials in
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, which the
+// configuration reads like static keys, session token included; nothing
+// else is needed. The environment's lifetime is within theirs.
+//
+// On SIGTERM (which Lambda sends before stopping the environment, because
+// the runtime registers for it with lambda.WithEnableSIGTERM) it lets
+// invocations in flight finish for up to lambdaShutdownGrace, closes the
+// service and returns nil.
+func cmdLambda(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
+	fs := newFlagSet("serve", "serve [--print-config]  (in Lambda, where AWS_LAMBDA_RUNTIME_API is set)", stderr)
+	printConfig := fs.Bool("print-config", false, "print the effective configuration, secrets redacted, and exit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err == nil && *printConfig {
+		return cfg.Print(stdout)
+	}
+	if err == nil {
+		err = cfg.RequireServe()
+	}
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	logger := logging.New(stderr, cfg.LogLevel)
+
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a, err := app.New(startCtx, cfg, logger)
+	if err != nil {
+		return err
+	}
+
+	h := lambdahttp.New(a.Handler, logger)
+	// The runtime loop never returns: it exits the process itself if the
+	// Runtime API fails. It reads AWS_LAMBDA_RUNTIME_API from the process's
+	// environment, which is what getenv reads when main calls run.
+	//
+	// Invocations are not cancelled by SIGTERM (their context is detached
+	// from ctx): Drain below gives them their grace period. Each one is
+	// bounded by its Lambda deadline, which lambdahttp passes on, and by the
+	// service's own request timeout.
+	go lambda.StartWithOptions(h,
+		lambda.WithContext(context.WithoutCancel(ctx)),
+		lambda.WithEnableSIGTERM())
+	logger.Info("serving lambda events", "aws_region", cfg.AWSRegion)
+
+	<-ctx.Done()
+	logger.Info("shutting down", "grace", lambdaShutdownGrace.String())
+	dctx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), lambdaShutdownGrace)
+	defer cancelDrain()
+	if err := h.Drain(dctx); err != nil {
+		logger.Warn("closing with invocations still running", "error", err.Error())
+	}
+	a.Close()
+	logger.Info("stopped")
+	return nil
+}
