@@ -33,6 +33,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("/readyz", s.handle(methodNotAllowed("GET, HEAD")))
 	mux.Handle("GET /metrics", s.handle(s.serveMetrics))
 	mux.Handle("/metrics", s.handle(methodNotAllowed("GET, HEAD")))
+	mux.Handle("GET /openapi.yaml", s.handle(openAPI))
+	mux.Handle("/openapi.yaml", s.handle(methodNotAllowed("GET, HEAD")))
 
 	mux.Handle("/", s.handle(notFound))
 }
