@@ -12,6 +12,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/lambdahttp"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
+	"github.com/ivs-ingest/ivs-ingest/internal/version"
 )
 
 // lambdaShutdownGrace is how long invocations in flight may run after
@@ -32,9 +33,11 @@ func inLambda(getenv func(string) string) bool {
 // one command line works in and out of Lambda.
 //
 // AWS credentials: Lambda puts the execution role's temporary credentials in
-// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, which the
-// configuration reads like static keys, session token included; nothing
-// else is needed. The environment's lifetime is within theirs.
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (reserved
+// variables: no static key can be configured there), and the configuration
+// passes all three, session token included, to the IVS client, as the SDK's
+// default chain would itself read them from the environment. Nothing else is
+// needed.
 //
 // On SIGTERM (which Lambda sends before stopping the environment, because
 // the runtime registers for it with lambda.WithEnableSIGTERM) it lets
@@ -80,7 +83,7 @@ func cmdLambda(ctx context.Context, args []string, getenv func(string) string, s
 	go lambda.StartWithOptions(h,
 		lambda.WithContext(context.WithoutCancel(ctx)),
 		lambda.WithEnableSIGTERM())
-	logger.Info("serving lambda events", "aws_region", cfg.AWSRegion)
+	logger.Info("serving lambda events", "version", version.String(), "aws_region", cfg.AWSRegion)
 
 	<-ctx.Done()
 	logger.Info("shutting down", "grace", lambdaShutdownGrace.String())
