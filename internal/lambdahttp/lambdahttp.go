@@ -241,9 +241,11 @@ func newRequest(ctx context.Context, ev *events.APIGatewayV2HTTPRequest) (*http.
 	if ev.RawQueryString != "" {
 		uri += "?" + ev.RawQueryString
 	}
+	// The errors below do not wrap what they found wrong: it is the
+	// client's, and may hold anything.
 	u, err := url.ParseRequestURI(uri)
 	if err != nil {
-		return nil, fmt.Errorf("request URI: %w", err)
+		return nil, errors.New("rawPath and rawQueryString are not a request URI")
 	}
 	body := []byte(ev.Body)
 	if ev.IsBase64Encoded {
@@ -259,7 +261,7 @@ func newRequest(ctx context.Context, ev *events.APIGatewayV2HTTPRequest) (*http.
 
 	req, err := http.NewRequestWithContext(ctx, ev.RequestContext.HTTP.Method, "/", bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("method: %w", err)
+		return nil, errors.New("the method is not a valid token")
 	}
 	req.URL = u
 	req.RequestURI = uri
