@@ -247,6 +247,11 @@ func (c Config) Print(w io.Writer) error {
 	if !c.DatabaseURL.IsZero() {
 		dbURL = "[REDACTED]" // an unparsable URL could hide a password anywhere
 		if u, err := url.Parse(c.DatabaseURL.Reveal()); err == nil && u.Scheme != "" {
+			// libpq and pgx also take the password as a query parameter.
+			if q := u.Query(); q.Has("password") {
+				q.Set("password", "xxxxx")
+				u.RawQuery = q.Encode()
+			}
 			dbURL = u.Redacted()
 		}
 	}

@@ -90,6 +90,21 @@ func TestErrorsNameEveryBadVariable(t *testing.T) {
 	}
 }
 
+func TestPrintRedactsAPasswordInTheQuery(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://app@db.example:5432/postgres?sslmode=require&password=db-pa55word"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := c.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); strings.Contains(got, "db-pa55word") || !strings.Contains(got, "DATABASE_URL=postgres://app@db.example:5432/postgres?password=xxxxx&sslmode=require\n") {
+		t.Errorf("Print() = %s, want the query's password redacted and the rest kept", strings.ReplaceAll(got, "db-pa55word", "<the password>"))
+	}
+}
+
 func TestPrintRedactsSecrets(t *testing.T) {
 	t.Parallel()
 	c, err := config.Load(env(map[string]string{
