@@ -118,7 +118,8 @@ func Load(getenv func(string) string) (Config, error) {
 			c.JWKSURL = c.SupabaseURL + "/auth/v1/.well-known/jwks.json"
 		}
 	}
-	if c.JWKSURL != "" {
+	if strings.TrimSpace(getenv("SUPABASE_JWKS_URL")) != "" {
+		// Only when set: one derived from a bad SUPABASE_URL is that error.
 		p.httpURL("SUPABASE_JWKS_URL", c.JWKSURL)
 	}
 	if c.AWSEndpointIVS != "" {

@@ -83,6 +83,9 @@ func TestErrorsNameEveryBadVariable(t *testing.T) {
 			t.Errorf("Load() error %q does not name %s", err, name)
 		}
 	}
+	if strings.Contains(err.Error(), "SUPABASE_JWKS_URL") {
+		t.Errorf("Load() error %q blames SUPABASE_JWKS_URL, which was not set", err)
+	}
 	for _, secret := range []string{"short-secret-value", "short-token"} {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("the error quotes a secret: %q", secret)
