@@ -306,8 +306,6 @@ func TestDoctorConfigIncomplete(t *testing.T) {
 	wantFailed(t, err, "config")
 	wantConfig := []string{
 		`FAIL  config    SUPABASE_URL: "abc.supabase.co" is not an http(s) URL`,
-		// Derived from SUPABASE_URL, so wrong with it.
-		`FAIL  config    SUPABASE_JWKS_URL: "abc.supabase.co/auth/v1/.well-known/jwks.json" is not an http(s) URL`,
 		`FAIL  config    AWS_SECRET_ACCESS_KEY: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together`,
 		`FAIL  config    DATABASE_URL is required: a PostgreSQL URL such as postgres://user:password@host:5432/postgres`,
 	}
@@ -315,7 +313,7 @@ func TestDoctorConfigIncomplete(t *testing.T) {
 		t.Errorf("config lines = %q,\nwant %q", got, wantConfig)
 	}
 	wantLine(t, out, "database", "SKIP  database  skipped: needs a valid DATABASE_URL")
-	wantLine(t, out, "jwks", "SKIP  jwks      skipped: needs a valid SUPABASE_URL and SUPABASE_JWKS_URL")
+	wantLine(t, out, "jwks", "SKIP  jwks      skipped: needs a valid SUPABASE_URL")
 	wantLine(t, out, "aws", "SKIP  aws       skipped: needs a valid AWS_SECRET_ACCESS_KEY")
 	wantLine(t, out, "channel", "SKIP  channel   skipped: needs database and aws")
 }
