@@ -117,11 +117,11 @@ func (x *exchange) redact(s string) string {
 }
 
 func (x *exchange) String() string {
-	body := bytes.TrimSpace(x.body)
-	if len(body) > 400 {
-		body = append(body[:400:400], "..."...)
+	s := x.redact(fmt.Sprintf("%s %s = %d %s", x.req.Method, x.req.URL.RequestURI(), x.resp.StatusCode, bytes.TrimSpace(x.body)))
+	if len(s) > 400 { // a metrics page, a 70 KiB body
+		s = s[:400] + "..."
 	}
-	return x.redact(fmt.Sprintf("%s %s = %d %s", x.req.Method, x.req.URL.RequestURI(), x.resp.StatusCode, body))
+	return s
 }
 
 // describe formats the validator's errors for a failure message.
@@ -180,11 +180,16 @@ func (c *contractClient) do(name, method, rawURL, token, body string, header map
 		c.t.Fatalf("%s: read body: %v", name, err)
 	}
 	x.req, x.resp = req, resp
-	// The key and the SRT URL (which holds the key and a passphrase).
-	for _, m := range regexp.MustCompile(`"(?:streamKey|srtUrl)":"([^"]*)"`).FindAllSubmatch(x.body, -1) {
-		x.secrets = append(x.secrets, string(m[1]))
-		if u, err := url.Parse(string(m[1])); err == nil {
-			x.secrets = append(x.secrets, u.Query().Get("passphrase"), url.QueryEscape(u.Query().Get("streamid")))
+	// The key and the SRT URL (which holds the key and a passphrase), as
+	// sent and as decoded.
+	var secret struct {
+		StreamKey string `json:"streamKey"`
+		SRTURL    string `json:"srtUrl"`
+	}
+	if json.Unmarshal(x.body, &secret) == nil {
+		x.secrets = append(x.secrets, secret.StreamKey, secret.SRTURL, strings.ReplaceAll(secret.SRTURL, "&", `\u0026`))
+		if u, err := url.Parse(secret.SRTURL); err == nil && secret.SRTURL != "" {
+			x.secrets = append(x.secrets, u.Query().Get("passphrase"))
 		}
 	}
 	c.exchanges = append(c.exchanges, x)
@@ -382,6 +387,14 @@ func TestOpenAPIContract(t *testing.T) {
 			produced[httpapi.ErrorTableRow{Status: x.resp.StatusCode, Message: m}] = true
 		}
 		spec.validate(t, x)
+		for _, secret := range x.secrets { // the redaction itself
+			if secret != "" && strings.Contains(x.String(), secret) {
+				t.Errorf("%s: the failure message would show a secret of the exchange", x.name)
+			}
+		}
+	}
+	if keys := bytes.Count(bytes.Join(bodies(c.exchanges), nil), []byte(`"streamKey":"sk_`)); keys < 5 {
+		t.Errorf("%d answers carried a key, want at least 5: the redaction check above would be nearly empty", keys)
 	}
 
 	// A row added to the error table without a case here fails the test.
@@ -390,6 +403,14 @@ func TestOpenAPIContract(t *testing.T) {
 			t.Errorf("error table row %d (%d %q): no case above produces it, so its answer is not checked against the contract", i, row.Status, row.Message)
 		}
 	}
+}
+
+func bodies(xs []*exchange) [][]byte {
+	out := make([][]byte, len(xs))
+	for i, x := range xs {
+		out[i] = x.body
+	}
+	return out
 }
 
 // validate checks x against the contract: request and answer when the
