@@ -49,9 +49,9 @@ var errorTable = []struct {
 	status  int
 	message string
 }{
+	{errMetricsToken, http.StatusUnauthorized, "Missing or invalid metrics token"},
 	{errMissingAuth, http.StatusUnauthorized, "Missing authorization header"},
 	{errMalformedAuth, http.StatusUnauthorized, "Invalid or expired token"},
-	{errMetricsToken, http.StatusUnauthorized, "Missing or invalid metrics token"},
 	{auth.ErrInvalidToken, http.StatusUnauthorized, "Invalid or expired token"},
 	{ingest.ErrSessionEnded, http.StatusUnauthorized, "Invalid or expired token"},
 	{auth.ErrUnavailable, http.StatusServiceUnavailable, "Service unavailable"},

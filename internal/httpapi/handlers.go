@@ -141,6 +141,11 @@ const (
 
 // readAudit serves GET /functions/v1/ivs-audit?showId=<uuid>&limit=<n>.
 func (s *server) readAudit(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		// A GET route also matches HEAD, which would read (and audit) the
+		// log for an answer without a body.
+		return methodNotAllowed("GET, OPTIONS")(w, r)
+	}
 	info := infoFrom(r.Context())
 	info.action = ingest.ActionAuditRead
 	caller, err := s.authenticate(r)
@@ -215,17 +220,26 @@ func (s *server) audit(r *http.Request, status int) error {
 	})
 }
 
-// authenticate verifies the request's bearer token and applies the
-// per-user request limit.
-func (s *server) authenticate(r *http.Request) (ingest.Caller, error) {
+// bearerToken returns the request's bearer token (the scheme in any case).
+func bearerToken(r *http.Request) (string, error) {
 	header := strings.TrimSpace(r.Header.Get("Authorization"))
 	if header == "" {
-		return ingest.Caller{}, errMissingAuth
+		return "", errMissingAuth
 	}
 	scheme, token, ok := strings.Cut(header, " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return ingest.Caller{}, errMalformedAuth
+		return "", errMalformedAuth
+	}
+	return token, nil
+}
+
+// authenticate verifies the request's bearer token and applies the
+// per-user request limit.
+func (s *server) authenticate(r *http.Request) (ingest.Caller, error) {
+	token, err := bearerToken(r)
+	if err != nil {
+		return ingest.Caller{}, err
 	}
 	c, err := s.authn.Verify(r.Context(), token)
 	if err != nil {

@@ -3,8 +3,8 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
-	"strings"
 )
 
 // serveMetrics serves the Prometheus registry, behind METRICS_TOKEN when one
@@ -14,11 +14,14 @@ func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound
 	}
 	if !s.scrapeToken.IsZero() {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		token, err := bearerToken(r)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errMetricsToken, err)
+		}
 		// Why hashes: ConstantTimeCompare is constant-time only for inputs
 		// of equal length; comparing digests hides the token's length too.
 		got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(s.scrapeToken.Reveal()))
-		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			return errMetricsToken
 		}
 	}

@@ -173,14 +173,17 @@ func TestMetricsToken(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
 	svc := start(t, env, map[string]string{"METRICS_TOKEN": metricsToken})
 
-	for _, tc := range []struct{ name, auth string }{
-		{"no token", ""},
-		{"wrong token", "Bearer " + metricsToken + "x"},
-		{"token without scheme", metricsToken},
-		{"prefix of the token", "Bearer " + metricsToken[:10]},
+	for _, tc := range []struct{ name, auth, challenge string }{
+		{"no token", "", "Bearer"},
+		{"wrong token", "Bearer " + metricsToken + "x", `Bearer error="invalid_token"`},
+		{"token without scheme", metricsToken, `Bearer error="invalid_token"`},
+		{"prefix of the token", "Bearer " + metricsToken[:10], `Bearer error="invalid_token"`},
 	} {
 		r := call(t, http.MethodGet, svc.URL+"/metrics", "", "", map[string]string{"Authorization": tc.auth})
 		wantError(t, "GET /metrics with "+tc.name, r, http.StatusUnauthorized, "Missing or invalid metrics token")
+		if got := r.Header.Get("WWW-Authenticate"); got != tc.challenge {
+			t.Errorf("GET /metrics with %s: WWW-Authenticate = %q, want %q", tc.name, got, tc.challenge)
+		}
 		if strings.Contains(r.Raw, "ivs_ingest_") {
 			t.Errorf("GET /metrics with %s leaked metrics", tc.name)
 		}
@@ -188,6 +191,10 @@ func TestMetricsToken(t *testing.T) {
 	r := call(t, http.MethodPost, svc.URL+"/metrics", "", "", map[string]string{"Authorization": "Bearer " + metricsToken})
 	wantError(t, "POST /metrics", r, http.StatusMethodNotAllowed, "Method not allowed")
 	scrape(t, svc, metricsToken)
+	// The scheme is case-insensitive (RFC 9110), as on the API's routes.
+	if r := call(t, http.MethodGet, svc.URL+"/metrics", "", "", map[string]string{"Authorization": "bearer " + metricsToken}); r.Status != http.StatusOK {
+		t.Errorf("GET /metrics with a lowercase scheme = %d, want 200", r.Status)
+	}
 
 	// Without METRICS_TOKEN the endpoint is open.
 	open := start(t, env, nil)

@@ -21,18 +21,19 @@ func TestEveryAnswerCarriesTheStandardHeaders(t *testing.T) {
 	spoofed := map[string]string{"X-Request-Id": "spoofed-by-client", "Origin": "https://shop.example"}
 
 	answers := map[string]response{
-		"200":         svc.get(t, env.Token(t, owner), show.ID, spoofed),
-		"401":         svc.get(t, "", show.ID, spoofed),
-		"400":         call(t, http.MethodPost, svc.URL+path, env.Token(t, owner), `[]`, spoofed),
-		"404 path":    call(t, http.MethodGet, svc.URL+"/nope", "", "", spoofed),
-		"405":         call(t, http.MethodGet, svc.URL+path, "", "", spoofed),
-		"413":         call(t, http.MethodPost, svc.URL+path, env.Token(t, owner), `{"showId":"`+strings.Repeat("a", 70<<10)+`"}`, spoofed),
-		"healthz":     call(t, http.MethodGet, svc.URL+"/healthz", "", "", spoofed),
-		"405 healthz": call(t, http.MethodPost, svc.URL+"/healthz", "", "", spoofed),
-		"404 unclean": call(t, http.MethodPost, svc.URL+"/functions/v1/./get-ivs-ingest", env.Token(t, owner), `{}`, spoofed),
-		"404 slashes": call(t, http.MethodPost, svc.URL+"//functions/v1/get-ivs-ingest", env.Token(t, owner), `{}`, spoofed),
+		"200":            svc.get(t, env.Token(t, owner), show.ID, spoofed),
+		"401":            svc.get(t, "", show.ID, spoofed),
+		"400":            call(t, http.MethodPost, svc.URL+path, env.Token(t, owner), `[]`, spoofed),
+		"404 path":       call(t, http.MethodGet, svc.URL+"/nope", "", "", spoofed),
+		"405":            call(t, http.MethodGet, svc.URL+path, "", "", spoofed),
+		"413":            call(t, http.MethodPost, svc.URL+path, env.Token(t, owner), `{"showId":"`+strings.Repeat("a", 70<<10)+`"}`, spoofed),
+		"healthz":        call(t, http.MethodGet, svc.URL+"/healthz", "", "", spoofed),
+		"405 healthz":    call(t, http.MethodPost, svc.URL+"/healthz", "", "", spoofed),
+		"404 unclean":    call(t, http.MethodPost, svc.URL+"/functions/v1/./get-ivs-ingest", env.Token(t, owner), `{}`, spoofed),
+		"404 slashes":    call(t, http.MethodPost, svc.URL+"//functions/v1/get-ivs-ingest", env.Token(t, owner), `{}`, spoofed),
+		"405 HEAD audit": call(t, http.MethodHead, svc.URL+"/functions/v1/ivs-audit", env.Token(t, owner), "", spoofed),
 	}
-	wantStatus := map[string]int{"200": 200, "401": 401, "400": 400, "404 path": 404, "405": 405, "413": 413, "healthz": 200, "405 healthz": 405, "404 unclean": 404, "404 slashes": 404}
+	wantStatus := map[string]int{"200": 200, "401": 401, "400": 400, "404 path": 404, "405": 405, "413": 413, "healthz": 200, "405 healthz": 405, "404 unclean": 404, "404 slashes": 404, "405 HEAD audit": 405}
 	wantMessage := map[string]string{"404 path": "Not found", "405": "Method not allowed", "413": "Request body too large", "405 healthz": "Method not allowed", "404 unclean": "Not found", "404 slashes": "Not found"}
 	seen := map[string]bool{}
 	for name, r := range answers {
@@ -71,6 +72,11 @@ func TestEveryAnswerCarriesTheStandardHeaders(t *testing.T) {
 	}
 	if got := answers["405"].Header.Get("Allow"); got != "POST, OPTIONS" {
 		t.Errorf("405: Allow = %q, want POST, OPTIONS", got)
+	}
+	// A GET route answers HEAD too, unless told otherwise: HEAD must not read
+	// (and audit) the log for an answer without a body.
+	if got := answers["405 HEAD audit"].Header.Get("Allow"); got != "GET, OPTIONS" {
+		t.Errorf("HEAD ivs-audit: Allow = %q, want GET, OPTIONS", got)
 	}
 }
 
