@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/auth/authtest"
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
 )
 
@@ -232,5 +234,53 @@ func TestMetricsCountRejectionsAndBoundRoutes(t *testing.T) {
 	}
 	if strings.Contains(text, show.ID) {
 		t.Error("/metrics carries the path a client sent")
+	}
+}
+
+func TestMetricsCountEachRefusal(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	env.Issuer.SetDown(true)
+	svc := start(t, env, map[string]string{"RATE_LIMIT_KEY_CREATES_PER_HOUR": "1"})
+	owner := env.Seller(t, "approved")
+	shows := []testenv.Show{env.Show(t, owner, true), env.Show(t, owner, true), env.Show(t, owner, true)}
+	// The JWKS is down: ES256 tokens get 503, the legacy secret still works.
+	wantError(t, "ES256 token while the JWKS is down", svc.get(t, env.Token(t, owner), shows[0].ID, nil), 503, "Service unavailable")
+	token := env.Token(t, owner, authtest.WithAlg("HS256"))
+
+	refusals := func(what string, want map[string]float64) {
+		t.Helper()
+		families, _ := scrape(t, svc, "")
+		for limit, n := range want {
+			if got := sample(families, "ivs_ingest_rate_limit_rejections_total", map[string]string{"limit": limit}); got != n {
+				t.Errorf("after %s: rate_limit_rejections_total{limit=%s} = %v, want %v", what, limit, got, n)
+			}
+		}
+	}
+
+	wantKey(t, "the seller's one key creation of the hour", svc.get(t, token, shows[0].ID, nil))
+	wantError(t, "rotation over the creation limit", call(t, http.MethodPost, svc.URL+rotatePath, token, `{"showId":"`+shows[0].ID+`"}`, nil), 429, "Too many requests")
+	refusals("a rotation over the creation limit", map[string]float64{"key_creations": 1, "ivs_call_budget": 0, "ivs_throttled": 0, "user_requests": 0})
+
+	// IVS throttles through every retry: AWS's limit, not the budget's.
+	env.Emulator.Fail("GetChannel", "ThrottlingException")
+	wantError(t, "request throttled by IVS through every retry", svc.get(t, token, shows[1].ID, nil), 503, "Service unavailable")
+	env.Emulator.ClearFailures()
+	refusals("a request IVS throttled", map[string]float64{"key_creations": 1, "ivs_call_budget": 0, "ivs_throttled": 1})
+
+	// Every slot of the shared budget is taken for the next hour.
+	pgtest.Exec(t, env.DatabaseURL, `UPDATE ivs_ingest.ivs_call_budget SET next_slot = clock_timestamp() + interval '1 hour'`)
+	wantError(t, "request while the IVS call budget is exhausted", svc.get(t, token, shows[2].ID, nil), 503, "Service unavailable")
+	refusals("a request refused for budget", map[string]float64{"key_creations": 1, "ivs_call_budget": 1, "ivs_throttled": 1})
+
+	families, _ := scrape(t, svc, "")
+	if got := sample(families, "ivs_ingest_jwks_refreshes_total", map[string]string{"result": "failure"}); got < 1 {
+		t.Errorf("jwks_refreshes_total{result=failure} = %v while the JWKS is down, want at least 1", got)
+	}
+	if got := sample(families, "ivs_ingest_jwks_refreshes_total", map[string]string{"result": "success"}); got != 0 {
+		t.Errorf("jwks_refreshes_total{result=success} = %v while the JWKS is down, want 0", got)
+	}
+	if got := sample(families, "ivs_ingest_ivs_calls_total", map[string]string{"operation": "GetChannel", "outcome": "throttled"}); got != 6 {
+		t.Errorf("ivs_calls_total{operation=GetChannel,outcome=throttled} = %v, want the 6 attempts of one call", got)
 	}
 }

@@ -75,7 +75,11 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.metrics.Rejected(metrics.LimitKeyCreations)
 		body.RetryAfter = retryAfterSeconds(limited.RetryAfter)
 	case errors.As(err, &exhausted):
-		s.metrics.Rejected(metrics.LimitIVSBudget)
+		if errors.Is(err, ingest.ErrIVSThrottled) {
+			s.metrics.Rejected(metrics.LimitIVSThrottled)
+		} else {
+			s.metrics.Rejected(metrics.LimitIVSBudget)
+		}
 		// 503 says only "Service unavailable"; when to retry is in the header.
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(exhausted.RetryAfter)))
 	}

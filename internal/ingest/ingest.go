@@ -222,6 +222,9 @@ var (
 	ErrIVSCredentials = errors.New("ivs: aws credentials unavailable")
 	// ErrIVSNotBroadcasting: the channel has no live stream.
 	ErrIVSNotBroadcasting = errors.New("ivs: channel not broadcasting")
+	// ErrIVSThrottled: IVS still throttled the call after every retry. It
+	// comes with a *budget.ExhaustedError saying when to come back.
+	ErrIVSThrottled = errors.New("ivs: throttled")
 )
 
 // NormalizeEndpoint reduces a stored ingest endpoint to the bare host name

@@ -260,7 +260,7 @@ func translate(err error) error {
 	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ThrottlingException":
 		// Still throttled after every retry: the caller is told to come
 		// back, like a request that would wait too long for budget.
-		return fmt.Errorf("ivs: throttled: %w", &budget.ExhaustedError{RetryAfter: 5 * time.Second})
+		return fmt.Errorf("%w: %w", ingest.ErrIVSThrottled, &budget.ExhaustedError{RetryAfter: 5 * time.Second})
 	case errors.As(err, &notBroadcasting):
 		return fmt.Errorf("%w: %w", ingest.ErrIVSNotBroadcasting, err)
 	case errors.As(err, &notFound):

@@ -70,7 +70,7 @@ func New(version string) *Metrics {
 		}, []string{"result"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limit_rejections_total",
-			Help: "Requests refused by a limit: user_requests (per-user request rate, 429), key_creations (per-seller key creations, 429), ivs_call_budget (IVS call budget exhausted, 503).",
+			Help: "Requests refused by a limit: user_requests (per-user request rate, 429), key_creations (per-seller key creations, 429), ivs_call_budget (IVS call budget exhausted, 503), ivs_throttled (IVS itself still throttling after every retry, 503).",
 		}, []string{"limit"}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -91,7 +91,7 @@ func New(version string) *Metrics {
 	for _, r := range []string{"success", "failure"} {
 		m.jwksFetches.WithLabelValues(r)
 	}
-	for _, l := range []string{LimitUserRequests, LimitKeyCreations, LimitIVSBudget} {
+	for _, l := range []string{LimitUserRequests, LimitKeyCreations, LimitIVSBudget, LimitIVSThrottled} {
 		m.rejections.WithLabelValues(l)
 	}
 	return m
@@ -165,6 +165,10 @@ const (
 	LimitUserRequests = "user_requests"
 	LimitKeyCreations = "key_creations"
 	LimitIVSBudget    = "ivs_call_budget"
+	// LimitIVSThrottled is AWS's own limit: the budget let the call go,
+	// yet IVS throttled it through every retry (another client shares the
+	// account's quota, or IVS_MAX_CALLS_PER_SECOND is above it).
+	LimitIVSThrottled = "ivs_throttled"
 )
 
 // Rejected records a request refused by limit, one of the Limit constants.
