@@ -226,8 +226,20 @@ func (p *parser) httpURL(name, s string) {
 		// Not echoed: an unparsable value may still carry a password.
 		p.fail(name, "is not a valid URL")
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		p.fail(name, fmt.Sprintf("%q is not an http(s) URL", u.Redacted()))
+		p.fail(name, fmt.Sprintf("%q is not an http(s) URL", shownURL(u)))
 	}
+}
+
+// shownURL is u as an error may quote it: without credentials, query or
+// fragment, where API keys and passwords hide (?apikey=sb_secret_...).
+func shownURL(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.Fragment, c.RawFragment = "", ""
+	if c.RawQuery != "" {
+		c.RawQuery = "..."
+	}
+	return c.String()
 }
 
 func splitList(s string) []string {
@@ -248,9 +260,15 @@ func (c Config) Print(w io.Writer) error {
 	if !c.DatabaseURL.IsZero() {
 		dbURL = "[REDACTED]" // an unparsable URL could hide a password anywhere
 		if u, err := url.Parse(c.DatabaseURL.Reveal()); err == nil && u.Scheme != "" {
-			// libpq and pgx also take the password as a query parameter.
-			if q := u.Query(); q.Has("password") {
-				q.Set("password", "xxxxx")
+			// libpq and pgx also take the password, and the client key's
+			// passphrase, as query parameters.
+			q := u.Query()
+			for _, k := range []string{"password", "sslpassword"} {
+				if q.Has(k) {
+					q.Set(k, "xxxxx")
+				}
+			}
+			if len(q) > 0 {
 				u.RawQuery = q.Encode()
 			}
 			dbURL = u.Redacted()

@@ -95,7 +95,7 @@ func TestErrorsNameEveryBadVariable(t *testing.T) {
 
 func TestPrintRedactsAPasswordInTheQuery(t *testing.T) {
 	t.Parallel()
-	c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://app@db.example:5432/postgres?sslmode=require&password=db-pa55word"}))
+	c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://app@db.example:5432/postgres?sslmode=require&password=db-pa55word&sslpassword=key-pa55phrase"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,8 +103,28 @@ func TestPrintRedactsAPasswordInTheQuery(t *testing.T) {
 	if err := c.Print(&out); err != nil {
 		t.Fatal(err)
 	}
-	if got := out.String(); strings.Contains(got, "db-pa55word") || !strings.Contains(got, "DATABASE_URL=postgres://app@db.example:5432/postgres?password=xxxxx&sslmode=require\n") {
-		t.Errorf("Print() = %s, want the query's password redacted and the rest kept", strings.ReplaceAll(got, "db-pa55word", "<the password>"))
+	got := out.String()
+	if strings.Contains(got, "db-pa55word") || strings.Contains(got, "key-pa55phrase") {
+		t.Fatal("Print() shows the password or the key passphrase given in the query")
+	}
+	if want := "DATABASE_URL=postgres://app@db.example:5432/postgres?password=xxxxx&sslmode=require&sslpassword=xxxxx\n"; !strings.Contains(got, want) {
+		t.Errorf("Print() = %s, want %q", got, want)
+	}
+}
+
+func TestBadURLErrorsHideCredentialsAndQuery(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load(env(map[string]string{"SUPABASE_JWKS_URL": "htps://user:jwks-pa55@abc.supabase.co/auth/v1/.well-known/jwks.json?apikey=sb_secret_abc#frag"}))
+	if err == nil {
+		t.Fatal("Load accepted an htps:// JWKS URL")
+	}
+	for _, secret := range []string{"jwks-pa55", "sb_secret_abc", "user:", "frag"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("Load() error quotes %q: %v", secret, strings.ReplaceAll(err.Error(), secret, "<secret>"))
+		}
+	}
+	if want := `"htps://abc.supabase.co/auth/v1/.well-known/jwks.json?..." is not an http(s) URL`; !strings.Contains(err.Error(), want) {
+		t.Errorf("Load() error = %v, want it to contain %s", err, want)
 	}
 }
 
