@@ -210,7 +210,11 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg config.Config, bad map[s
 	defer cancel()
 	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: 2, ConnectTimeout: d.timeout})
 	if err != nil {
-		d.add(checkDatabase, statusFail, "%s: %s: check DATABASE_URL and that the database accepts connections from this host", target, explainDBError(err))
+		cause, advice := explainDBError(err)
+		if advice != "" {
+			cause += ": " + advice
+		}
+		d.add(checkDatabase, statusFail, "%s: %s", target, cause)
 		return nil
 	}
 	if err := db.CheckSchema(ctx); err != nil {
@@ -237,17 +241,27 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg config.Config, bad map[s
 
 // explainDBError reduces a connection failure to its cause: what PostgreSQL
 // answered, or why no connection was made (pgx repeats the latter for every
-// address and TLS mode it tried).
-func explainDBError(err error) string {
+// address and TLS mode it tried), and says what to check when the cause is
+// the connection itself. Other causes (a missing privilege, say) carry their
+// own advice.
+func explainDBError(err error) (cause, advice string) {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return fmt.Sprintf("PostgreSQL refused: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+		cause = fmt.Sprintf("PostgreSQL refused: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
+		if strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000" { // authentication; no such database
+			advice = "check DATABASE_URL's user, password and database name"
+		}
+		return cause, advice
 	}
+	const reach = "check DATABASE_URL and that the database accepts connections from this host"
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {
-		return "cannot connect: " + opErr.Error()
+		return "cannot connect: " + opErr.Error(), reach
 	}
-	return err.Error()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return err.Error(), reach
+	}
+	return err.Error(), ""
 }
 
 // dbTarget names the database at rawURL by user, host, port and name, never

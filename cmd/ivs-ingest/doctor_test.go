@@ -61,7 +61,7 @@ func wantNoSecrets(t *testing.T, out string, secrets ...string) {
 	t.Helper()
 	for _, s := range secrets {
 		if s != "" && strings.Contains(out, s) {
-			t.Errorf("doctor's output carries the secret %q:\n%s", s, out)
+			t.Errorf("doctor's output carries a secret (%d bytes):\n%s", len(s), strings.ReplaceAll(out, s, "<the secret>"))
 		}
 	}
 }
@@ -348,5 +348,29 @@ func TestDoctorNoAWSCredentials(t *testing.T) {
 	suffix := ": set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give the process a profile, web identity, container or instance role"
 	if len(aws) != 1 || !strings.HasPrefix(aws[0], prefix) || !strings.HasSuffix(aws[0], suffix) {
 		t.Errorf("aws lines = %q, want one %q...%q", aws, prefix, suffix)
+	}
+}
+
+// A connection that works but a role that lacks a privilege: the line says
+// what PostgreSQL needs, not to check that the database is reachable.
+func TestDoctorDatabaseRoleCannotReadSessions(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Supabase: true})
+	role := "doctor_noread_" + strings.ReplaceAll(testenv.NewID(t)[:8], "-", "")
+	pgtest.Exec(t, env.DatabaseURL, `CREATE ROLE `+role+` LOGIN; GRANT USAGE ON SCHEMA auth TO `+role)
+	t.Cleanup(func() { pgtest.Exec(t, env.DatabaseURL, `DROP OWNED BY `+role+`; DROP ROLE `+role) })
+	asRole := strings.Replace(env.DatabaseURL, "postgres://postgres@", "postgres://"+role+"@", 1)
+	if asRole == env.DatabaseURL {
+		t.Fatalf("test database URL does not name the postgres user: cannot switch roles")
+	}
+
+	out, err := runDoctor(t, env.Getenv(map[string]string{"DATABASE_URL": asRole}))
+	wantFailed(t, err, "database")
+	lines := linesOf(out, "database")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "FAIL  database  ") || !strings.Contains(lines[0], "GRANT SELECT ON auth.sessions") {
+		t.Fatalf("doctor's database lines = %q, want one FAIL naming GRANT SELECT ON auth.sessions", lines)
+	}
+	if strings.Contains(lines[0], "accepts connections") {
+		t.Errorf("doctor's database line blames the connection for a missing privilege: %q", lines[0])
 	}
 }
