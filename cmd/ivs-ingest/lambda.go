@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/ivs-ingest/ivs-ingest/internal/app"
-	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/lambdahttp"
-	"github.com/ivs-ingest/ivs-ingest/internal/logging"
 	"github.com/ivs-ingest/ivs-ingest/internal/version"
 )
 
@@ -47,27 +43,8 @@ func cmdLambda(ctx context.Context, args []string, getenv func(string) string, s
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
-	fs := newFlagSet("serve", "serve [--print-config]  (in Lambda, where AWS_LAMBDA_RUNTIME_API is set)", stderr)
-	printConfig := fs.Bool("print-config", false, "print the effective configuration, secrets redacted, and exit")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(getenv)
-	if err == nil && *printConfig {
-		return cfg.Print(stdout)
-	}
-	if err == nil {
-		err = cfg.RequireServe()
-	}
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
-	}
-	logger := logging.New(stderr, cfg.LogLevel)
-
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	a, err := app.New(startCtx, cfg, logger)
-	if err != nil {
+	a, cfg, logger, err := prepareServe(ctx, "serve [--print-config]  (in Lambda, where AWS_LAMBDA_RUNTIME_API is set)", args, getenv, stdout, stderr)
+	if err != nil || a == nil {
 		return err
 	}
 

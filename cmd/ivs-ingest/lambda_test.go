@@ -42,20 +42,25 @@ import (
 
 const lambdaChildEnv = "IVS_INGEST_TEST_LAMBDA_CHILD"
 
-// TestLambdaHelperProcess is not a test: it is the child process of the
-// Lambda tests, which set lambdaChildEnv.
-func TestLambdaHelperProcess(t *testing.T) {
-	if os.Getenv(lambdaChildEnv) == "" {
-		t.Skip("the Lambda tests' child process")
+// TestMain makes this test binary the Lambda tests' child process when they
+// re-execute it with lambdaChildEnv set; otherwise it runs the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv(lambdaChildEnv) != "" {
+		lambdaChildMain()
 	}
-	// What main does, with the arguments the test chose.
+	os.Exit(m.Run())
+}
+
+// lambdaChildMain is what main does, with the arguments the test chose.
+func lambdaChildMain() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var args []string
 	if a := os.Getenv(lambdaChildEnv + "_ARGS"); a != "" {
 		args = strings.Fields(a)
 	}
-	if err := run(ctx, args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "ivs-ingest: %v\n", err)
 		os.Exit(exitCode(err))
 	}
@@ -202,7 +207,7 @@ func startLambda(t *testing.T, env map[string]string, args ...string) *lambdaChi
 	t.Helper()
 	rt := newFakeRuntime(t)
 	c := &lambdaChild{runtime: rt, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(os.Args[0], "-test.run=^TestLambdaHelperProcess$", "-test.count=1")
+	c.cmd = exec.Command(os.Args[0])
 	c.cmd.Env = append(os.Environ(),
 		lambdaChildEnv+"=1",
 		lambdaChildEnv+"_ARGS="+strings.Join(args, " "),

@@ -18,31 +18,42 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/version"
 )
 
-// shutdownGrace is how long in-flight requests may run after SIGTERM.
-const shutdownGrace = 15 * time.Second
-
-func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [--print-config]", stderr)
+// prepareServe does what serving takes before it serves, for `serve` and
+// for Lambda mode alike: serve's flags, the configuration, the logger and the
+// assembled service. It returns a nil App and no error when --print-config
+// printed the configuration and there is nothing to serve.
+func prepareServe(ctx context.Context, synopsis string, args []string, getenv func(string) string, stdout, stderr io.Writer) (*app.App, config.Config, *slog.Logger, error) {
+	fs := newFlagSet("serve", synopsis, stderr)
 	printConfig := fs.Bool("print-config", false, "print the effective configuration, secrets redacted, and exit")
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, config.Config{}, nil, err
 	}
 	cfg, err := config.Load(getenv)
 	if err == nil && *printConfig {
-		return cfg.Print(stdout)
+		return nil, cfg, nil, cfg.Print(stdout)
 	}
 	if err == nil {
 		err = cfg.RequireServe()
 	}
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return nil, cfg, nil, fmt.Errorf("configuration: %w", err)
 	}
 	logger := logging.New(stderr, cfg.LogLevel)
-
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	a, err := app.New(startCtx, cfg, logger)
 	if err != nil {
+		return nil, cfg, nil, err
+	}
+	return a, cfg, logger, nil
+}
+
+// shutdownGrace is how long in-flight requests may run after SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	a, cfg, logger, err := prepareServe(ctx, "serve [--print-config]", args, getenv, stdout, stderr)
+	if err != nil || a == nil {
 		return err
 	}
 	defer a.Close()
