@@ -125,10 +125,11 @@ async function waitHealthy(baseUrl, alive) {
   for (const end = deadline(); Date.now() < end; await sleep(100)) {
     if (!alive()) throw new Error("it exited");
     try {
-      const res = await fetch(`${baseUrl}/healthz`);
+      // Each attempt is bounded: a server that accepts and never answers must not hang the tests.
+      const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return;
     } catch {
-      // not listening yet
+      // not listening yet, or no answer within 2 s
     }
   }
   throw new Error(`${baseUrl}/healthz not ready within 60 s`);
