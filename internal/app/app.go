@@ -136,6 +136,15 @@ func NewService(ctx context.Context, cfg config.Config, store ingest.Store, logg
 
 // newService is NewService reporting to m, which may be nil.
 func newService(ctx context.Context, cfg config.Config, store ingest.Store, logger *slog.Logger, m *metrics.Metrics) *ingest.Service {
+	// A nil *Metrics in an interface would not be a nil interface: give the
+	// consumers nil itself, so that they install no instrumentation at all.
+	var (
+		ivsMetrics ivs.Metrics
+		svcMetrics ingest.Metrics
+	)
+	if m != nil {
+		ivsMetrics, svcMetrics = m, m
+	}
 	var slots budget.SlotSource = budget.NewLocal()
 	if shared, ok := store.(budget.SlotSource); ok {
 		slots = shared
@@ -148,7 +157,7 @@ func newService(ctx context.Context, cfg config.Config, store ingest.Store, logg
 		SecretAccessKey: cfg.AWSSecretAccessKey,
 		SessionToken:    cfg.AWSSessionToken,
 		Budget:          calls,
-		Metrics:         m,
+		Metrics:         ivsMetrics,
 	})
 	if err != nil {
 		// Calls to IVS will fail and log this again.
@@ -161,7 +170,7 @@ func newService(ctx context.Context, cfg config.Config, store ingest.Store, logg
 		KeyMaxAge:         cfg.StreamKeyMaxAge,
 		ResolveTimeout:    RequestTimeout(cfg),
 		Logger:            logger,
-		Metrics:           m,
+		Metrics:           svcMetrics,
 	})
 }
 
