@@ -155,12 +155,10 @@ func (d *doctor) checkConfig() (config.Config, map[string]bool) {
 	errs = append(errs, flatten(cfg.RequireServe())...)
 	bad := map[string]bool{}
 	for _, e := range errs {
-		msg := e.Error()
-		// Every configuration error starts with the variable it is about.
-		name, _, _ := strings.Cut(msg, ":")
-		name, _, _ = strings.Cut(name, " ")
-		bad[name] = true
-		d.add(checkConfig, statusFail, "%s", msg)
+		if ve := (*config.VarError)(nil); errors.As(e, &ve) {
+			bad[ve.Name] = true
+		}
+		d.add(checkConfig, statusFail, "%s", e.Error())
 	}
 	if len(errs) == 0 {
 		d.add(checkConfig, statusPass, "every variable serve needs is set and valid")

@@ -155,7 +155,7 @@ func Load(getenv func(string) string) (Config, error) {
 // RequireDatabase reports a missing DATABASE_URL.
 func (c Config) RequireDatabase() error {
 	if c.DatabaseURL.IsZero() {
-		return errors.New("DATABASE_URL is required: a PostgreSQL URL such as postgres://user:password@host:5432/postgres")
+		return &VarError{Name: "DATABASE_URL", msg: "DATABASE_URL is required: a PostgreSQL URL such as postgres://user:password@host:5432/postgres"}
 	}
 	return nil
 }
@@ -164,7 +164,7 @@ func (c Config) RequireDatabase() error {
 func (c Config) RequireServe() error {
 	errs := []error{c.RequireDatabase()}
 	if c.SupabaseURL == "" {
-		errs = append(errs, errors.New("SUPABASE_URL is required: your project's URL, such as https://<ref>.supabase.co"))
+		errs = append(errs, &VarError{Name: "SUPABASE_URL", msg: "SUPABASE_URL is required: your project's URL, such as https://<ref>.supabase.co"})
 	}
 	return errors.Join(errs...)
 }
@@ -175,8 +175,18 @@ type parser struct {
 }
 
 func (p *parser) fail(name, msg string) {
-	p.errs = append(p.errs, fmt.Errorf("%s: %s", name, msg))
+	p.errs = append(p.errs, &VarError{Name: name, msg: name + ": " + msg})
 }
+
+// VarError is a problem with one environment variable. Load and the Require
+// methods join them, one per problem; errors.As finds each.
+type VarError struct {
+	// Name is the variable, such as DATABASE_URL.
+	Name string
+	msg  string // names the variable; never quotes a secret
+}
+
+func (e *VarError) Error() string { return e.msg }
 
 func (p *parser) err() error { return errors.Join(p.errs...) }
 

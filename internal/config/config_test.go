@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -157,5 +158,25 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("Print() lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+func TestErrorsNameTheirVariable(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"PORT": "http", "IVS_BUDGET_WAIT": "soon"}))
+	errs := []error{err, c.RequireServe()}
+	var names []string
+	for _, e := range errs {
+		for _, one := range e.(interface{ Unwrap() []error }).Unwrap() {
+			var ve *config.VarError
+			if !errors.As(one, &ve) {
+				t.Fatalf("error %q is not a *config.VarError", one)
+			}
+			names = append(names, ve.Name)
+		}
+	}
+	want := []string{"PORT", "IVS_BUDGET_WAIT", "DATABASE_URL", "SUPABASE_URL"}
+	if strings.Join(names, ",") != strings.Join(want, ",") {
+		t.Errorf("variables named by the errors = %v, want %v", names, want)
 	}
 }
