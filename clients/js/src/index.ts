@@ -98,8 +98,10 @@ export interface AuditLog {
  * - `relay`: Supabase's relay failed before reaching the function (`x-relay-error: true`).
  * - `response`: a 2xx answer that is not what ivs-ingest sends: the client probably points at the wrong URL.
  * - `aborted`: the caller's `signal` aborted the call.
+ * - `timeout`: no answer within `timeoutMs` (see {@link CallOptions}): a proxy or a network that accepted the
+ *   request and never answered. Worth another try, as `network` is.
  */
-export type IngestErrorKind = "http" | "network" | "relay" | "response" | "aborted";
+export type IngestErrorKind = "http" | "network" | "relay" | "response" | "aborted" | "timeout";
 
 /** The error of a failed call. Its message is the server's when the server gave one. */
 export class IngestError extends Error {
@@ -129,27 +131,42 @@ export class IngestError extends Error {
 /** The answer of every call: data, or the reason there is none. */
 export type Result<T> = { data: T; error: null } | { data: null; error: IngestError };
 
+/**
+ * The default of {@link CallOptions.timeoutMs}, 150 s: longer than the server's own bound on a request (130 s
+ * by default), so that a server which is slow but answering gets to say so (a 503 or 504 with its reason)
+ * before the client gives up.
+ */
+export const DEFAULT_TIMEOUT_MS = 150_000;
+
+/** Options of every call. */
+export interface CallOptions {
+  /** Aborts the call: it then answers an error of kind `aborted`. */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds to wait for the whole answer, from sending the request to reading its body, before giving up
+   * with an error of kind `timeout`. Default {@link DEFAULT_TIMEOUT_MS}; `0` or `Infinity` waits for ever.
+   */
+  timeoutMs?: number;
+}
+
 /** Options of calls that act on a show as a seller. */
-export interface ShowCallOptions {
+export interface ShowCallOptions extends CallOptions {
   /** For admins: act as this seller (`sellers.id`). The seller's approval is then not required. */
   impersonateSellerId?: string;
-  signal?: AbortSignal;
 }
 
 /** Options of {@link revokeStreamKey}. */
-export interface RevokeOptions {
+export interface RevokeOptions extends CallOptions {
   /** Why, kept in the audit log: at most 500 characters, no control characters. */
   reason?: string;
-  signal?: AbortSignal;
 }
 
 /** Options of {@link getAuditLog}. */
-export interface AuditLogOptions {
+export interface AuditLogOptions extends CallOptions {
   /** Only this show's rows. Admins may leave it out to read every show's. */
   showId?: string;
   /** 1 to 500; the server's default is 50. */
   limit?: number;
-  signal?: AbortSignal;
 }
 
 /**
@@ -165,6 +182,7 @@ export function getIngestDetails(
     body: { showId },
     headers: impersonation(options.impersonateSellerId),
     signal: options.signal,
+    timeoutMs: options.timeoutMs,
     accept: isIngestDetails,
   });
 }
@@ -182,6 +200,7 @@ export function rotateStreamKey(
     body: { showId },
     headers: impersonation(options.impersonateSellerId),
     signal: options.signal,
+    timeoutMs: options.timeoutMs,
     accept: isIngestDetails,
   });
 }
@@ -200,6 +219,7 @@ export function revokeStreamKey(
   return call(client, FunctionNames.revoke, {
     body,
     signal: options.signal,
+    timeoutMs: options.timeoutMs,
     accept: (v): v is Revocation => isObject(v) && v.revoked === true,
   });
 }
@@ -213,6 +233,7 @@ export function getAuditLog(client: IngestClient, options: AuditLogOptions = {})
   return call(client, q ? `${FunctionNames.audit}?${q}` : FunctionNames.audit, {
     method: "GET",
     signal: options.signal,
+    timeoutMs: options.timeoutMs,
     accept: (v): v is AuditLog => isObject(v) && Array.isArray(v.entries),
   });
 }
@@ -229,32 +250,142 @@ async function call<T>(
     body?: Record<string, unknown>;
     headers?: Record<string, string> | undefined;
     signal?: AbortSignal | undefined;
+    timeoutMs?: number | undefined;
     accept: (v: unknown) => v is T;
   },
 ): Promise<Result<T>> {
   const functions = "invoke" in client ? client : client.functions;
-  let answer: { data: unknown; error: unknown };
+  const deadline = withDeadline(req.signal, req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   try {
-    answer = await functions.invoke(name, {
-      method: req.method ?? "POST",
-      ...(req.body && { body: req.body }),
-      ...(req.headers && { headers: req.headers }),
-      ...(req.signal && { signal: req.signal }),
-    });
-  } catch (err) {
-    // functions-js catches its own errors; a custom fetch or another client may not.
-    answer = { data: null, error: err };
+    let answer: { data: unknown; error: unknown };
+    try {
+      // Raced with the signal: a custom fetch or another client that ignores the signal still ends.
+      answer = await Promise.race([
+        functions.invoke(name, {
+          method: req.method ?? "POST",
+          ...(req.body && { body: req.body }),
+          ...(req.headers && { headers: req.headers }),
+          ...(deadline.signal && { signal: deadline.signal }),
+        }),
+        deadline.aborted,
+      ]);
+    } catch (err) {
+      // functions-js catches its own errors; a custom fetch or another client may not.
+      answer = { data: null, error: err };
+    }
+    if (answer.error != null) {
+      // A refusal's body is read under the same deadline: it may stall too.
+      let error: IngestError | null = null;
+      try {
+        error = await Promise.race([toIngestError(answer.error, req.signal), deadline.aborted]);
+      } catch {
+        // the deadline or the caller ended the read
+      }
+      if (req.signal?.aborted) {
+        error = new IngestError("aborted", "The request was aborted", { cause: answer.error });
+      } else if (deadline.timedOut() || error === null) {
+        error = timeoutError(req.timeoutMs ?? DEFAULT_TIMEOUT_MS, answer.error);
+      }
+      return { data: null, error };
+    }
+    if (!req.accept(answer.data)) {
+      return {
+        data: null,
+        error: new IngestError("response", "The server's answer is not an ivs-ingest answer: check the functions URL"),
+      };
+    }
+    return { data: answer.data, error: null };
+  } finally {
+    deadline.done();
   }
-  if (answer.error != null) {
-    return { data: null, error: await toIngestError(answer.error, req.signal) };
+}
+
+/** A timeout; status and requestId are those of an answer whose body did not come in time, if one came. */
+function timeoutError(timeoutMs: number, cause: unknown): IngestError {
+  const context = isObject(cause) ? cause.context : undefined;
+  const res = isResponse(context) ? context : null;
+  const seconds = Math.round(timeoutMs / 100) / 10;
+  return new IngestError("timeout", `The streaming service did not answer within ${seconds} s`, {
+    cause,
+    status: res?.status ?? null,
+    requestId: res?.headers.get("X-Request-Id") ?? null,
+  });
+}
+
+// setTimeout's longest delay; a longer one would fire at once.
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * The caller's signal combined with a timer of timeoutMs: `signal` aborts when either does (undefined when
+ * there is neither), `aborted` rejects then, `timedOut()` says whether the timer fired, `done()` stops both.
+ */
+function withDeadline(
+  callerSignal: AbortSignal | undefined,
+  timeoutMs: number,
+): { signal: AbortSignal | undefined; aborted: Promise<never>; timedOut: () => boolean; done: () => void } {
+  const cleanups: Array<() => void> = [];
+  let fired = false;
+  let signal = callerSignal;
+  if (timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS) {
+    const timer = new AbortController();
+    const id = setTimeout(() => {
+      fired = true;
+      timer.abort(timeoutReason(timeoutMs));
+    }, timeoutMs);
+    cleanups.push(() => clearTimeout(id));
+    signal = callerSignal ? anySignal([callerSignal, timer.signal], cleanups) : timer.signal;
   }
-  if (!req.accept(answer.data)) {
-    return {
-      data: null,
-      error: new IngestError("response", "The server's answer is not an ivs-ingest answer: check the functions URL"),
-    };
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    if (!signal) return;
+    onAbort = () => reject(signal.reason ?? abortReason());
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => {}); // only ever awaited in the race
+  cleanups.push(() => {
+    if (signal && onAbort) signal.removeEventListener("abort", onAbort);
+  });
+  return {
+    signal,
+    aborted,
+    timedOut: () => fired,
+    done: () => cleanups.splice(0).forEach((f) => f()),
+  };
+}
+
+/** AbortSignal.any where the runtime has it (browsers since 2023-24, Node 20.3), else the same by listeners. */
+function anySignal(signals: AbortSignal[], cleanups: Array<() => void>): AbortSignal {
+  const any = (AbortSignal as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
+  if (typeof any === "function") return any.call(AbortSignal, signals);
+  const controller = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) {
+      controller.abort(s.reason);
+      return controller.signal;
+    }
   }
-  return { data: answer.data, error: null };
+  for (const s of signals) {
+    const onAbort = () => controller.abort(s.reason);
+    s.addEventListener("abort", onAbort, { once: true });
+    cleanups.push(() => s.removeEventListener("abort", onAbort));
+  }
+  return controller.signal;
+}
+
+function timeoutReason(timeoutMs: number): unknown {
+  return domException(`No answer within ${timeoutMs} ms`, "TimeoutError");
+}
+
+function abortReason(): unknown {
+  return domException("The request was aborted", "AbortError");
+}
+
+function domException(message: string, name: string): unknown {
+  if (typeof DOMException === "function") return new DOMException(message, name);
+  const err = new Error(message);
+  err.name = name;
+  return err;
 }
 
 /** Turns what a functions client returned as its error into an IngestError, reading the server's answer. */

@@ -9,6 +9,7 @@ import { FunctionsClient } from "@supabase/functions-js";
 import { createClient } from "@supabase/supabase-js";
 
 import {
+  DEFAULT_TIMEOUT_MS,
   IngestError,
   getAuditLog,
   getIngestDetails,
@@ -376,6 +377,130 @@ describe("answers that are not the service's", () => {
     assert.equal(r.error.status, 502);
     assert.equal(r.error.message, "The server answered HTTP 502 Bad Gateway");
     assert.equal(r.error.requestId, null);
+  });
+});
+
+describe("timeouts: a server that accepts the request and never answers", () => {
+  // A real HTTP server on loopback standing for a stalled proxy: it reads the request and never answers,
+  // or (under /stalled-body/) sends a 502's head and never its body.
+  let server, url;
+  const T = 300; // timeoutMs of these tests
+  before(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      if (req.url?.startsWith("/stalled-body/")) {
+        res.writeHead(502, { "Content-Type": "application/json", "X-Request-Id": "stalled" });
+        res.write('{"error":');
+        res.flushHeaders();
+      }
+      // and nothing more
+    });
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${server.address().port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  /** Runs call, asserting it ends with a timeout error after about T ms; returns the error. */
+  async function timesOut(call, what) {
+    const started = Date.now();
+    const r = await call();
+    const took = Date.now() - started;
+    assert.ok(r.data === null, `${what}: data`);
+    assert.ok(r.error instanceof IngestError, `${what}: not an IngestError`);
+    assert.equal(r.error.kind, "timeout", `${what}: ${r.error.kind} ${r.error.message}`);
+    assert.equal(r.error.message, "The streaming service did not answer within 0.3 s", what);
+    assert.equal(r.error.retryAfter, null, what);
+    assert.ok(took >= T - 20 && took < 5000, `${what}: ended after ${took} ms`);
+    return r.error;
+  }
+
+  // Each test has a timeout of its own, so a client that waits for ever fails instead of hanging the run.
+  const bounded = { timeout: 10_000 };
+
+  test("the default timeout is 150 s, longer than the server's own 130 s bound", () => {
+    assert.equal(DEFAULT_TIMEOUT_MS, 150_000);
+  });
+
+  test("ends every call with kind \"timeout\" after timeoutMs, through either kind of client", bounded, async () => {
+    const functions = functionsAs(`${url}/functions/v1`, "t");
+    const supabase = supabaseAs(url, "t");
+    for (const [what, call] of [
+      ["get (FunctionsClient)", () => getIngestDetails(functions, UNKNOWN_SHOW, { timeoutMs: T })],
+      ["get (SupabaseClient)", () => getIngestDetails(supabase, UNKNOWN_SHOW, { timeoutMs: T })],
+      ["rotate", () => rotateStreamKey(supabase, UNKNOWN_SHOW, { timeoutMs: T })],
+      ["revoke", () => revokeStreamKey(supabase, UNKNOWN_SHOW, { reason: "r", timeoutMs: T })],
+      ["audit", () => getAuditLog(supabase, { showId: UNKNOWN_SHOW, timeoutMs: T })],
+    ]) {
+      const err = await timesOut(call, what);
+      assert.equal(err.status, null, what);
+      assert.equal(err.requestId, null, what);
+      assert.ok(err.cause, `${what}: no cause`);
+    }
+  });
+
+  test("a refusal whose body never comes is a timeout that keeps the status and request id", bounded, async () => {
+    const err = await timesOut(
+      () => getIngestDetails(functionsAs(`${url}/stalled-body/functions/v1`, "t"), UNKNOWN_SHOW, { timeoutMs: T }),
+      "stalled body",
+    );
+    assert.equal(err.status, 502);
+    assert.equal(err.requestId, "stalled");
+  });
+
+  test("the caller's signal still aborts first, as kind \"aborted\"", bounded, async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const r = await getIngestDetails(functionsAs(`${url}/functions/v1`, "t"), UNKNOWN_SHOW, {
+      signal: controller.signal,
+      timeoutMs: 5000,
+    });
+    assert.equal(r.error?.kind, "aborted");
+  });
+
+  test("a caller's signal that never aborts does not stop the timeout", bounded, async () => {
+    const controller = new AbortController();
+    await timesOut(
+      () => getIngestDetails(supabaseAs(url, "t"), UNKNOWN_SHOW, { signal: controller.signal, timeoutMs: T }),
+      "with a signal",
+    );
+  });
+
+  test("without AbortSignal.any (older browsers), the timeout and the caller's signal both still work", bounded, async () => {
+    const any = AbortSignal.any;
+    delete AbortSignal.any;
+    try {
+      assert.equal(typeof AbortSignal.any, "undefined");
+      const functions = functionsAs(`${url}/functions/v1`, "t");
+      await timesOut(
+        () => getIngestDetails(functions, UNKNOWN_SHOW, { signal: new AbortController().signal, timeoutMs: T }),
+        "fallback timeout",
+      );
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 50);
+      const r = await getIngestDetails(functions, UNKNOWN_SHOW, { signal: controller.signal, timeoutMs: 5000 });
+      assert.equal(r.error?.kind, "aborted", "fallback abort");
+    } finally {
+      AbortSignal.any = any;
+    }
+  });
+
+  test("a client that ignores the signal is given up on all the same", bounded, async () => {
+    let received;
+    const deaf = { invoke: (_name, options) => ((received = options?.signal), new Promise(() => {})) };
+    await timesOut(() => getIngestDetails(deaf, UNKNOWN_SHOW, { timeoutMs: T }), "deaf client");
+    assert.ok(received instanceof AbortSignal && received.aborted, "the client was not handed the aborted signal");
+  });
+
+  test("without timeoutMs, the client is handed a signal (the default deadline); timeoutMs 0 hands none", async () => {
+    let received = "none";
+    const spy = { invoke: async (_name, options) => ((received = options?.signal), { data: null, error: new Error("x") }) };
+    await getIngestDetails(spy, UNKNOWN_SHOW);
+    assert.ok(received instanceof AbortSignal && !received.aborted, "no live signal by default");
+    await getIngestDetails(spy, UNKNOWN_SHOW, { timeoutMs: 0 });
+    assert.equal(received, undefined, "timeoutMs 0 still set a deadline");
   });
 });
 

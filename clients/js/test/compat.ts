@@ -10,7 +10,7 @@ export async function compat(): Promise<void> {
     headers: { Authorization: "Bearer token" },
   });
   const a = await getIngestDetails(supabase, "show", { impersonateSellerId: "seller" });
-  const b = await getIngestDetails(selfHosted, "show");
+  const b = await getIngestDetails(selfHosted, "show", { timeoutMs: 10_000, signal: new AbortController().signal });
   const c = await getAuditLog(supabase.functions, { limit: 5 });
   if (a.error === null) {
     const d: IngestDetails = a.data;
