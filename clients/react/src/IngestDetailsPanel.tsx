@@ -36,6 +36,11 @@ export interface IngestDetailsPanelProps {
   client?: IngestClient;
   /** For admins: act as this seller. */
   impersonateSellerId?: string;
+  /**
+   * How long to wait for the service's answer, in milliseconds, before saying it did not answer. Default the
+   * client's, `DEFAULT_TIMEOUT_MS` (150 s); `0` or `Infinity` waits for ever.
+   */
+  timeoutMs?: number;
   /** The panel's heading. Default "Go live". */
   title?: string;
   /** The level of the panel's heading; its sections use the next one. Default 2. */
@@ -60,6 +65,7 @@ export function IngestDetailsPanel({
   showId,
   client: clientProp,
   impersonateSellerId,
+  timeoutMs,
   title = "Go live",
   headingLevel = 2,
   className,
@@ -116,7 +122,7 @@ export function IngestDetailsPanel({
     setLoading(true);
     setError(null);
     setStatus("Getting your stream details…");
-    const r = await getIngestDetails(client, showId, { impersonateSellerId, signal: controller.signal });
+    const r = await getIngestDetails(client, showId, { impersonateSellerId, signal: controller.signal, timeoutMs });
     if (controller.signal.aborted) return;
     setLoading(false);
     if (r.error) {
@@ -128,7 +134,7 @@ export function IngestDetailsPanel({
     setDetails(r.data);
     setGeneration((g) => g + 1);
     setStatus("Stream details ready.");
-  }, [client, showId, impersonateSellerId, loading]);
+  }, [client, showId, impersonateSellerId, timeoutMs, loading]);
 
   const openResetDialog = () => {
     setResetError(null);
@@ -146,7 +152,7 @@ export function IngestDetailsPanel({
     const controller = begin();
     setResetting(true);
     setStatus("Resetting the stream key…");
-    const r = await rotateStreamKey(client, showId, { impersonateSellerId, signal: controller.signal });
+    const r = await rotateStreamKey(client, showId, { impersonateSellerId, signal: controller.signal, timeoutMs });
     if (controller.signal.aborted) return;
     setResetting(false);
     closeResetDialog();
@@ -405,10 +411,13 @@ function SecretField(props: {
   );
 }
 
-/** A refusal or failure, worded for the seller: the server's own reason when it gave one. */
+/**
+ * A refusal or failure, worded for the seller: the server's own reason when it gave one. `data-kind` holds the
+ * error's kind (`http`, `network`, `timeout`, ...) for the host app's styles and tests.
+ */
 function ErrorMessage({ error, what }: { error: IngestError; what: string }) {
   return (
-    <div className="ivs-ingest-error" role="alert">
+    <div className="ivs-ingest-error" role="alert" data-kind={error.kind}>
       <p>
         <strong>{what}:</strong> {describeError(error)}
       </p>
@@ -427,6 +436,8 @@ export function describeError(error: IngestError): string {
       return error.message;
     case "network":
       return "the streaming service could not be reached. Check your connection and try again.";
+    case "timeout":
+      return "the streaming service did not answer in time. Try again in a moment.";
     case "response":
       return "the streaming service answered something unexpected. Its URL may be misconfigured.";
     case "aborted":
