@@ -177,15 +177,6 @@ func TestMigrateThenServe(t *testing.T) {
 	}
 }
 
-func TestServeRefusesAnOutdatedSchema(t *testing.T) {
-	t.Parallel()
-	env := testenv.New(t, testenv.Options{Unmigrated: true})
-	err := run(context.Background(), []string{"serve"}, env.Getenv(nil), io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "ivs-ingest migrate") {
-		t.Errorf("serve on an unmigrated database = %v, want an error naming `ivs-ingest migrate`", err)
-	}
-}
-
 // TestShutdownLetsInFlightRequestsFinish: SIGTERM while a slow first request
 // (IVS answering slowly) is in flight: the request still gets its key, and
 // serve returns nil.

@@ -94,9 +94,10 @@ func TestErrorsNameEveryBadVariable(t *testing.T) {
 	}
 }
 
-func TestPrintRedactsAPasswordInTheQuery(t *testing.T) {
-	t.Parallel()
-	c, err := config.Load(env(map[string]string{"DATABASE_URL": "postgres://app@db.example:5432/postgres?sslmode=require&password=db-pa55word&sslpassword=key-pa55phrase"}))
+// printed is what Print writes for the configuration vars give.
+func printed(t *testing.T, vars map[string]string) string {
+	t.Helper()
+	c, err := config.Load(env(vars))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,12 @@ func TestPrintRedactsAPasswordInTheQuery(t *testing.T) {
 	if err := c.Print(&out); err != nil {
 		t.Fatal(err)
 	}
-	got := out.String()
+	return out.String()
+}
+
+func TestPrintRedactsAPasswordInTheQuery(t *testing.T) {
+	t.Parallel()
+	got := printed(t, map[string]string{"DATABASE_URL": "postgres://app@db.example:5432/postgres?sslmode=require&password=db-pa55word&sslpassword=key-pa55phrase"})
 	if strings.Contains(got, "db-pa55word") || strings.Contains(got, "key-pa55phrase") {
 		t.Fatal("Print() shows the password or the key passphrase given in the query")
 	}
@@ -131,7 +137,7 @@ func TestBadURLErrorsHideCredentialsAndQuery(t *testing.T) {
 
 func TestPrintRedactsSecrets(t *testing.T) {
 	t.Parallel()
-	c, err := config.Load(env(map[string]string{
+	got := printed(t, map[string]string{
 		"DATABASE_URL":          "postgres://app:db-pa55word@db.example:5432/postgres",
 		"SUPABASE_URL":          "https://abc.supabase.co",
 		"SUPABASE_JWT_SECRET":   "jwt-secret-jwt-secret-jwt-secret-0123456789",
@@ -139,15 +145,7 @@ func TestPrintRedactsSecrets(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY": "aws-secret-value",
 		"AWS_SESSION_TOKEN":     "aws-session-token",
 		"METRICS_TOKEN":         "metrics-token-0123456789",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	if err := c.Print(&out); err != nil {
-		t.Fatal(err)
-	}
-	got := out.String()
+	})
 	for _, secret := range []string{"db-pa55word", "jwt-secret-jwt", "aws-secret-value", "aws-session-token", "metrics-token"} {
 		if strings.Contains(got, secret) {
 			t.Errorf("Print() shows a secret:\n%s", strings.ReplaceAll(got, secret, "<the secret>"))
