@@ -13,6 +13,8 @@ interface ExampleConfig {
   supabaseUrl: string;
   accessToken: string;
   showId: string;
+  /** The panel's timeoutMs; the client's default when absent. */
+  timeoutMs?: number;
 }
 
 declare global {
@@ -42,7 +44,11 @@ if (!config) {
   root.render(
     <StrictMode>
       <IngestClientProvider client={supabase}>
-        <IngestDetailsPanel showId={config.showId} title="Go live: Spring collection show" />
+        <IngestDetailsPanel
+          showId={config.showId}
+          title="Go live: Spring collection show"
+          timeoutMs={config.timeoutMs}
+        />
       </IngestClientProvider>
     </StrictMode>,
   );

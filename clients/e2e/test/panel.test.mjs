@@ -1,6 +1,9 @@
-// The "Go live" panel in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core), on the
-// example page served from its own origin, against the real `ivs-ingest dev`: CORS, supabase-js, the client
-// and the panel all for real. Keys and tokens are compared, never printed.
+// The "Go live" panel in headless Chromium (CHROMIUM_PATH, by default Debian's /usr/bin/chromium, driven by
+// playwright-core), on the example page served from its own origin, against the real `ivs-ingest dev`: CORS,
+// supabase-js, the client and the panel all for real. Keys and tokens are compared, never printed.
+//
+// Each test starts the dev server it needs (a fresh data directory, so fresh keys and fresh limits) and stops it
+// after, so that any one of them passes alone (--test-name-pattern) and in any order.
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -21,7 +24,8 @@ const EXAMPLE_DIR = here("../dist/example");
 /** Where the screenshot of the panel with the key masked goes (gitignored). */
 const ARTIFACTS = here("../../artifacts");
 const SCREENSHOT = path.join(ARTIFACTS, "ingest-panel.png");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const UNKNOWN_SHOW = "00000000-0000-4000-8000-000000000000";
 // Without the background-networking flags Chromium's own connections are refused on a closed network.
 const CHROMIUM_ARGS = [
   "--headless",
@@ -52,16 +56,23 @@ async function serveExample() {
   return { server, origin: `http://127.0.0.1:${server.address().port}` };
 }
 
+/** A server that reads each request and never answers: a stalled proxy in front of the service. */
+async function serveNothing() {
+  const server = createServer((req) => req.resume());
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const close = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { url: `http://127.0.0.1:${server.address().port}`, close };
+}
+
 describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
-  let example, dev, context, userDataDir;
+  let example, context, userDataDir;
 
   before(async () => {
     await stat(path.join(EXAMPLE_DIR, "main.js")); // built by `npm run build`
     example = await serveExample();
-    // One key creation per seller and hour: the first test's reset is the one allowed, the last test's is over.
-    dev = await startDevServer({
-      env: { CORS_ALLOWED_ORIGINS: example.origin, RATE_LIMIT_KEY_CREATES_PER_HOUR: "1" },
-    });
     userDataDir = await mkdtemp(path.join(tmpdir(), "ivs-ingest-chromium-"));
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -74,26 +85,44 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
 
   after(async () => {
     await context?.close();
-    await dev?.stop();
     await new Promise((resolve) => (example ? example.server.close(resolve) : resolve()));
     if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
-  /** A page of the example, signed in as the demo user of role, for showId (on supabaseUrl, default dev's). */
-  async function openAs(role, showId, supabaseUrl = dev.baseUrl) {
+  /**
+   * A dev server of this test's own, stopped when the test ends. By default it allows only the example page's
+   * origin (CORS_ALLOWED_ORIGINS); env adds to or overrides that.
+   */
+  async function devServerFor(t, env = {}) {
+    const dev = await startDevServer({ env: { CORS_ALLOWED_ORIGINS: example.origin, ...env } });
+    t.after(() => dev.stop());
+    return dev;
+  }
+
+  /**
+   * A page of the example, closed when the test ends, signed in with accessToken, for showId, calling the
+   * service at supabaseUrl (with the panel's timeoutMs when given).
+   */
+  async function openPage(t, config) {
     const page = await context.newPage();
+    t.after(() => page.close());
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.addInitScript((config) => {
-      window.ivsIngestExample = config;
-    }, { supabaseUrl, accessToken: dev.user(role).token, showId });
+    await page.addInitScript((c) => {
+      window.ivsIngestExample = c;
+    }, config);
     await page.goto(example.origin + "/");
     await page.getByRole("heading", { name: "Go live: Spring collection show" }).waitFor();
     return { page, errors };
   }
 
-  /** The show's current key, as the service hands it out (through the client, over HTTP). */
-  async function serverKey(showId) {
+  /** A page signed in as dev's demo user of role, for showId, calling dev. */
+  function openAs(t, dev, role, showId) {
+    return openPage(t, { supabaseUrl: dev.baseUrl, accessToken: dev.user(role).token, showId });
+  }
+
+  /** The show's current key, as dev hands it out (through the client, over HTTP, from Node: no CORS). */
+  async function serverKey(dev, showId) {
     const functions = new FunctionsClient(dev.functionsUrl, {
       headers: { Authorization: `Bearer ${dev.user("approved-seller").token}` },
     });
@@ -102,9 +131,18 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
     return r.data.streamKey;
   }
 
-  test("approved seller: masked key, revealed, copied; reset asks first, cuts, and shows the new key", async () => {
+  /** Clicks "Get stream details" and returns the alert's text once it shows, and its data-kind. */
+  async function failedGet(page) {
+    await page.getByRole("button", { name: "Get stream details" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    return { text: await alert.innerText(), kind: await alert.getAttribute("data-kind") };
+  }
+
+  test("approved seller: masked key, revealed, copied; reset asks first, cuts, and shows the new key", async (t) => {
+    const dev = await devServerFor(t);
     const showId = dev.show("approved-seller", true).id;
-    const { page, errors } = await openAs("approved-seller", showId);
+    const { page, errors } = await openAs(t, dev, "approved-seller", showId);
 
     // Keyboard only: focus the button and press Enter.
     await page.getByRole("button", { name: "Get stream details" }).focus();
@@ -120,7 +158,7 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
     assert.equal(await key.getAttribute("type"), "password", "the stream key is not masked");
     assert.equal(await srt.getAttribute("type"), "password", "the SRT URL (which holds the key) is not masked");
     const shownKey = await key.inputValue();
-    assert.ok(shownKey === (await serverKey(showId)), "the panel's key is not the one the service hands out");
+    assert.ok(shownKey === (await serverKey(dev, showId)), "the panel's key is not the one the service hands out");
     assert.ok(!(await page.locator("body").innerText()).includes(shownKey), "the key is readable on the page");
     assert.equal(await page.getByRole("status").innerText(), "Stream details ready.");
     assert.ok((await page.locator("ol.ivs-ingest-steps li").count()) === 5, "no OBS steps");
@@ -161,7 +199,7 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
     await dialog.waitFor({ state: "hidden" });
     assert.ok(await resetButton.evaluate((el) => el === document.activeElement), "focus did not return to Reset");
     assert.ok((await key.inputValue()) === shownKey, "Escape changed the key");
-    assert.ok((await serverKey(showId)) === shownKey, "Escape rotated the key on the server");
+    assert.ok((await serverKey(dev, showId)) === shownKey, "Escape rotated the key on the server");
 
     // Reset for real, by keyboard: Enter opens, Tab to the confirm button, Enter.
     await page.keyboard.press("Enter");
@@ -174,52 +212,107 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
     const newKey = await key.inputValue();
     assert.ok(/^sk_/.test(newKey) && newKey !== shownKey, "the panel does not show a new key");
     assert.equal(await key.getAttribute("type"), "password", "the new key is not masked");
-    assert.ok((await serverKey(showId)) === newKey, "the panel's new key is not the service's");
+    assert.ok((await serverKey(dev, showId)) === newKey, "the panel's new key is not the service's");
     assert.ok(await resetButton.evaluate((el) => el === document.activeElement), "focus did not return to Reset");
     assert.deepEqual(errors, []);
   });
 
-  test("pending seller: the server's reason, \"Seller not approved\", not \"non-2xx status code\"", async () => {
-    const { page, errors } = await openAs("pending-seller", dev.show("pending-seller", true).id);
-    await page.getByRole("button", { name: "Get stream details" }).click();
-    const alert = page.getByRole("alert");
-    await alert.waitFor();
-    const text = await alert.innerText();
+  test("pending seller: the server's reason, \"Seller not approved\", not \"non-2xx status code\"", async (t) => {
+    const dev = await devServerFor(t);
+    const { page, errors } = await openAs(t, dev, "pending-seller", dev.show("pending-seller", true).id);
+    const { text, kind } = await failedGet(page);
     assert.match(text, /Could not get your stream details: Seller not approved/);
     assert.doesNotMatch(text, /non-2xx/);
+    assert.equal(kind, "http");
     assert.equal(await page.getByLabel("Stream key", { exact: true }).count(), 0, "a key field on a refusal");
     await page.getByRole("button", { name: "Try again" }).waitFor();
+    await mkdir(ARTIFACTS, { recursive: true });
     await page.locator(".ivs-ingest-panel").screenshot({ path: path.join(ARTIFACTS, "ingest-panel-refused.png") });
     assert.deepEqual(errors, []);
   });
 
-  test("unreachable service: says so, and offers to try again", async () => {
+  test("unreachable service: says so, and offers to try again", async (t) => {
     const port = await closedPort();
-    const { page } = await openAs("approved-seller", dev.show("approved-seller", true).id, `http://127.0.0.1:${port}`);
-    await page.getByRole("button", { name: "Get stream details" }).click();
-    const alert = page.getByRole("alert");
-    await alert.waitFor();
-    assert.match(await alert.innerText(), /the streaming service could not be reached/);
+    const { page, errors } = await openPage(t, {
+      supabaseUrl: `http://127.0.0.1:${port}`,
+      accessToken: "no-token-needed",
+      showId: UNKNOWN_SHOW,
+    });
+    const { text, kind } = await failedGet(page);
+    assert.match(text, /the streaming service could not be reached/);
+    assert.equal(kind, "network");
     await page.getByRole("button", { name: "Try again" }).waitFor();
+    assert.deepEqual(errors, []);
   });
 
-  test("a reset over the creation limit: \"Too many requests\", when to try again, and the key kept", async () => {
+  test("an origin missing from CORS_ALLOWED_ORIGINS: \"could not be reached\", a network error", async (t) => {
+    // The service is up and allows another origin only; the page's origin is refused by the browser.
+    const dev = await devServerFor(t, { CORS_ALLOWED_ORIGINS: "https://shop.example" });
     const showId = dev.show("approved-seller", true).id;
-    const { page, errors } = await openAs("approved-seller", showId);
+    assert.match(await serverKey(dev, showId), /^sk_/, "the service does not answer outside a browser");
+    const { page, errors } = await openAs(t, dev, "approved-seller", showId);
+    const consoleErrors = [];
+    page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+    const { text, kind } = await failedGet(page);
+    assert.match(text, /the streaming service could not be reached/);
+    assert.equal(kind, "network");
+    // Chromium says why on the console (the message names the URL and the origin, no token).
+    assert.ok(
+      consoleErrors.some((m) => /blocked by CORS policy/.test(m) && m.includes(example.origin)),
+      `no CORS refusal on the console: ${JSON.stringify(consoleErrors)}`,
+    );
+    await page.getByRole("button", { name: "Try again" }).waitFor();
+    assert.deepEqual(errors, []);
+  });
+
+  test("a service that never answers: \"did not answer in time\" after the panel's timeoutMs", async (t) => {
+    const stalled = await serveNothing();
+    t.after(stalled.close);
+    const { page, errors } = await openPage(t, {
+      supabaseUrl: stalled.url,
+      accessToken: "no-token-needed",
+      showId: UNKNOWN_SHOW,
+      timeoutMs: 1000,
+    });
+    const started = Date.now();
+    const { text, kind } = await failedGet(page);
+    const took = Date.now() - started;
+    assert.match(text, /Could not get your stream details: the streaming service did not answer in time/);
+    assert.equal(kind, "timeout");
+    assert.ok(took >= 900 && took < 10_000, `the panel gave up after ${took} ms`);
+    await page.getByRole("button", { name: "Try again" }).waitFor();
+    assert.deepEqual(errors, []);
+  });
+
+  test("a reset over the creation limit: \"Too many requests\", when to try again, and the key kept", async (t) => {
+    // One key creation per seller and hour: the first reset (the demo channel's key was adopted, not created)
+    // is the one allowed, the second is over the limit.
+    const dev = await devServerFor(t, { RATE_LIMIT_KEY_CREATES_PER_HOUR: "1" });
+    const showId = dev.show("approved-seller", true).id;
+    const { page, errors } = await openAs(t, dev, "approved-seller", showId);
     await page.getByRole("button", { name: "Get stream details" }).click();
     const key = page.getByLabel("Stream key", { exact: true });
     await key.waitFor();
+    const first = await key.inputValue();
+    const reset = async () => {
+      await page.getByRole("button", { name: "Reset stream key" }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Reset stream key" }).click();
+    };
+    await reset();
+    await page.getByRole("status").filter({ hasText: "Stream key reset." }).waitFor();
     const before = await key.inputValue();
-    await page.getByRole("button", { name: "Reset stream key" }).click();
-    await page.getByRole("dialog").getByRole("button", { name: "Reset stream key" }).click();
+    assert.ok(/^sk_/.test(before) && before !== first, "the allowed reset did not show a new key");
+
+    await reset();
     const alert = page.getByRole("alert");
     await alert.waitFor();
     const text = await alert.innerText();
     assert.match(text, /The stream key was not reset: Too many requests/);
-    // retryAfter from the answer: the hour since the first test's reset, less the seconds since.
+    assert.equal(await alert.getAttribute("data-kind"), "http");
+    // retryAfter from the answer: the hour since the allowed reset, less the seconds since.
     assert.match(text, /Try again in (5\d|60) minutes\./);
     assert.ok((await key.inputValue()) === before, "a refused reset changed the key in the panel");
-    assert.ok((await serverKey(showId)) === before, "a refused reset changed the key on the server");
+    assert.ok((await serverKey(dev, showId)) === before, "a refused reset changed the key on the server");
     assert.deepEqual(errors, []);
   });
 });
