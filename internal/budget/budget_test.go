@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/budget/budgettest"
 )
 
 // frozenClock is a clock that moves only when told to, so reserved offsets
@@ -135,27 +137,6 @@ func TestLocalRejectsBadArguments(t *testing.T) {
 	}
 }
 
-// checkNoWindowOverfull fails the test when two sorted call starts are closer
-// than interval, or when any one-second window holds more than rate starts.
-func checkNoWindowOverfull(t *testing.T, starts []time.Time, interval time.Duration, rate int) {
-	t.Helper()
-	if !slices.IsSortedFunc(starts, func(a, b time.Time) int { return a.Compare(b) }) {
-		t.Fatal("starts are not sorted")
-	}
-	for i := 1; i < len(starts); i++ {
-		if gap := starts[i].Sub(starts[i-1]); gap < interval {
-			t.Errorf("starts %d and %d are %s apart, want at least %s", i-1, i, gap, interval)
-		}
-	}
-	// [starts[i], starts[i]+1s) holds starts i..i+rate unless the (rate+1)th
-	// is a full second later.
-	for i := 0; i+rate < len(starts); i++ {
-		if span := starts[i+rate].Sub(starts[i]); span < time.Second {
-			t.Errorf("%d starts within %s from start %d, want at most %d in any second", rate+1, span, i, rate)
-		}
-	}
-}
-
 func TestBudgetConcurrentReservationsStayWithinRate(t *testing.T) {
 	t.Parallel()
 	const (
@@ -200,7 +181,7 @@ func TestBudgetConcurrentReservationsStayWithinRate(t *testing.T) {
 		t.Fatalf("reserved %d slots, want %d", len(starts), want)
 	}
 	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
-	checkNoWindowOverfull(t, starts, time.Second/rate, rate)
+	budgettest.CheckSpacing(t, starts, time.Second/rate, rate)
 	// And no slot was skipped: the schedule is dense.
 	if got, want := starts[len(starts)-1].Sub(starts[0]), time.Duration(len(starts)-1)*time.Second/rate; got != want {
 		t.Errorf("schedule spans %s, want %s", got, want)

@@ -81,10 +81,7 @@ func TestNoSecretReachesTheLogs(t *testing.T) {
 	env.Emulator.Fail("CreateStreamKey", "AccessDeniedException")
 	send(token(owner), body(failingShow.ID), nil)
 	env.Emulator.ClearFailures()
-	arn := queryStrings(t, env.DatabaseURL, `SELECT ivs_stream_key_arn FROM public.shows WHERE id = '`+show.ID+`'`)[0]
-	if _, err := env.IVS.DeleteStreamKey(context.Background(), &ivs.DeleteStreamKeyInput{Arn: aws.String(arn)}); err != nil {
-		t.Fatal(err)
-	}
+	deleteKeyInAWS(t, env, show.ID)
 	send(token(owner), body(show.ID), nil) // replaced
 	send(token(admin), body(show.ID), map[string]string{"X-Impersonate-Seller-Id": testenv.NewID(t)})
 	keep := func(r response) {

@@ -20,6 +20,17 @@ func storedShow(t *testing.T, env *testenv.Env, showID string) (keyARN, endpoint
 	return rows[0], rows[1]
 }
 
+// deleteKeyInAWS deletes the show's recorded key behind the service's back,
+// as someone in the AWS console would, and returns its ARN.
+func deleteKeyInAWS(t *testing.T, env *testenv.Env, showID string) string {
+	t.Helper()
+	arn, _ := storedShow(t, env, showID)
+	if _, err := env.IVS.DeleteStreamKey(context.Background(), &ivs.DeleteStreamKeyInput{Arn: aws.String(arn)}); err != nil {
+		t.Fatalf("DeleteStreamKey: %v", err)
+	}
+	return arn
+}
+
 func TestFirstRequestCreatesTheKeyAndLaterOnesReuseIt(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{})
@@ -68,10 +79,7 @@ func TestKeyDeletedInAWSIsReplaced(t *testing.T) {
 	token := env.Token(t, owner)
 
 	first := wantKey(t, "first request", svc.get(t, token, show.ID, nil))
-	oldARN, _ := storedShow(t, env, show.ID)
-	if _, err := env.IVS.DeleteStreamKey(context.Background(), &ivs.DeleteStreamKeyInput{Arn: aws.String(oldARN)}); err != nil {
-		t.Fatalf("DeleteStreamKey: %v", err)
-	}
+	oldARN := deleteKeyInAWS(t, env, show.ID)
 	second := wantKey(t, "request after the key was deleted in AWS", svc.get(t, token, show.ID, nil))
 	if second == first {
 		t.Error("the deleted key was returned again")
@@ -92,10 +100,7 @@ func TestWarmReplicaServesFromCacheColdReplicaNoticesDeletion(t *testing.T) {
 	show := env.Show(t, owner, true)
 	token := env.Token(t, owner)
 	first := wantKey(t, "first request", svc.get(t, token, show.ID, nil))
-	arn, _ := storedShow(t, env, show.ID)
-	if _, err := env.IVS.DeleteStreamKey(context.Background(), &ivs.DeleteStreamKeyInput{Arn: aws.String(arn)}); err != nil {
-		t.Fatal(err)
-	}
+	deleteKeyInAWS(t, env, show.ID)
 	calls := env.Emulator.TotalCalls()
 	if got := wantKey(t, "within the TTL", svc.get(t, token, show.ID, nil)); got != first {
 		t.Error("within the TTL the cached key should be served")

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
+	"github.com/ivs-ingest/ivs-ingest/internal/budget/budgettest"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
 	"github.com/ivs-ingest/ivs-ingest/supabase"
 )
@@ -227,17 +228,7 @@ func TestBudgetAcrossReplicasStaysWithinRate(t *testing.T) {
 	if len(starts) != want {
 		t.Fatalf("recorded %d slots, want %d", len(starts), want)
 	}
-	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
-	for i := 1; i < len(starts); i++ {
-		if gap := starts[i].Sub(starts[i-1]); gap < interval {
-			t.Errorf("slots %d and %d are %s apart, want at least %s", i-1, i, gap, interval)
-		}
-	}
-	for i := 0; i+rate < len(starts); i++ {
-		if span := starts[i+rate].Sub(starts[i]); span < time.Second {
-			t.Errorf("%d slots within %s from slot %d, want at most %d in any second", rate+1, span, i, rate)
-		}
-	}
+	budgettest.CheckSpacing(t, starts, interval, rate)
 }
 
 func TestReserveSlotsConcurrentRefusalsTakeNothing(t *testing.T) {
