@@ -41,7 +41,7 @@ func reserveOK(t *testing.T, src SlotSource, n int, interval, maxWait time.Durat
 	if err != nil {
 		t.Fatalf("ReserveSlots(%d, %s, %s) = %v, want a slot", n, interval, maxWait, err)
 	}
-	return d
+	return d.Wait
 }
 
 func TestLocalSpacesSuccessiveReservations(t *testing.T) {
@@ -157,7 +157,7 @@ func TestBudgetConcurrentReservationsStayWithinRate(t *testing.T) {
 		wg.Go(func() {
 			for i := range perWorker {
 				n := 1 + (g+i)%3
-				r, err := b.Reserve(context.Background(), n)
+				r, err := b.Reserve(context.Background(), Claim{Calls: n})
 				if err != nil {
 					t.Errorf("Reserve(%d) = %v", n, err)
 					return
@@ -220,12 +220,14 @@ type sourceCall struct {
 	interval, maxWait time.Duration
 }
 
-func (s *recordingSource) ReserveSlots(_ context.Context, n int, interval, maxWait time.Duration) (time.Duration, error) {
+func (s *recordingSource) ReserveSlots(_ context.Context, n int, interval, maxWait time.Duration) (Slots, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, sourceCall{n, interval, maxWait})
-	return 0, s.err
+	return Slots{}, s.err
 }
+
+func (s *recordingSource) ReturnSlots(context.Context, Slots, int, time.Duration) error { return nil }
 
 func (s *recordingSource) recorded() []sourceCall {
 	s.mu.Lock()
@@ -239,7 +241,7 @@ func TestUnlimitedBudgetNeverWaits(t *testing.T) {
 		src := &recordingSource{err: errors.New("the source must not be called")}
 		b := New(src, perSecond, 0)
 		for range 100 {
-			r, err := b.Reserve(context.Background(), 3)
+			r, err := b.Reserve(context.Background(), Claim{Calls: 3})
 			if err != nil {
 				t.Fatalf("New(perSecond=%g).Reserve() = %v", perSecond, err)
 			}
@@ -262,7 +264,7 @@ func TestBudgetPassesIntervalAndMaxWait(t *testing.T) {
 	t.Parallel()
 	src := &recordingSource{}
 	b := New(src, 4, 90*time.Second)
-	if _, err := b.Reserve(context.Background(), 3); err != nil {
+	if _, err := b.Reserve(context.Background(), Claim{Calls: 3}); err != nil {
 		t.Fatalf("Reserve(3) = %v", err)
 	}
 	want := []sourceCall{{3, 250 * time.Millisecond, 90 * time.Second}}
@@ -276,7 +278,7 @@ func TestBudgetRejectsNoSlots(t *testing.T) {
 	src := &recordingSource{}
 	b := New(src, 4, time.Minute)
 	for _, n := range []int{0, -1} {
-		if r, err := b.Reserve(context.Background(), n); err == nil {
+		if r, err := b.Reserve(context.Background(), Claim{Calls: n}); err == nil {
 			t.Errorf("Reserve(%d) = %v, nil; want an error", n, r)
 		}
 	}
@@ -289,12 +291,12 @@ func TestBudgetExhausted(t *testing.T) {
 	t.Parallel()
 	b := New(newLocal(newFrozenClock().now), 4, 500*time.Millisecond)
 	for i, want := range []time.Duration{0, 250 * time.Millisecond, 500 * time.Millisecond} {
-		r, err := b.Reserve(context.Background(), 1)
+		r, err := b.Reserve(context.Background(), Claim{Calls: 1})
 		if err != nil || r.Delay() != want {
 			t.Fatalf("reservation %d: Reserve() = %v, %v; want delay %s", i, r, err, want)
 		}
 	}
-	_, err := b.Reserve(context.Background(), 1)
+	_, err := b.Reserve(context.Background(), Claim{Calls: 1})
 	var ex *ExhaustedError
 	if !errors.Is(err, ErrExhausted) || !errors.As(err, &ex) || ex.RetryAfter != 250*time.Millisecond {
 		t.Errorf("Reserve() beyond the maximum wait = %v, want ErrExhausted with RetryAfter 250ms", err)
@@ -308,7 +310,7 @@ func TestWaitBeyondReservationReservesMore(t *testing.T) {
 	// (125ms) of its slot, even on a loaded machine, so the reserved slots
 	// are used.
 	b := New(src, 2, time.Minute)
-	r, err := b.Reserve(context.Background(), 2)
+	r, err := b.Reserve(context.Background(), Claim{Calls: 2})
 	if err != nil {
 		t.Fatalf("Reserve(2) = %v", err)
 	}
@@ -344,7 +346,7 @@ func TestWaitExtraSlotsShareTheSchedule(t *testing.T) {
 	// 500ms apart: the first Wait comes well within a quarter interval
 	// (125ms) of its slot; the extra slots make Wait sleep 500ms and 1s.
 	b := New(newLocal(clock.now), 2, time.Minute)
-	r, err := b.Reserve(context.Background(), 1)
+	r, err := b.Reserve(context.Background(), Claim{Calls: 1})
 	if err != nil {
 		t.Fatalf("Reserve(1) = %v", err)
 	}
@@ -353,7 +355,7 @@ func TestWaitExtraSlotsShareTheSchedule(t *testing.T) {
 			t.Fatalf("Wait() %d = %v", i, err)
 		}
 	}
-	next, err := b.Reserve(context.Background(), 1)
+	next, err := b.Reserve(context.Background(), Claim{Calls: 1})
 	if err != nil {
 		t.Fatalf("second Reserve(1) = %v", err)
 	}
@@ -365,11 +367,11 @@ func TestWaitExtraSlotsShareTheSchedule(t *testing.T) {
 func TestWaitSleepsUntilTheSlot(t *testing.T) {
 	t.Parallel()
 	b := New(NewLocal(), 20, time.Minute) // 50ms apart
-	if _, err := b.Reserve(context.Background(), 1); err != nil {
+	if _, err := b.Reserve(context.Background(), Claim{Calls: 1}); err != nil {
 		t.Fatalf("Reserve(1) = %v", err)
 	}
 	before := time.Now()
-	r, err := b.Reserve(context.Background(), 2)
+	r, err := b.Reserve(context.Background(), Claim{Calls: 2})
 	if err != nil {
 		t.Fatalf("Reserve(2) = %v", err)
 	}
@@ -390,7 +392,7 @@ func TestWaitSleepsUntilTheSlot(t *testing.T) {
 func TestWaitHonoursCancellation(t *testing.T) {
 	t.Parallel()
 	b := New(NewLocal(), 1.0/3600, time.Hour) // one call an hour
-	r, err := b.Reserve(context.Background(), 2)
+	r, err := b.Reserve(context.Background(), Claim{Calls: 2})
 	if err != nil {
 		t.Fatalf("Reserve(2) = %v", err)
 	}
@@ -411,7 +413,7 @@ func TestWaitHonoursCancellation(t *testing.T) {
 	}
 	// An already canceled context fails at once, even for a slot due now.
 	b2 := New(NewLocal(), 4, time.Minute)
-	r2, err := b2.Reserve(context.Background(), 1)
+	r2, err := b2.Reserve(context.Background(), Claim{Calls: 1})
 	if err != nil {
 		t.Fatalf("Reserve(1) = %v", err)
 	}
@@ -435,7 +437,7 @@ func TestLateWaitTakesAFreshSlot(t *testing.T) {
 	t.Parallel()
 	src := &recordingSource{}
 	b := New(src, 10, time.Minute) // 100ms apart
-	r, err := b.Reserve(context.Background(), 2)
+	r, err := b.Reserve(context.Background(), Claim{Calls: 2})
 	if err != nil {
 		t.Fatalf("Reserve(2) = %v", err)
 	}

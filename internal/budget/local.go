@@ -20,12 +20,12 @@ type local struct {
 	next time.Time // the earliest free slot; zero: free now
 }
 
-func (l *local) ReserveSlots(ctx context.Context, n int, interval, maxWait time.Duration) (time.Duration, error) {
+func (l *local) ReserveSlots(ctx context.Context, n int, interval, maxWait time.Duration) (Slots, error) {
 	if n < 1 || interval <= 0 {
-		return 0, fmt.Errorf("reserve %d slots %s apart: need at least one slot and a positive interval", n, interval)
+		return Slots{}, fmt.Errorf("reserve %d slots %s apart: need at least one slot and a positive interval", n, interval)
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return Slots{}, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -36,8 +36,17 @@ func (l *local) ReserveSlots(ctx context.Context, n int, interval, maxWait time.
 	}
 	wait := first.Sub(now)
 	if wait > maxWait {
-		return 0, &ExhaustedError{RetryAfter: wait - maxWait}
+		return Slots{}, &ExhaustedError{RetryAfter: wait - maxWait}
 	}
 	l.next = first.Add(time.Duration(n) * interval)
-	return wait, nil
+	return Slots{Wait: wait, End: l.next}, nil
+}
+
+func (l *local) ReturnSlots(_ context.Context, s Slots, n int, interval time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.next.Equal(s.End) {
+		l.next = l.next.Add(-time.Duration(n) * interval)
+	}
+	return nil
 }

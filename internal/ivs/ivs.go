@@ -121,7 +121,7 @@ func budgetMiddleware(b *budget.Budget) func(*middleware.Stack) error {
 			r := budget.FromContext(ctx)
 			if r == nil {
 				var err error
-				if r, err = b.Reserve(ctx, 1); err != nil {
+				if r, err = b.Reserve(ctx, budget.Claim{Calls: 1, Priority: budget.Background}); err != nil {
 					return middleware.FinalizeOutput{}, middleware.Metadata{}, err
 				}
 			}

@@ -75,8 +75,11 @@ func TestReserveSlotsSpacingAndRefusal(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reservation %d: reserveSlots(n=%d) = %v", i, c.n, err)
 		}
-		if wait < c.min || wait > c.max {
-			t.Errorf("reservation %d: wait = %s, want in [%s, %s]", i, wait, c.min, c.max)
+		if wait.Wait < c.min || wait.Wait > c.max {
+			t.Errorf("reservation %d: wait = %s, want in [%s, %s]", i, wait.Wait, c.min, c.max)
+		}
+		if want := first.Add(time.Duration(c.n) * iv); !wait.End.Equal(want) {
+			t.Errorf("reservation %d: end = %s, want %s", i, wait.End, want)
 		}
 		firsts = append(firsts, first)
 	}
@@ -109,8 +112,8 @@ func TestReserveSlotsSpacingAndRefusal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reserveSlots(maxWait=5h) = %v", err)
 	}
-	if !first.Equal(before) || wait <= 4*iv-time.Minute || wait > 4*iv {
-		t.Errorf("reserveSlots(maxWait=5h) = %s starting %s, want about 4h starting %s", wait, first, before)
+	if !first.Equal(before) || wait.Wait <= 4*iv-time.Minute || wait.Wait > 4*iv {
+		t.Errorf("reserveSlots(maxWait=5h) = %s starting %s, want about 4h starting %s", wait.Wait, first, before)
 	}
 }
 
@@ -165,10 +168,10 @@ type slotRecorder struct {
 	slots []time.Time
 }
 
-func (s *slotRecorder) ReserveSlots(ctx context.Context, n int, interval, maxWait time.Duration) (time.Duration, error) {
+func (s *slotRecorder) ReserveSlots(ctx context.Context, n int, interval, maxWait time.Duration) (budget.Slots, error) {
 	wait, first, err := s.db.reserveSlots(ctx, n, interval, maxWait)
 	if err != nil {
-		return 0, err
+		return budget.Slots{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -176,6 +179,45 @@ func (s *slotRecorder) ReserveSlots(ctx context.Context, n int, interval, maxWai
 		s.slots = append(s.slots, first.Add(time.Duration(k)*interval))
 	}
 	return wait, nil
+}
+
+// ReturnSlots returns nothing here: the recorded slots are the reserved ones.
+func (s *slotRecorder) ReturnSlots(context.Context, budget.Slots, int, time.Duration) error {
+	return nil
+}
+
+// Unused slots at the end of the schedule are given back; behind a later
+// reservation they stay unused, since they cannot be handed out twice.
+func TestReturnSlots(t *testing.T) {
+	t.Parallel()
+	url := budgetDatabase(t)
+	db := budgetPool(t, url)
+	ctx := context.Background()
+	const iv, maxWait = time.Hour, 10 * time.Hour
+	a, err := db.ReserveSlots(ctx, 3, iv, maxWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReturnSlots(ctx, a, 2, iv); err != nil {
+		t.Fatalf("ReturnSlots(last of the schedule) = %v", err)
+	}
+	if got, want := nextSlot(t, url), a.End.Add(-2*iv); !got.Equal(want) {
+		t.Errorf("next_slot after returning 2 = %s, want %s", got, want)
+	}
+	b, err := db.ReserveSlots(ctx, 1, iv, maxWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.ReserveSlots(ctx, 1, iv, maxWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.ReturnSlots(ctx, b, 1, iv); err != nil {
+		t.Fatalf("ReturnSlots(behind another) = %v", err)
+	}
+	if got := nextSlot(t, url); !got.Equal(c.End) {
+		t.Errorf("next_slot after returning slots behind another reservation = %s, want unchanged %s", got, c.End)
+	}
 }
 
 func TestBudgetAcrossReplicasStaysWithinRate(t *testing.T) {
@@ -201,7 +243,7 @@ func TestBudgetAcrossReplicasStaysWithinRate(t *testing.T) {
 			wg.Go(func() {
 				for i := range perWorker {
 					n := 1 + (g+i)%3
-					r, err := b.Reserve(context.Background(), n)
+					r, err := b.Reserve(context.Background(), budget.Claim{Calls: n})
 					if err != nil {
 						t.Errorf("Reserve(%d) = %v", n, err)
 						return
