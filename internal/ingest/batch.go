@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 )
 
 // BatchResult counts what a batch command did with each show.
@@ -32,7 +34,7 @@ func (s *Service) RotateExpired(ctx context.Context) (BatchResult, error) {
 	}
 	var res BatchResult
 	for _, show := range shows {
-		live, err := s.live(ctx, show.ChannelARN)
+		live, err := s.live(ctx, show, budget.Batch)
 		switch {
 		case err != nil:
 			res.add(show.ID, "", err)
@@ -40,9 +42,14 @@ func (s *Service) RotateExpired(ctx context.Context) (BatchResult, error) {
 			res.Kept++
 			res.Details = append(res.Details, BatchItem{show.ID, "kept (live)"})
 		default:
-			d, err := s.rotate(ctx, show, ActionExpire)
+			// The rotation writes its own row with the change; only a
+			// failure before it changed anything is written here.
+			_, err := s.rotate(ctx, show, ActionExpire, budget.Batch, batchAudit(ActionExpire, show), nil)
 			res.add(show.ID, "rotated", err)
-			s.auditBatch(ctx, ActionExpire, show, d.StreamKeyARN, err)
+			var audited *AuditedError
+			if err != nil && !errors.As(err, &audited) {
+				s.auditBatch(ctx, ActionExpire, show, "", err)
+			}
 		}
 	}
 	return res, nil
@@ -50,9 +57,9 @@ func (s *Service) RotateExpired(ctx context.Context) (BatchResult, error) {
 
 // Provision creates the keys that shows with a channel lack, ahead of a big
 // event: the given shows, or every show when showIDs is empty. An operator's
-// creations do not count against the sellers' hourly limit.
+// creations count neither against the sellers' hourly limit nor against
+// their share of the IVS budget.
 func (s *Service) Provision(ctx context.Context, showIDs []string) (BatchResult, error) {
-	ctx = context.WithValue(ctx, operatorKey{}, true)
 	var shows []Show
 	if len(showIDs) == 0 {
 		var err error
@@ -76,7 +83,7 @@ func (s *Service) Provision(ctx context.Context, showIDs []string) (BatchResult,
 			res.add(show.ID, "", ErrNoChannel)
 			continue
 		}
-		d, err := s.resolve(ctx, show)
+		d, err := s.resolve(ctx, show, budget.Batch)
 		switch {
 		case err != nil:
 			res.add(show.ID, "", err)
@@ -103,13 +110,19 @@ func (r *BatchResult) add(showID, done string, err error) {
 	r.Details = append(r.Details, BatchItem{showID, done})
 }
 
-// auditBatch records a batch command's action on a show; http_status 0
-// marks it as no HTTP request's.
-func (s *Service) auditBatch(ctx context.Context, action Action, show Show, keyARN string, err error) {
-	e := AuditEntry{
+// batchAudit is the audit row of a batch command's action on a show;
+// http_status 0 marks it as no HTTP request's.
+func batchAudit(action Action, show Show) AuditEntry {
+	return AuditEntry{
 		RequestID: "cli-" + NewID(), Action: action, Outcome: OutcomeAllowed,
-		SellerID: show.SellerID, ShowID: show.ID, StreamKeyARN: keyARN, Reason: "batch command",
+		SellerID: show.SellerID, ShowID: show.ID, Reason: "batch command",
 	}
+}
+
+// auditBatch records a batch command's action on a show.
+func (s *Service) auditBatch(ctx context.Context, action Action, show Show, keyARN string, err error) {
+	e := batchAudit(action, show)
+	e.StreamKeyARN = keyARN
 	if err != nil {
 		e.Outcome = OutcomeError
 	}

@@ -23,12 +23,17 @@ type Caller struct {
 	SessionID string // canonical lowercase UUID, "" when the token has none
 }
 
-// Request asks for a show's ingest details.
+// Request asks for a show's ingest details, or for a new key.
 type Request struct {
 	Caller Caller
 	ShowID string // canonical lowercase UUID
 	// ImpersonateSellerID is the seller an admin acts as; "" for none.
 	ImpersonateSellerID string
+	// Audit is the request's audit row as the transport knows it (request
+	// id, actor, client). A change (a rotation, a revocation, an expired
+	// key's renewal) writes it, completed, in the change's own
+	// transaction, so that no change stands without its row.
+	Audit AuditEntry
 }
 
 // Details is what a seller types into OBS.
@@ -46,6 +51,9 @@ type Details struct {
 	StreamKeyARN string
 	// SellerID is the seller the show belongs to.
 	SellerID string
+	// AuditedBy is the request id whose audit row the change that made
+	// these details wrote in its own transaction; "" for none.
+	AuditedBy string
 }
 
 // ServerURL is the RTMPS server URL for IngestEndpoint.
@@ -71,12 +79,18 @@ func (d Details) SRTURL() string {
 // The domain's errors. The HTTP layer maps each to a status and a message in
 // one table; any other error is an internal error whose details are only logged.
 var (
-	ErrSessionEnded         = errors.New("session ended or unknown")
-	ErrImpersonationDenied  = errors.New("only admins can impersonate sellers")
-	ErrSellerNotFound       = errors.New("seller profile not found")
-	ErrSellerNotApproved    = errors.New("seller not approved")
-	ErrShowNotFound         = errors.New("show not found")
-	ErrNotShowOwner         = errors.New("caller does not own the show")
+	ErrSessionEnded        = errors.New("session ended or unknown")
+	ErrImpersonationDenied = errors.New("only admins can impersonate sellers")
+	ErrSellerNotFound      = errors.New("seller profile not found")
+	ErrSellerNotApproved   = errors.New("seller not approved")
+	ErrShowNotFound        = errors.New("show not found")
+	ErrNotShowOwner        = errors.New("caller does not own the show")
+	// ErrChannelShared: another seller's show names the same channel, so
+	// its key would be theirs too.
+	ErrChannelShared = errors.New("channel is shared with another seller's show")
+	// ErrShowChanged: the show was moved to another seller or channel
+	// while its key was being read or changed.
+	ErrShowChanged          = errors.New("show changed during the request")
 	ErrNoChannel            = errors.New("show has no IVS channel")
 	ErrChannelUnavailable   = errors.New("failed to retrieve channel details")
 	ErrStreamKeyUnavailable = errors.New("failed to read or create the stream key")
@@ -96,6 +110,23 @@ func (e *RateLimitedError) Error() string {
 
 // Is makes errors.Is(err, ErrRateLimited) hold.
 func (e *RateLimitedError) Is(target error) bool { return target == ErrRateLimited }
+
+// AuditedError is the error of a change that went part way and committed
+// what it did, with the audit row of RequestID saying so: the caller must not
+// write a second row for it.
+type AuditedError struct {
+	Err       error
+	RequestID string
+}
+
+func (e *AuditedError) Error() string { return e.Err.Error() }
+
+func (e *AuditedError) Unwrap() error { return e.Err }
+
+// FailedChangeStatus is the HTTP status an audit row records for a change
+// that failed after its first step: the transport answers every such error
+// (ErrStreamKeyUnavailable) with it.
+const FailedChangeStatus = 500
 
 // AuthzQuery names everything one authorization decision needs.
 type AuthzQuery struct {
@@ -138,10 +169,13 @@ type Show struct {
 	// KeyFirstSeen is when the service first saw StreamKeyARN; zero when
 	// it has not (yet) recorded it.
 	KeyFirstSeen time.Time
+	// ChannelShared is true when a show of another seller names the same
+	// channel.
+	ChannelShared bool
 }
 
 // CreationLimiter counts key creations (and rotations) per seller, exactly
-// across every replica sharing the store.
+// across every replica sharing the store. A ChannelTx is one.
 type CreationLimiter interface {
 	// ReserveKeyCreation records a creation for sellerID unless limit
 	// creations happened within window; then it returns id 0 and how long
@@ -154,9 +188,13 @@ type CreationLimiter interface {
 // Store is the persistence the domain needs.
 type Store interface {
 	Auditor
-	CreationLimiter
 	// Authorize reads the facts for q in one round trip.
 	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
+	// KeyCreationWait says how long until sellerID may create a key, with
+	// limit creations per window: 0 when it may now. It reserves nothing:
+	// it lets a request that would be refused stop before it reserves IVS
+	// calls; the exact count is taken under the channel's lock.
+	KeyCreationWait(ctx context.Context, sellerID string, limit int, window time.Duration) (time.Duration, error)
 	// SetIngestEndpoint records a show's channel ingest host.
 	SetIngestEndpoint(ctx context.Context, showID, endpoint string) error
 	// NoteKeySeen records, once, when the service first saw a key.
@@ -174,13 +212,22 @@ type Store interface {
 	WithChannelLock(ctx context.Context, channelARN string, fn func(ChannelTx) error) error
 }
 
-// ChannelTx is the store as seen while holding a channel's lock.
+// ChannelTx is the store as seen while holding a channel's lock: what it
+// writes commits together, when the section ends well.
 type ChannelTx interface {
+	// CreationLimiter counts a creation within the section: it commits
+	// with the section, so a section that fails counts nothing.
+	CreationLimiter
+	// Show reads the show again, and keeps it from changing until the
+	// section ends; found is false when it is gone.
+	Show(ctx context.Context, showID string) (show Show, found bool, err error)
 	// StreamKeyARN returns the stream key ARN recorded for the show ("" for none).
 	StreamKeyARN(ctx context.Context, showID string) (string, error)
 	// RecordStreamKey records the show's key ARN ("" clears it) and its
 	// channel's ingest host.
 	RecordStreamKey(ctx context.Context, showID, keyARN, endpoint string) error
+	// WriteAudit records e with the section's changes.
+	WriteAudit(ctx context.Context, e AuditEntry) error
 }
 
 // IVS is the part of Amazon IVS the domain calls.

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
+	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 )
 
 // Options tunes a Service.
@@ -29,9 +29,13 @@ type Options struct {
 	// offline channel is rotated on its next request; 0 for never.
 	KeyMaxAge time.Duration
 	// Budget is the IVS call budget shared by every replica; nil for none.
-	// The calls a step needs are reserved before its channel lock is taken,
-	// so the lock is never held while waiting in the budget's queue.
+	// The calls a step needs are reserved, and their first slot awaited,
+	// before its channel lock is taken, so the lock is never held while
+	// waiting in the budget's queue.
 	Budget *budget.Budget
+	// Limits keeps the per-show revocation limit; every replica sharing
+	// the store must share it. nil means this process only.
+	Limits limit.Source
 	Logger *slog.Logger
 	// Metrics counts key cache hits and misses; nil for none.
 	Metrics Metrics
@@ -51,6 +55,7 @@ type Service struct {
 	resolveTimeout time.Duration
 	createsPerHour int
 	budget         *budget.Budget
+	revocations    *limit.Limiter
 	maxAge         time.Duration
 	liveMu         sync.Mutex
 	liveUntil      map[string]time.Time // channel ARN -> until when it counts as live
@@ -98,8 +103,20 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if opts.Limits == nil {
+		opts.Limits = limit.NewLocal()
+	}
+	s.revocations = limit.New(opts.Limits, LimitRevocations, limit.Rate{Interval: RevokeInterval, Burst: 1})
 	return s
 }
+
+// RevokeInterval is the least time between two revocations of one show by
+// its owner. Why: each revocation costs three IVS calls and stops the stream;
+// an owner has no reason to revoke more often, and admins are exempt.
+const RevokeInterval = 10 * time.Second
+
+// LimitRevocations names the per-show revocation limit in its refusals.
+const LimitRevocations = "revocations"
 
 // Close cancels the key resolutions still running, which requests that
 // gave up left behind, so that the store can close without waiting for them.
@@ -117,18 +134,18 @@ func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, erro
 	}
 	if s.expired(show) {
 		// One renewal per show at a time: a burst of requests for one
-		// expired key asks IVS once.
-		ch := s.flights.DoChan("expire|"+show.ID+"|"+show.StreamKeyARN, func() (any, error) {
-			d, ok := s.renewExpired(context.WithoutCancel(ctx), show)
+		// expired key asks IVS once. The request that starts it writes the
+		// rotation's audit row.
+		audit := req.Audit
+		v, err := s.flight(ctx, "expire|"+show.ID+"|"+show.StreamKeyARN, func(fctx context.Context) (any, error) {
+			d, ok := s.renewExpired(fctx, show, audit)
 			return renewal{d, ok}, nil
 		})
-		select {
-		case <-ctx.Done():
-			return Details{}, ctx.Err()
-		case r := <-ch:
-			if rn := r.Val.(renewal); rn.ok {
-				return rn.d, nil
-			}
+		if err != nil {
+			return Details{}, err
+		}
+		if rn := v.(renewal); rn.ok {
+			return s.answerAfterWait(ctx, req, show, rn.d)
 		}
 	}
 	if endpoint := NormalizeEndpoint(show.IngestEndpoint); endpoint != "" {
@@ -139,7 +156,11 @@ func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, erro
 		}
 	}
 	s.metrics.KeyCacheLookup(false)
-	return s.resolve(ctx, show)
+	d, err := s.resolve(ctx, show, budget.Interactive)
+	if err != nil {
+		return Details{}, err
+	}
+	return s.answerAfterWait(ctx, req, show, d)
 }
 
 // renewal is the result of renewExpired shared by a flight.
@@ -160,74 +181,55 @@ func (s *Service) authorize(ctx context.Context, req Request) (Show, error) {
 	if err != nil {
 		return Show{}, fmt.Errorf("authorize: %w", err)
 	}
-	impersonating := req.ImpersonateSellerID != ""
-	switch {
-	case !facts.SessionActive:
-		return Show{}, ErrSessionEnded
-	case impersonating && !facts.IsAdmin:
-		return Show{}, ErrImpersonationDenied
-	case facts.Seller == nil:
-		return Show{}, ErrSellerNotFound
-	// Why: an admin acting as a seller may prepare a show before the
-	// seller is approved; the seller alone may not go live until then.
-	case facts.Seller.Status != SellerApproved && !impersonating:
-		return Show{}, ErrSellerNotApproved
-	case facts.Show == nil:
-		return Show{}, ErrShowNotFound
-	case facts.Show.SellerID != facts.Seller.ID:
-		return Show{}, ErrNotShowOwner
-	case facts.Show.ChannelARN == "":
-		return Show{}, ErrNoChannel
+	return mayGetKey(facts, req.ImpersonateSellerID != "")
+}
+
+// answerAfterWait authorizes req again before details read from IVS leave:
+// the request may have waited for the budget, the lock and IVS for long
+// enough that the seller was suspended or the show moved meanwhile.
+func (s *Service) answerAfterWait(ctx context.Context, req Request, was Show, d Details) (Details, error) {
+	now, err := s.authorize(ctx, req)
+	if err != nil {
+		return Details{}, err
 	}
-	return *facts.Show, nil
+	if now.SellerID != was.SellerID || now.ChannelARN != was.ChannelARN {
+		return Details{}, fmt.Errorf("%w: %w", ErrStreamKeyUnavailable, ErrShowChanged)
+	}
+	return d, nil
 }
 
 // resolve reads or creates the show's key through IVS. Concurrent requests
 // for the same show share one resolution; the result does not depend on who
-// asked, since every asker was authorized before.
-func (s *Service) resolve(ctx context.Context, show Show) (Details, error) {
+// asked, since every asker was authorized before (and each is authorized
+// again before it answers).
+func (s *Service) resolve(ctx context.Context, show Show, p budget.Priority) (Details, error) {
 	// The recorded key is part of the flight: a request that already saw a
 	// rotated (or revoked) key must not share a flight that started from
 	// the old one.
-	flight := show.ID + "|" + show.ChannelARN + "|" + show.StreamKeyARN
-	ch := s.flights.DoChan(flight, func() (d any, err error) {
-		// Why detached: a client that hangs up must not fail the others
-		// waiting on the same flight. Close still ends it.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.resolveTimeout)
-		defer cancel()
-		defer context.AfterFunc(s.base, cancel)()
-		// Why: singleflight re-panics in a goroutine of its own, where no
-		// HTTP middleware can recover; the process would die.
-		defer func() {
-			if v := recover(); v != nil {
-				s.logger.ErrorContext(ctx, "panic resolving stream key", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				d, err = nil, fmt.Errorf("panic resolving stream key: %v", v)
-			}
-		}()
-		return s.resolveOnce(fctx, show)
+	v, err := s.flight(ctx, "resolve|"+show.ID+"|"+show.ChannelARN+"|"+show.StreamKeyARN, func(fctx context.Context) (any, error) {
+		return s.resolveOnce(fctx, show, p)
 	})
-	select {
-	case <-ctx.Done():
-		return Details{}, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return Details{}, r.Err
-		}
-		return r.Val.(Details), nil
-	}
-}
-
-func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
-	calls := 3 // GetChannel, ListStreamKeys, CreateStreamKey
-	if show.StreamKeyARN != "" {
-		calls = 2 // GetChannel, GetStreamKey
-	}
-	ctx, err := s.reserveCalls(ctx, calls)
 	if err != nil {
 		return Details{}, err
 	}
-	// GetChannel first: it proves the channel exists and refreshes the
-	// ingest endpoint, which may have changed since it was stored.
+	return v.(Details), nil
+}
+
+func (s *Service) resolveOnce(ctx context.Context, show Show, p budget.Priority) (Details, error) {
+	// GetChannel, then GetStreamKey of the recorded key, or ListStreamKeys
+	// and the creation (or the adoption of a key found) under the lock.
+	calls := 3
+	if show.StreamKeyARN != "" {
+		calls = 2
+	}
+	ctx, release, err := s.reserveCalls(ctx, show, calls, p)
+	if err != nil {
+		return Details{}, err
+	}
+	defer release()
+	// GetChannel first, outside the lock: it waits for the reservation's
+	// first slot, proves the channel exists and refreshes the ingest
+	// endpoint, which may have changed since it was stored.
 	channel, err := s.ivs.GetChannel(ctx, show.ChannelARN)
 	if err != nil {
 		return Details{}, ivsFailure(ErrChannelUnavailable, "get channel", err)
@@ -253,33 +255,44 @@ func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
 			}
 			return found(key, ActionGet), nil
 		}
+		// The recorded key is gone: ListStreamKeys and a creation follow,
+		// reserved before the lock.
+		release()
+		if ctx, release, err = s.reserveCalls(ctx, show, 2, p); err != nil {
+			return Details{}, err
+		}
+		defer release()
+		if err := ready(ctx); err != nil {
+			return Details{}, lockFailure(err)
+		}
 	}
 
 	var key StreamKey
 	action := ActionGet
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) error {
+		if err := s.checkBound(ctx, tx, show, false); err != nil {
+			return err
+		}
 		// Another request, maybe on another replica, may have recorded a
 		// key while this one waited for the lock.
-		recorded, err := tx.StreamKeyARN(ctx, show.ID)
-		if err != nil {
-			return fmt.Errorf("read recorded key: %w", err)
-		}
-		if recorded != "" && recorded != show.StreamKeyARN {
-			k, ok, err := s.readKey(ctx, recorded, show.ChannelARN)
-			if err != nil {
-				return err
+		if k, ok, err := s.recordedByOthers(ctx, tx, show); err != nil || ok {
+			key = k
+			if err == nil {
+				err = tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
 			}
-			if ok {
-				key = k
-				return tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
-			}
+			return err
 		}
-		k, created, err := s.keyOfChannel(ctx, show)
+		k, ok, err := s.keyOfChannel(ctx, show.ChannelARN)
 		if err != nil {
 			return err
 		}
-		if created {
-			action = ActionCreate
+		if !ok {
+			if k, ok, err = s.createKey(ctx, tx, show, p != budget.Interactive); err != nil {
+				return err
+			}
+			if ok {
+				action = ActionCreate
+			}
 		}
 		key = k
 		return tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
@@ -288,6 +301,29 @@ func (s *Service) resolveOnce(ctx context.Context, show Show) (Details, error) {
 		return Details{}, lockFailure(err)
 	}
 	return found(key, action), nil
+}
+
+// checkBound reads the show again under its channel's lock and refuses to go
+// on when it no longer names the same seller and channel.
+func (s *Service) checkBound(ctx context.Context, tx ChannelTx, was Show, sharedAllowed bool) error {
+	now, found, err := tx.Show(ctx, was.ID)
+	if err != nil {
+		return fmt.Errorf("read show again: %w", err)
+	}
+	return stillBound(was, now, found, sharedAllowed)
+}
+
+// recordedByOthers returns the key another section recorded for the show
+// since it was read (ok false when there is none, or it no longer exists).
+func (s *Service) recordedByOthers(ctx context.Context, tx ChannelTx, show Show) (StreamKey, bool, error) {
+	recorded, err := tx.StreamKeyARN(ctx, show.ID)
+	if err != nil {
+		return StreamKey{}, false, fmt.Errorf("read recorded key: %w", err)
+	}
+	if recorded == "" || recorded == show.StreamKeyARN {
+		return StreamKey{}, false, nil
+	}
+	return s.readKey(ctx, recorded, show.ChannelARN)
 }
 
 // readKey reads a key by ARN. ok is false when the key no longer exists or
@@ -309,81 +345,47 @@ func (s *Service) readKey(ctx context.Context, keyARN, channelARN string) (Strea
 	return key, true, nil
 }
 
-// keyOfChannel returns the channel's one key, creating it if there is none;
-// created says which. The caller holds the channel's lock, so within the
-// replicas sharing the store this is the only creator; a creator outside
-// them (the console, a script) shows up as a quota error, and its key is
-// then read instead.
-func (s *Service) keyOfChannel(ctx context.Context, show Show) (key StreamKey, created bool, err error) {
-	channelARN := show.ChannelARN
-	existing := func() (StreamKey, bool, error) {
-		arns, err := s.ivs.ListStreamKeys(ctx, channelARN)
-		if err != nil {
-			return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "list stream keys", err)
-		}
-		for _, arn := range arns {
-			k, ok, err := s.readKey(ctx, arn, channelARN)
-			if err != nil || ok {
-				return k, ok, err
-			}
-		}
-		return StreamKey{}, false, nil
+// keyOfChannel returns the channel's first readable key; ok is false when it
+// has none.
+func (s *Service) keyOfChannel(ctx context.Context, channelARN string) (StreamKey, bool, error) {
+	arns, err := s.ivs.ListStreamKeys(ctx, channelARN)
+	if err != nil {
+		return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "list stream keys", err)
 	}
-
-	if k, ok, err := existing(); err != nil || ok {
-		return k, false, err
+	for _, arn := range arns {
+		if k, ok, err := s.readKey(ctx, arn, channelARN); err != nil || ok {
+			return k, ok, err
+		}
 	}
-	return s.createKey(ctx, show, existing)
+	return StreamKey{}, false, nil
 }
 
 // createKey creates the key of show's channel, within the seller's hourly
-// limit. On a quota error (another creator was first) it returns what adopt
-// finds instead.
-func (s *Service) createKey(ctx context.Context, show Show, adopt func() (StreamKey, bool, error)) (_ StreamKey, created bool, err error) {
-	done, err := s.reserveCreation(ctx, show)
-	if err != nil {
-		return StreamKey{}, false, err
-	}
-	defer func() { done(created) }()
-	return s.createReserved(ctx, show, adopt)
-}
-
-// operatorKey marks a context of an operator's batch command, whose
-// creations do not use up the sellers' hourly allowance.
-type operatorKey struct{}
-
-// reserveCreation counts a key creation against the seller's hourly limit,
-// or refuses with a *RateLimitedError. done must be called with whether the
-// creation happened: only those count.
-func (s *Service) reserveCreation(ctx context.Context, show Show) (done func(created bool), err error) {
-	if s.createsPerHour <= 0 || ctx.Value(operatorKey{}) != nil {
-		return func(bool) {}, nil
-	}
-	id, retryAfter, err := s.store.ReserveKeyCreation(ctx, show.SellerID, s.createsPerHour, time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	if id == 0 {
-		return nil, &RateLimitedError{RetryAfter: retryAfter}
-	}
-	return func(created bool) {
-		if created {
-			return
+// limit unless exempt (the service's own renewals and operators' commands),
+// counted in the section tx so that it commits with the key's record. The
+// caller holds the channel's lock, so within the replicas sharing the store
+// this is the only creator; a creator outside them (the console, a script)
+// shows up as a quota error, and its key is then adopted instead: created is
+// false then.
+func (s *Service) createKey(ctx context.Context, tx ChannelTx, show Show, exempt bool) (key StreamKey, created bool, err error) {
+	if s.createsPerHour > 0 && !exempt {
+		id, retryAfter, err := tx.ReserveKeyCreation(ctx, show.SellerID, s.createsPerHour, time.Hour)
+		if err != nil {
+			return StreamKey{}, false, fmt.Errorf("reserve key creation: %w", err)
 		}
-		if err := s.store.CancelKeyCreation(context.WithoutCancel(ctx), id); err != nil {
-			s.logger.ErrorContext(ctx, "key creation reservation not cancelled", "error", err.Error())
+		if id == 0 {
+			return StreamKey{}, false, &RateLimitedError{RetryAfter: retryAfter}
 		}
-	}, nil
-}
-
-// createReserved creates the key of show's channel; the caller reserved the
-// creation.
-func (s *Service) createReserved(ctx context.Context, show Show, adopt func() (StreamKey, bool, error)) (StreamKey, bool, error) {
-	channelARN := show.ChannelARN
-	k, err := s.ivs.CreateStreamKey(ctx, channelARN)
+		defer func() {
+			if err == nil && !created {
+				err = tx.CancelKeyCreation(ctx, id)
+			}
+		}()
+	}
+	k, err := s.ivs.CreateStreamKey(ctx, show.ChannelARN)
 	if errors.Is(err, ErrIVSKeyQuota) {
-		s.logger.InfoContext(ctx, "channel got a key from elsewhere; reading it", "channel_arn", channelARN)
-		k, ok, err := adopt()
+		s.logger.InfoContext(ctx, "channel got a key from elsewhere; reading it", "channel_arn", show.ChannelARN)
+		k, ok, err := s.keyOfChannel(ctx, show.ChannelARN)
 		if err == nil && !ok {
 			err = ivsFailure(ErrStreamKeyUnavailable, "create stream key", ErrIVSKeyQuota)
 		}
@@ -392,21 +394,54 @@ func (s *Service) createReserved(ctx context.Context, show Show, adopt func() (S
 	if err != nil {
 		return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "create stream key", err)
 	}
-	s.logger.InfoContext(ctx, "created stream key", "channel_arn", channelARN, "stream_key_arn", k.ARN)
+	s.logger.InfoContext(ctx, "created stream key", "channel_arn", show.ChannelARN, "stream_key_arn", k.ARN)
 	return k, true, nil
 }
 
-// reserveCalls reserves budget for n IVS calls and returns ctx carrying the
-// reservation, which the IVS client draws on call by call.
-func (s *Service) reserveCalls(ctx context.Context, n int) (context.Context, error) {
-	if s.budget == nil {
-		return ctx, nil
+// creationWait refuses, before any IVS call is reserved, a creation the
+// seller's hourly limit would refuse anyway.
+func (s *Service) creationWait(ctx context.Context, show Show) error {
+	if s.createsPerHour <= 0 {
+		return nil
 	}
-	r, err := s.budget.Reserve(ctx, n)
+	wait, err := s.store.KeyCreationWait(ctx, show.SellerID, s.createsPerHour, time.Hour)
 	if err != nil {
-		return ctx, err
+		return fmt.Errorf("check key creation limit: %w", err)
 	}
-	return budget.NewContext(ctx, r), nil
+	if wait > 0 {
+		return &RateLimitedError{RetryAfter: wait}
+	}
+	return nil
+}
+
+// reserveCalls reserves budget for n IVS calls on show, charged to its
+// seller when p is Interactive, and returns ctx carrying the reservation,
+// which the IVS client draws on call by call, and release, which gives back
+// what the step did not use (call it when the step ends; it may be called
+// again).
+func (s *Service) reserveCalls(ctx context.Context, show Show, n int, p budget.Priority) (context.Context, func(), error) {
+	if s.budget == nil {
+		return ctx, func() {}, nil
+	}
+	r, err := s.budget.Reserve(ctx, budget.Claim{Calls: n, SellerID: show.SellerID, Priority: p})
+	if err != nil {
+		return ctx, nil, err
+	}
+	release := func() {
+		if err := r.Release(ctx); err != nil {
+			s.logger.WarnContext(ctx, "unused IVS call slots not returned", "error", err.Error())
+		}
+	}
+	return budget.NewContext(ctx, r), release, nil
+}
+
+// ready waits for the first slot of the reservation ctx carries, before a
+// lock is taken.
+func ready(ctx context.Context) error {
+	if r := budget.FromContext(ctx); r != nil {
+		return r.Ready(ctx)
+	}
+	return nil
 }
 
 // ivsFailure wraps an IVS error in the domain error that names the step,
@@ -414,7 +449,7 @@ func (s *Service) reserveCalls(ctx context.Context, n int) (context.Context, err
 // error, not a fact about the channel) or the call budget ran out (the
 // caller is told when to come back).
 func ivsFailure(domainErr error, step string, err error) error {
-	if errors.Is(err, ErrIVSCredentials) || errors.Is(err, budget.ErrExhausted) {
+	if errors.Is(err, ErrIVSCredentials) || errors.Is(err, budget.ErrExhausted) || errors.Is(err, limit.ErrLimited) {
 		return fmt.Errorf("%s: %w", step, err)
 	}
 	return fmt.Errorf("%w: %s: %w", domainErr, step, err)

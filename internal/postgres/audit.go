@@ -6,13 +6,23 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 )
 
 // WriteAudit implements ingest.Auditor. The row is committed when it returns.
 func (db *DB) WriteAudit(ctx context.Context, e ingest.AuditEntry) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO ivs_ingest.audit_log
+	return insertAudit(ctx, db.pool, e)
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// insertAudit inserts e with ex: the pool, or a channel section's transaction.
+func insertAudit(ctx context.Context, ex execer, e ingest.AuditEntry) error {
+	_, err := ex.Exec(ctx, `INSERT INTO ivs_ingest.audit_log
 	(request_id, action, outcome, http_status, actor_user_id, impersonated_seller_id, seller_id, show_id,
 	 stream_key_arn, client_ip, user_agent, reason)
 	VALUES ($1, $2, $3, $4, $5::uuid, $6::uuid, $7::uuid, $8::uuid, $9, $10, $11, $12)`,

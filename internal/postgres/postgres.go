@@ -81,11 +81,14 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, errors.New("the database role cannot read auth.sessions, which the sign-out check needs: GRANT SELECT ON auth.sessions TO <the role in DATABASE_URL>")
 	}
 	// sellers.user_id is unique in the contract; an existing schema may
-	// not say so, and then the query must choose among duplicates.
+	// not say so, and then the query must choose among duplicates. A partial
+	// index (UNIQUE (user_id) WHERE deleted_at IS NULL, a common soft
+	// delete) or an expression index is not uniqueness of the column.
 	var uniqueUser bool
 	err = pool.QueryRow(pctx, `SELECT EXISTS (
 		SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-		WHERE i.indrelid = to_regclass('public.sellers') AND i.indisunique AND i.indnkeyatts = 1 AND a.attname = 'user_id')`).Scan(&uniqueUser)
+		WHERE i.indrelid = to_regclass('public.sellers') AND i.indisunique AND i.indnkeyatts = 1 AND a.attname = 'user_id'
+		AND i.indpred IS NULL AND i.indexprs IS NULL)`).Scan(&uniqueUser)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("inspect public.sellers: %w", err)
@@ -139,11 +142,48 @@ func authzQuery(checkSessions, impersonating, uniqueSellerUser bool) string {
 	return `SELECT ` + session + `,
 	EXISTS (SELECT 1 FROM public.user_roles r WHERE r.user_id = $1::uuid AND r.role::text = 'admin'),
 	se.id::text, se.status::text,
-	sh.id::text, sh.seller_id::text, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn, k.first_seen_at
+	` + showColumns + `
 FROM (VALUES (1)) AS one (x)
 ` + seller + `
 LEFT JOIN public.shows sh ON sh.id = $2::uuid
 LEFT JOIN ivs_ingest.stream_keys k ON k.key_arn = sh.ivs_stream_key_arn`
+}
+
+// showColumns reads a show (aliased sh) as scanShow expects it: with when its
+// key was first seen (k, joined on sh's key) and whether another seller's
+// show names the same channel, which the partial index on
+// shows (ivs_channel_arn) answers.
+const showColumns = `sh.id::text, sh.seller_id::text, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn, k.first_seen_at,
+	EXISTS (SELECT 1 FROM public.shows o WHERE o.ivs_channel_arn = sh.ivs_channel_arn AND o.seller_id <> sh.seller_id)`
+
+// scannedShow receives showColumns.
+type scannedShow struct {
+	id, seller, channelARN, endpoint, keyARN *string
+	firstSeen                                *time.Time
+	shared                                   bool
+}
+
+func (s *scannedShow) dest() []any {
+	return []any{&s.id, &s.seller, &s.channelARN, &s.endpoint, &s.keyARN, &s.firstSeen, &s.shared}
+}
+
+// show returns the scanned show; nil when there was none.
+func (s *scannedShow) show() *ingest.Show {
+	if s.id == nil {
+		return nil
+	}
+	sh := &ingest.Show{
+		ID:             *s.id,
+		SellerID:       deref(s.seller),
+		ChannelARN:     deref(s.channelARN),
+		IngestEndpoint: deref(s.endpoint),
+		StreamKeyARN:   deref(s.keyARN),
+		ChannelShared:  s.shared,
+	}
+	if s.firstSeen != nil {
+		sh.KeyFirstSeen = *s.firstSeen
+	}
+	return sh
 }
 
 // Authorize implements ingest.Store.
@@ -157,33 +197,19 @@ func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzF
 		args = append(args, nullable(q.SessionID))
 	}
 	var (
-		f                            ingest.AuthzFacts
-		sellerID, sellerStatus       *string
-		showID, showSeller           *string
-		channelARN, endpoint, keyARN *string
-		firstSeen                    *time.Time
+		f                      ingest.AuthzFacts
+		sellerID, sellerStatus *string
+		show                   scannedShow
 	)
 	err := db.pool.QueryRow(ctx, db.authzSQL[impersonating], args...).Scan(
-		&f.SessionActive, &f.IsAdmin, &sellerID, &sellerStatus,
-		&showID, &showSeller, &channelARN, &endpoint, &keyARN, &firstSeen)
+		append([]any{&f.SessionActive, &f.IsAdmin, &sellerID, &sellerStatus}, show.dest()...)...)
 	if err != nil {
 		return ingest.AuthzFacts{}, fmt.Errorf("authorization query: %w", err)
 	}
 	if sellerID != nil {
 		f.Seller = &ingest.Seller{ID: *sellerID, Status: deref(sellerStatus)}
 	}
-	if showID != nil {
-		f.Show = &ingest.Show{
-			ID:             *showID,
-			SellerID:       deref(showSeller),
-			ChannelARN:     deref(channelARN),
-			IngestEndpoint: deref(endpoint),
-			StreamKeyARN:   deref(keyARN),
-		}
-		if firstSeen != nil {
-			f.Show.KeyFirstSeen = *firstSeen
-		}
-	}
+	f.Show = show.show()
 	return f, nil
 }
 
@@ -265,6 +291,37 @@ func (db *DB) WithChannelLock(ctx context.Context, channelARN string, fn func(in
 }
 
 type channelTx struct{ tx pgx.Tx }
+
+// Show implements ingest.ChannelTx. FOR SHARE keeps the row from being
+// moved to another seller or channel until the section ends.
+func (c channelTx) Show(ctx context.Context, showID string) (ingest.Show, bool, error) {
+	var show scannedShow
+	err := c.tx.QueryRow(ctx, `SELECT `+showColumns+`
+	FROM public.shows sh LEFT JOIN ivs_ingest.stream_keys k ON k.key_arn = sh.ivs_stream_key_arn
+	WHERE sh.id = $1::uuid FOR SHARE OF sh`, showID).Scan(show.dest()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ingest.Show{}, false, nil
+	}
+	if err != nil {
+		return ingest.Show{}, false, fmt.Errorf("read show: %w", err)
+	}
+	return *show.show(), true, nil
+}
+
+func (c channelTx) ReserveKeyCreation(ctx context.Context, sellerID string, limit int, window time.Duration) (int64, time.Duration, error) {
+	return reserveKeyCreation(ctx, c.tx, sellerID, limit, window)
+}
+
+func (c channelTx) CancelKeyCreation(ctx context.Context, id int64) error {
+	if _, err := c.tx.Exec(ctx, `DELETE FROM ivs_ingest.key_creations WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("cancel key creation: %w", err)
+	}
+	return nil
+}
+
+func (c channelTx) WriteAudit(ctx context.Context, e ingest.AuditEntry) error {
+	return insertAudit(ctx, c.tx, e)
+}
 
 func (c channelTx) StreamKeyARN(ctx context.Context, showID string) (string, error) {
 	var arn *string

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -14,11 +15,20 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 
 // WriteAudit implements ingest.Auditor. The row is committed when it returns.
 func (db *DB) WriteAudit(ctx context.Context, e ingest.AuditEntry) error {
+	return insertAudit(ctx, db.write, e)
+}
+
+// execer is the writing connection or a channel section's transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func insertAudit(ctx context.Context, ex execer, e ingest.AuditEntry) error {
 	at := e.OccurredAt
 	if at.IsZero() {
 		at = time.Now()
 	}
-	_, err := db.write.ExecContext(ctx, `INSERT INTO audit_log
+	_, err := ex.ExecContext(ctx, `INSERT INTO audit_log
 	(occurred_at, request_id, action, outcome, http_status, actor_user_id, impersonated_seller_id, seller_id, show_id,
 	 stream_key_arn, client_ip, user_agent, reason)
 	VALUES (?1, ?2, ?3, ?4, ?5, NULLIF(?6, ''), NULLIF(?7, ''), NULLIF(?8, ''), NULLIF(?9, ''), NULLIF(?10, ''),

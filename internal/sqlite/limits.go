@@ -8,31 +8,49 @@ import (
 	"time"
 )
 
-// ReserveKeyCreation implements ingest.CreationLimiter. The single writing
-// connection serializes the count and the insert.
-func (db *DB) ReserveKeyCreation(ctx context.Context, sellerID string, limit int, window time.Duration) (int64, time.Duration, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, 0, fmt.Errorf("reserve key creation: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
+// KeyCreationWait implements ingest.Store.
+func (db *DB) KeyCreationWait(ctx context.Context, sellerID string, limit int, window time.Duration) (time.Duration, error) {
+	return keyCreationWait(ctx, db.read, sellerID, limit, window)
+}
+
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func keyCreationWait(ctx context.Context, q rowQuerier, sellerID string, limit int, window time.Duration) (time.Duration, error) {
 	now := time.Now().UTC()
-	seller := strings.ToLower(sellerID)
 	var n int
 	var oldest sql.NullString
-	err = tx.QueryRowContext(ctx, `SELECT count(*), min(created_at) FROM key_creations WHERE seller_id = ?1 AND created_at > ?2`,
-		seller, now.Add(-window).Format(timeLayout)).Scan(&n, &oldest)
+	err := q.QueryRowContext(ctx, `SELECT count(*), min(created_at) FROM key_creations WHERE seller_id = ?1 AND created_at > ?2`,
+		strings.ToLower(sellerID), now.Add(-window).Format(timeLayout)).Scan(&n, &oldest)
+	if err != nil {
+		return 0, fmt.Errorf("count key creations: %w", err)
+	}
+	if n < limit || !oldest.Valid {
+		return 0, nil
+	}
+	first, err := time.Parse(timeLayout, oldest.String)
+	if err != nil {
+		return 0, fmt.Errorf("count key creations: %w", err)
+	}
+	// Never 0 when refused: 0 means "now".
+	return max(first.Add(window).Sub(now), time.Second), nil
+}
+
+// ReserveKeyCreation implements ingest.CreationLimiter within the section's
+// write transaction: the single writing connection serializes the count and
+// the insert, and the count commits with the key it counts.
+func (c *channelTx) ReserveKeyCreation(ctx context.Context, sellerID string, limit int, window time.Duration) (int64, time.Duration, error) {
+	tx, err := c.begin(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("reserve key creation: %w", err)
 	}
-	if n >= limit {
-		first, err := time.Parse(timeLayout, oldest.String)
-		if err != nil {
-			return 0, 0, fmt.Errorf("reserve key creation: %w", err)
-		}
-		return 0, first.Add(window).Sub(now), nil
+	wait, err := keyCreationWait(ctx, tx, sellerID, limit, window)
+	if err != nil || wait > 0 {
+		return 0, wait, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO key_creations (seller_id, created_at) VALUES (?1, ?2)`, seller, now.Format(timeLayout))
+	res, err := tx.ExecContext(ctx, `INSERT INTO key_creations (seller_id, created_at) VALUES (?1, ?2)`,
+		strings.ToLower(sellerID), time.Now().UTC().Format(timeLayout))
 	if err != nil {
 		return 0, 0, fmt.Errorf("reserve key creation: %w", err)
 	}
@@ -40,15 +58,16 @@ func (db *DB) ReserveKeyCreation(ctx context.Context, sellerID string, limit int
 	if err != nil {
 		return 0, 0, fmt.Errorf("reserve key creation: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, 0, fmt.Errorf("reserve key creation: %w", err)
-	}
 	return id, 0, nil
 }
 
 // CancelKeyCreation implements ingest.CreationLimiter.
-func (db *DB) CancelKeyCreation(ctx context.Context, id int64) error {
-	if _, err := db.write.ExecContext(ctx, `DELETE FROM key_creations WHERE id = ?1`, id); err != nil {
+func (c *channelTx) CancelKeyCreation(ctx context.Context, id int64) error {
+	tx, err := c.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("cancel key creation: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM key_creations WHERE id = ?1`, id); err != nil {
 		return fmt.Errorf("cancel key creation: %w", err)
 	}
 	return nil

@@ -184,11 +184,50 @@ func (db *DB) Ping(ctx context.Context) error {
 const authzSQL = `SELECT
 	EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = ?1 AND r.role = 'admin'),
 	se.id, se.status,
-	sh.id, sh.seller_id, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn, k.first_seen_at
+	` + showColumns + `
 FROM (SELECT 1) AS one
 LEFT JOIN sellers se ON (?2 IS NOT NULL AND se.id = ?2) OR (?2 IS NULL AND se.user_id = ?1)
 LEFT JOIN shows sh ON sh.id = ?3
 LEFT JOIN stream_keys k ON k.key_arn = sh.ivs_stream_key_arn`
+
+// showColumns reads a show (aliased sh, with k its stream_keys row) as
+// scannedShow expects it, with whether another seller's show names the same
+// channel.
+const showColumns = `sh.id, sh.seller_id, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn, k.first_seen_at,
+	EXISTS (SELECT 1 FROM shows o WHERE o.ivs_channel_arn = sh.ivs_channel_arn AND o.seller_id <> sh.seller_id)`
+
+// scannedShow receives showColumns.
+type scannedShow struct {
+	id, seller, channelARN, endpoint, keyARN, firstSeen *string
+	shared                                              bool
+}
+
+func (s *scannedShow) dest() []any {
+	return []any{&s.id, &s.seller, &s.channelARN, &s.endpoint, &s.keyARN, &s.firstSeen, &s.shared}
+}
+
+// show returns the scanned show; nil when there was none.
+func (s *scannedShow) show() (*ingest.Show, error) {
+	if s.id == nil {
+		return nil, nil
+	}
+	sh := &ingest.Show{
+		ID:             *s.id,
+		SellerID:       deref(s.seller),
+		ChannelARN:     deref(s.channelARN),
+		IngestEndpoint: deref(s.endpoint),
+		StreamKeyARN:   deref(s.keyARN),
+		ChannelShared:  s.shared,
+	}
+	if s.firstSeen != nil {
+		t, err := time.Parse(timeLayout, *s.firstSeen)
+		if err != nil {
+			return nil, fmt.Errorf("first_seen_at %q: %w", *s.firstSeen, err)
+		}
+		sh.KeyFirstSeen = t
+	}
+	return sh, nil
+}
 
 // Authorize implements ingest.Store. SQLite has no auth.sessions to consult,
 // so SessionActive is always true: as with a PostgreSQL database without
@@ -198,34 +237,21 @@ LEFT JOIN stream_keys k ON k.key_arn = sh.ivs_stream_key_arn`
 // and the store keeps them so.
 func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzFacts, error) {
 	var (
-		f                            = ingest.AuthzFacts{SessionActive: true}
-		sellerID, sellerStatus       *string
-		showID, showSeller           *string
-		channelARN, endpoint, keyARN *string
-		firstSeen                    *string
+		f                      = ingest.AuthzFacts{SessionActive: true}
+		sellerID, sellerStatus *string
+		show                   scannedShow
 	)
 	err := db.read.QueryRowContext(ctx, authzSQL,
 		strings.ToLower(q.UserID), nullable(strings.ToLower(q.ImpersonatedSellerID)), strings.ToLower(q.ShowID),
-	).Scan(&f.IsAdmin, &sellerID, &sellerStatus, &showID, &showSeller, &channelARN, &endpoint, &keyARN, &firstSeen)
+	).Scan(append([]any{&f.IsAdmin, &sellerID, &sellerStatus}, show.dest()...)...)
 	if err != nil {
 		return ingest.AuthzFacts{}, fmt.Errorf("authorization query: %w", err)
 	}
 	if sellerID != nil {
 		f.Seller = &ingest.Seller{ID: *sellerID, Status: deref(sellerStatus)}
 	}
-	if showID != nil {
-		f.Show = &ingest.Show{
-			ID:             *showID,
-			SellerID:       deref(showSeller),
-			ChannelARN:     deref(channelARN),
-			IngestEndpoint: deref(endpoint),
-			StreamKeyARN:   deref(keyARN),
-		}
-		if firstSeen != nil {
-			if f.Show.KeyFirstSeen, err = time.Parse(timeLayout, *firstSeen); err != nil {
-				return ingest.AuthzFacts{}, fmt.Errorf("authorization query: first_seen_at %q: %w", *firstSeen, err)
-			}
-		}
+	if f.Show, err = show.show(); err != nil {
+		return ingest.AuthzFacts{}, fmt.Errorf("authorization query: %w", err)
 	}
 	return f, nil
 }
@@ -275,28 +301,67 @@ type channelTx struct {
 	tx *sql.Tx // nil until the first write
 }
 
-func (c *channelTx) StreamKeyARN(ctx context.Context, showID string) (string, error) {
-	const query = `SELECT ivs_stream_key_arn FROM shows WHERE id = ?1`
-	var row *sql.Row
+// reader is the section's transaction once it has written, the reading
+// pool before.
+func (c *channelTx) reader() rowQuerier {
 	if c.tx != nil {
-		row = c.tx.QueryRowContext(ctx, query, strings.ToLower(showID))
-	} else {
-		row = c.db.read.QueryRowContext(ctx, query, strings.ToLower(showID))
+		return c.tx
 	}
+	return c.db.read
+}
+
+// begin starts the section's write transaction at its first write.
+func (c *channelTx) begin(ctx context.Context) (*sql.Tx, error) {
+	if c.tx == nil {
+		tx, err := c.db.write.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+		c.tx = tx
+	}
+	return c.tx, nil
+}
+
+// Show implements ingest.ChannelTx. The channel's lock, held by the caller,
+// and the single writer keep this process's sections from moving the show
+// meanwhile; SQLite has no row locks to offer other processes.
+func (c *channelTx) Show(ctx context.Context, showID string) (ingest.Show, bool, error) {
+	var show scannedShow
+	err := c.reader().QueryRowContext(ctx, `SELECT `+showColumns+`
+	FROM shows sh LEFT JOIN stream_keys k ON k.key_arn = sh.ivs_stream_key_arn WHERE sh.id = ?1`,
+		strings.ToLower(showID)).Scan(show.dest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ingest.Show{}, false, nil
+	}
+	if err != nil {
+		return ingest.Show{}, false, fmt.Errorf("read show: %w", err)
+	}
+	sh, err := show.show()
+	if err != nil {
+		return ingest.Show{}, false, fmt.Errorf("read show: %w", err)
+	}
+	return *sh, true, nil
+}
+
+func (c *channelTx) StreamKeyARN(ctx context.Context, showID string) (string, error) {
 	var arn *string
-	if err := row.Scan(&arn); err != nil {
+	if err := c.reader().QueryRowContext(ctx, `SELECT ivs_stream_key_arn FROM shows WHERE id = ?1`, strings.ToLower(showID)).Scan(&arn); err != nil {
 		return "", fmt.Errorf("read stream key arn: %w", err)
 	}
 	return deref(arn), nil
 }
 
+func (c *channelTx) WriteAudit(ctx context.Context, e ingest.AuditEntry) error {
+	tx, err := c.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("write audit row: %w", err)
+	}
+	return insertAudit(ctx, tx, e)
+}
+
 func (c *channelTx) RecordStreamKey(ctx context.Context, showID, keyARN, endpoint string) error {
-	if c.tx == nil {
-		tx, err := c.db.write.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("record stream key: begin: %w", err)
-		}
-		c.tx = tx
+	if _, err := c.begin(ctx); err != nil {
+		return fmt.Errorf("record stream key: %w", err)
 	}
 	_, err := c.tx.ExecContext(ctx, `UPDATE shows SET ivs_stream_key_arn = NULLIF(?2, ''), ivs_ingest_endpoint = NULLIF(?3, '') WHERE id = ?1`,
 		strings.ToLower(showID), keyARN, endpoint)

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ExactlyOnceCreation", testExactlyOnceCreation},
 		{"Audit", testAudit},
 		{"KeyCreationLimit", testKeyCreationLimit},
+		{"ChannelSection", testChannelSection},
 		{"KeyAges", testKeyAges},
 	}
 	for _, tt := range tests {

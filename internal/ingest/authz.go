@@ -1,0 +1,73 @@
+package ingest
+
+// authz.go holds the "who may" rules, as pure functions of the facts the
+// store reads in one round trip. The cases run in the API's error order: the
+// first that applies decides.
+
+// mayGetKey decides whether the caller of facts may get (or rotate) the
+// show's key; impersonating says whether they act as another seller.
+func mayGetKey(f AuthzFacts, impersonating bool) (Show, error) {
+	switch {
+	case !f.SessionActive:
+		return Show{}, ErrSessionEnded
+	case impersonating && !f.IsAdmin:
+		return Show{}, ErrImpersonationDenied
+	case f.Seller == nil:
+		return Show{}, ErrSellerNotFound
+	// Why: an admin acting as a seller may prepare a show before the
+	// seller is approved; the seller alone may not go live until then.
+	case f.Seller.Status != SellerApproved && !impersonating:
+		return Show{}, ErrSellerNotApproved
+	case f.Show == nil:
+		return Show{}, ErrShowNotFound
+	case f.Show.SellerID != f.Seller.ID:
+		return Show{}, ErrNotShowOwner
+	// Why: a channel named by two sellers' shows has one key, which either
+	// could read, rotate or revoke: the other's stream is not theirs.
+	case f.Show.ChannelShared:
+		return Show{}, ErrChannelShared
+	case f.Show.ChannelARN == "":
+		return Show{}, ErrNoChannel
+	}
+	return *f.Show, nil
+}
+
+// mayRevoke decides whether the caller of facts may revoke the show's key.
+// Revocation kills a leaked key; keeping a seller out is what the seller's
+// status is for. So the owner may revoke whatever their status, and an admin
+// may revoke any show's key without impersonating, a shared channel's too.
+func mayRevoke(f AuthzFacts) (Show, error) {
+	switch {
+	case !f.SessionActive:
+		return Show{}, ErrSessionEnded
+	case !f.IsAdmin && f.Seller == nil:
+		return Show{}, ErrSellerNotFound
+	case f.Show == nil:
+		return Show{}, ErrShowNotFound
+	case !f.IsAdmin && f.Show.SellerID != f.Seller.ID:
+		return Show{}, ErrNotShowOwner
+	case !f.IsAdmin && f.Show.ChannelShared:
+		return Show{}, ErrChannelShared
+	case f.Show.ChannelARN == "":
+		return Show{}, ErrNoChannel
+	}
+	return *f.Show, nil
+}
+
+// stillBound decides whether a show read again under its channel's lock is
+// still the one a key is being read or changed for: same seller, same
+// channel, and (unless shared is allowed) a channel no other seller names.
+// Why: a request may have waited for the IVS budget or the lock, and the
+// show may have moved meanwhile; the key must not be created, recorded or
+// handed over for a binding that no longer holds.
+func stillBound(was, now Show, found, sharedAllowed bool) error {
+	switch {
+	case !found:
+		return ErrShowNotFound
+	case now.SellerID != was.SellerID || now.ChannelARN != was.ChannelARN:
+		return ErrShowChanged
+	case now.ChannelShared && !sharedAllowed:
+		return ErrChannelShared
+	}
+	return nil
+}

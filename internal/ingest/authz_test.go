@@ -1,0 +1,110 @@
+package ingest
+
+import (
+	"errors"
+	"testing"
+)
+
+const (
+	sellerA = "c0000000-0000-4000-8000-00000000000a"
+	sellerB = "c0000000-0000-4000-8000-00000000000b"
+	channel = "arn:aws:ivs:us-east-1:123456789012:channel/abcdefghijkl"
+)
+
+func TestMayGetKey(t *testing.T) {
+	t.Parallel()
+	approved := &Seller{ID: sellerA, Status: SellerApproved}
+	pending := &Seller{ID: sellerA, Status: "pending"}
+	own := &Show{ID: "s", SellerID: sellerA, ChannelARN: channel}
+	shared := &Show{ID: "s", SellerID: sellerA, ChannelARN: channel, ChannelShared: true}
+	tests := []struct {
+		name          string
+		facts         AuthzFacts
+		impersonating bool
+		want          error
+	}{
+		{"signed out", AuthzFacts{Seller: approved, Show: own}, false, ErrSessionEnded},
+		{"non-admin impersonates", AuthzFacts{SessionActive: true, Seller: approved, Show: own}, true, ErrImpersonationDenied},
+		{"no seller", AuthzFacts{SessionActive: true, Show: own}, false, ErrSellerNotFound},
+		{"pending seller", AuthzFacts{SessionActive: true, Seller: pending, Show: own}, false, ErrSellerNotApproved},
+		{"admin acting as a pending seller", AuthzFacts{SessionActive: true, IsAdmin: true, Seller: pending, Show: own}, true, nil},
+		{"no show", AuthzFacts{SessionActive: true, Seller: approved}, false, ErrShowNotFound},
+		{"another seller's show", AuthzFacts{SessionActive: true, Seller: &Seller{ID: sellerB, Status: SellerApproved}, Show: own}, false, ErrNotShowOwner},
+		{"shared channel", AuthzFacts{SessionActive: true, Seller: approved, Show: shared}, false, ErrChannelShared},
+		{"admin on a shared channel", AuthzFacts{SessionActive: true, IsAdmin: true, Seller: approved, Show: shared}, true, ErrChannelShared},
+		{"no channel", AuthzFacts{SessionActive: true, Seller: approved, Show: &Show{ID: "s", SellerID: sellerA}}, false, ErrNoChannel},
+		{"owner", AuthzFacts{SessionActive: true, Seller: approved, Show: own}, false, nil},
+		// The first failing check decides: several things wrong at once.
+		{"signed out non-admin impersonating", AuthzFacts{}, true, ErrSessionEnded},
+		{"pending and not the owner", AuthzFacts{SessionActive: true, Seller: &Seller{ID: sellerB}, Show: own}, false, ErrSellerNotApproved},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			show, err := mayGetKey(tt.facts, tt.impersonating)
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("mayGetKey(%+v, %v) = %v, want %v", tt.facts, tt.impersonating, err, tt.want)
+			}
+			if err == nil && show.ID != tt.facts.Show.ID {
+				t.Errorf("mayGetKey() = show %q, want %q", show.ID, tt.facts.Show.ID)
+			}
+		})
+	}
+}
+
+func TestMayRevoke(t *testing.T) {
+	t.Parallel()
+	pending := &Seller{ID: sellerA, Status: "pending"}
+	own := &Show{ID: "s", SellerID: sellerA, ChannelARN: channel}
+	shared := &Show{ID: "s", SellerID: sellerA, ChannelARN: channel, ChannelShared: true}
+	tests := []struct {
+		name  string
+		facts AuthzFacts
+		want  error
+	}{
+		{"signed out", AuthzFacts{Seller: pending, Show: own}, ErrSessionEnded},
+		{"no seller", AuthzFacts{SessionActive: true, Show: own}, ErrSellerNotFound},
+		{"no show", AuthzFacts{SessionActive: true, Seller: pending}, ErrShowNotFound},
+		{"another seller's show", AuthzFacts{SessionActive: true, Seller: &Seller{ID: sellerB}, Show: own}, ErrNotShowOwner},
+		{"owner on a shared channel", AuthzFacts{SessionActive: true, Seller: pending, Show: shared}, ErrChannelShared},
+		{"no channel", AuthzFacts{SessionActive: true, Seller: pending, Show: &Show{ID: "s", SellerID: sellerA}}, ErrNoChannel},
+		{"pending owner", AuthzFacts{SessionActive: true, Seller: pending, Show: own}, nil},
+		{"admin, no seller profile", AuthzFacts{SessionActive: true, IsAdmin: true, Show: own}, nil},
+		{"admin on a shared channel", AuthzFacts{SessionActive: true, IsAdmin: true, Show: shared}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := mayRevoke(tt.facts); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Errorf("mayRevoke(%+v) = %v, want %v", tt.facts, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestStillBound(t *testing.T) {
+	t.Parallel()
+	was := Show{ID: "s", SellerID: sellerA, ChannelARN: channel}
+	moved := was
+	moved.SellerID = sellerB
+	rebound := was
+	rebound.ChannelARN = channel + "x"
+	shared := was
+	shared.ChannelShared = true
+	tests := []struct {
+		name          string
+		now           Show
+		found, shared bool
+		want          error
+	}{
+		{"unchanged", was, true, false, nil},
+		{"deleted", Show{}, false, false, ErrShowNotFound},
+		{"moved to another seller", moved, true, false, ErrShowChanged},
+		{"pointed at another channel", rebound, true, false, ErrShowChanged},
+		{"channel now shared", shared, true, false, ErrChannelShared},
+		{"channel now shared, allowed", shared, true, true, nil},
+	}
+	for _, tt := range tests {
+		if err := stillBound(was, tt.now, tt.found, tt.shared); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+			t.Errorf("%s: stillBound() = %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
