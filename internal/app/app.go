@@ -17,6 +17,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
+	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/metrics"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/version"
@@ -96,14 +97,24 @@ func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Log
 	}
 	svc := newService(ctx, cfg, store, logger, m)
 	work := RequestTimeout(cfg)
+	var requestLimits limit.Source // nil: this process's memory
+	if cfg.RequestLimitsInDatabase {
+		if requestLimits = sharedLimits(store); requestLimits == nil {
+			svc.Close()
+			verifier.Close()
+			return nil, fmt.Errorf("RATE_LIMIT_STORE=database: the %T store cannot keep rate limits", store)
+		}
+	}
 	handler := httpapi.NewServer(httpapi.Config{
-		AllowedOrigins:    cfg.CORSAllowedOrigins,
-		RequestsPerMinute: cfg.RequestsPerMinute,
-		RequestTimeout:    work,
-		Logger:            logger,
-		Metrics:           m,
-		MetricsHandler:    m.Handler(),
-		MetricsToken:      cfg.MetricsToken,
+		AllowedOrigins:         cfg.CORSAllowedOrigins,
+		RequestsPerMinute:      cfg.RequestsPerMinute,
+		RequestsPerMinutePerIP: cfg.RequestsPerMinutePerIP,
+		Limits:                 requestLimits,
+		RequestTimeout:         work,
+		Logger:                 logger,
+		Metrics:                m,
+		MetricsHandler:         m.Handler(),
+		MetricsToken:           cfg.MetricsToken,
 	}, verifier, svc, store.Ping)
 	return &App{Handler: handler, Service: svc, RequestTimeout: work, Metrics: m, verifier: verifier, closers: []func(){svc.Close}}, nil
 }
@@ -149,7 +160,12 @@ func newService(ctx context.Context, cfg config.Config, store ingest.Store, logg
 	if shared, ok := store.(budget.SlotSource); ok {
 		slots = shared
 	}
-	calls := budget.New(slots, cfg.IVSCallsPerSecond, cfg.IVSBudgetWait)
+	limits := sharedLimits(store)
+	if limits == nil {
+		limits = limit.NewLocal()
+	}
+	calls := budget.New(slots, cfg.IVSCallsPerSecond, cfg.IVSBudgetWait).
+		ShareBySeller(limits, cfg.AWSRegion, limit.PerSecond(cfg.IVSSellerCallsPerSecond, cfg.IVSSellerBurst))
 	ivsClient, err := ivs.New(ctx, ivs.Config{
 		Region:          cfg.AWSRegion,
 		Endpoint:        cfg.AWSEndpointIVS,
@@ -167,11 +183,21 @@ func newService(ctx context.Context, cfg config.Config, store ingest.Store, logg
 		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
 		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
 		Budget:            calls,
+		Limits:            limits,
 		KeyMaxAge:         cfg.StreamKeyMaxAge,
 		ResolveTimeout:    RequestTimeout(cfg),
 		Logger:            logger,
 		Metrics:           svcMetrics,
 	})
+}
+
+// sharedLimits returns the store's rate limits, shared by every replica on
+// it; nil when the store keeps none (the embedded store: one process).
+func sharedLimits(store any) limit.Source {
+	if shared, ok := store.(limit.Source); ok {
+		return shared
+	}
+	return nil
 }
 
 // Close stops background work and closes what New opened, in order: the

@@ -44,8 +44,17 @@ type Config struct {
 	CORSAllowedOrigins []string
 	LogLevel           slog.Level
 	StreamKeyCacheTTL  time.Duration
-	// RequestsPerMinute limits each user's requests per process; 0 for none.
+	// RequestsPerMinute limits each user's requests per process (in the
+	// database in AWS Lambda mode); 0 for none.
 	RequestsPerMinute int
+	// RequestsPerMinutePerIP limits each client IP's requests likewise;
+	// 0 for none.
+	RequestsPerMinutePerIP int
+	// RequestLimitsInDatabase keeps the request limits in the database,
+	// shared by every replica (RATE_LIMIT_STORE=database), instead of each
+	// process's memory. The default in AWS Lambda, where every concurrent
+	// request may have an environment, and so a limiter, of its own.
+	RequestLimitsInDatabase bool
 	// KeyCreatesPerHour limits each seller's key creations and rotations,
 	// across replicas; 0 for none.
 	KeyCreatesPerHour int
@@ -54,6 +63,12 @@ type Config struct {
 	IVSCallsPerSecond float64
 	// IVSBudgetWait is how long a request may wait for IVS call budget.
 	IVSBudgetWait time.Duration
+	// IVSSellerCallsPerSecond is each seller's share of the IVS call
+	// budget, across replicas; 0 for no share.
+	IVSSellerCallsPerSecond float64
+	// IVSSellerBurst is how many IVS calls a seller may have reserved
+	// ahead of their share's rate; at least one rotation's five.
+	IVSSellerBurst int
 	// StreamKeyMaxAge rotates keys older than this (since first seen) when
 	// their channel is offline; 0 for never.
 	StreamKeyMaxAge time.Duration
@@ -70,28 +85,41 @@ type Config struct {
 func Load(getenv func(string) string) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
-		Port:                p.int("PORT", 8080, 0, 65535),
-		DatabaseURL:         secret.New(strings.TrimSpace(getenv("DATABASE_URL"))),
-		DatabaseMaxConns:    int32(p.int("DATABASE_MAX_CONNS", 20, 2, 1000)),
-		SupabaseURL:         strings.TrimRight(strings.TrimSpace(getenv("SUPABASE_URL")), "/"),
-		JWTIssuer:           strings.TrimSpace(getenv("SUPABASE_JWT_ISSUER")),
-		JWKSURL:             strings.TrimSpace(getenv("SUPABASE_JWKS_URL")),
-		JWTSecret:           secret.New(getenv("SUPABASE_JWT_SECRET")),
-		JWKSRefetchInterval: p.duration("JWKS_MIN_REFETCH_INTERVAL", 30*time.Second),
-		AWSRegion:           strings.TrimSpace(getenv("AWS_REGION")),
-		AWSEndpointIVS:      strings.TrimSpace(getenv("AWS_ENDPOINT_URL_IVS")),
-		AWSAccessKeyID:      strings.TrimSpace(getenv("AWS_ACCESS_KEY_ID")),
-		AWSSecretAccessKey:  secret.New(getenv("AWS_SECRET_ACCESS_KEY")),
-		AWSSessionToken:     secret.New(getenv("AWS_SESSION_TOKEN")),
-		CORSAllowedOrigins:  splitList(getenv("CORS_ALLOWED_ORIGINS")),
-		StreamKeyCacheTTL:   p.duration("STREAM_KEY_CACHE_TTL", 5*time.Minute),
-		RequestsPerMinute:   p.int("RATE_LIMIT_REQUESTS_PER_MINUTE", 120, 0, 1_000_000),
-		KeyCreatesPerHour:   p.int("RATE_LIMIT_KEY_CREATES_PER_HOUR", 10, 0, 1_000_000),
-		IVSCallsPerSecond:   p.float("IVS_MAX_CALLS_PER_SECOND", 4, 0, 1000),
-		IVSBudgetWait:       p.duration("IVS_BUDGET_WAIT", 90*time.Second),
-		StreamKeyMaxAge:     p.duration("STREAM_KEY_MAX_AGE", 0),
-		PprofAddr:           strings.TrimSpace(getenv("PPROF_ADDR")),
-		MetricsToken:        secret.New(strings.TrimSpace(getenv("METRICS_TOKEN"))),
+		Port:                    p.int("PORT", 8080, 0, 65535),
+		DatabaseURL:             secret.New(strings.TrimSpace(getenv("DATABASE_URL"))),
+		DatabaseMaxConns:        int32(p.int("DATABASE_MAX_CONNS", 20, 2, 1000)),
+		SupabaseURL:             strings.TrimRight(strings.TrimSpace(getenv("SUPABASE_URL")), "/"),
+		JWTIssuer:               strings.TrimSpace(getenv("SUPABASE_JWT_ISSUER")),
+		JWKSURL:                 strings.TrimSpace(getenv("SUPABASE_JWKS_URL")),
+		JWTSecret:               secret.New(getenv("SUPABASE_JWT_SECRET")),
+		JWKSRefetchInterval:     p.duration("JWKS_MIN_REFETCH_INTERVAL", 30*time.Second),
+		AWSRegion:               strings.TrimSpace(getenv("AWS_REGION")),
+		AWSEndpointIVS:          strings.TrimSpace(getenv("AWS_ENDPOINT_URL_IVS")),
+		AWSAccessKeyID:          strings.TrimSpace(getenv("AWS_ACCESS_KEY_ID")),
+		AWSSecretAccessKey:      secret.New(getenv("AWS_SECRET_ACCESS_KEY")),
+		AWSSessionToken:         secret.New(getenv("AWS_SESSION_TOKEN")),
+		CORSAllowedOrigins:      splitList(getenv("CORS_ALLOWED_ORIGINS")),
+		StreamKeyCacheTTL:       p.duration("STREAM_KEY_CACHE_TTL", 5*time.Minute),
+		RequestsPerMinute:       p.int("RATE_LIMIT_REQUESTS_PER_MINUTE", 120, 0, 1_000_000),
+		RequestsPerMinutePerIP:  p.int("RATE_LIMIT_REQUESTS_PER_MINUTE_PER_IP", 0, 0, 1_000_000),
+		KeyCreatesPerHour:       p.int("RATE_LIMIT_KEY_CREATES_PER_HOUR", 10, 0, 1_000_000),
+		IVSCallsPerSecond:       p.float("IVS_MAX_CALLS_PER_SECOND", 4, 0, 1000),
+		IVSBudgetWait:           p.duration("IVS_BUDGET_WAIT", 90*time.Second),
+		IVSSellerCallsPerSecond: p.float("IVS_MAX_CALLS_PER_SECOND_PER_SELLER", 1, 0, 1000),
+		// The least is one whole rotation (GetChannel, ListStreamKeys,
+		// DeleteStreamKey, StopStream, CreateStreamKey).
+		IVSSellerBurst:  p.int("IVS_MAX_QUEUED_CALLS_PER_SELLER", 5, 5, 1000),
+		StreamKeyMaxAge: p.duration("STREAM_KEY_MAX_AGE", 0),
+		PprofAddr:       strings.TrimSpace(getenv("PPROF_ADDR")),
+		MetricsToken:    secret.New(strings.TrimSpace(getenv("METRICS_TOKEN"))),
+	}
+	switch store := strings.ToLower(strings.TrimSpace(getenv("RATE_LIMIT_STORE"))); store {
+	case "":
+		c.RequestLimitsInDatabase = getenv("AWS_LAMBDA_RUNTIME_API") != ""
+	case "memory", "database":
+		c.RequestLimitsInDatabase = store == "database"
+	default:
+		p.fail("RATE_LIMIT_STORE", fmt.Sprintf("%q is not memory or database", store))
 	}
 	if c.AWSRegion == "" {
 		c.AWSRegion = "us-east-1"
@@ -303,9 +331,13 @@ func (c Config) Print(w io.Writer) error {
 		{"STREAM_KEY_CACHE_TTL", c.StreamKeyCacheTTL.String()},
 		{"STREAM_KEY_MAX_AGE", c.StreamKeyMaxAge.String()},
 		{"RATE_LIMIT_REQUESTS_PER_MINUTE", strconv.Itoa(c.RequestsPerMinute)},
+		{"RATE_LIMIT_REQUESTS_PER_MINUTE_PER_IP", strconv.Itoa(c.RequestsPerMinutePerIP)},
+		{"RATE_LIMIT_STORE", map[bool]string{false: "memory", true: "database"}[c.RequestLimitsInDatabase]},
 		{"RATE_LIMIT_KEY_CREATES_PER_HOUR", strconv.Itoa(c.KeyCreatesPerHour)},
 		{"IVS_MAX_CALLS_PER_SECOND", strconv.FormatFloat(c.IVSCallsPerSecond, 'g', -1, 64)},
 		{"IVS_BUDGET_WAIT", c.IVSBudgetWait.String()},
+		{"IVS_MAX_CALLS_PER_SECOND_PER_SELLER", strconv.FormatFloat(c.IVSSellerCallsPerSecond, 'g', -1, 64)},
+		{"IVS_MAX_QUEUED_CALLS_PER_SELLER", strconv.Itoa(c.IVSSellerBurst)},
 		{"PPROF_ADDR", c.PprofAddr},
 		{"METRICS_TOKEN", c.MetricsToken.String()},
 	}

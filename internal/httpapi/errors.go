@@ -2,12 +2,12 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 )
 
 // Errors of the transport itself.
@@ -27,19 +27,6 @@ var (
 	errMetricsToken     = errors.New("metrics token missing or wrong")
 )
 
-// tooManyRequests is a request over a rate limit; the answer says when to
-// come back.
-type tooManyRequests struct{ retryAfter int }
-
-func (e *tooManyRequests) Error() string {
-	return fmt.Sprintf("too many requests: retry after %ds", e.retryAfter)
-}
-
-// errTooManyRequests matches every *tooManyRequests in the error table.
-var errTooManyRequests = errors.New("too many requests")
-
-func (e *tooManyRequests) Is(target error) bool { return target == errTooManyRequests }
-
 // errorTable is the one place that says which status and message each error
 // answers with. Order matters: the first entry the error matches wins. An
 // error that matches none is an internal error: its details are logged, never
@@ -55,7 +42,7 @@ var errorTable = []struct {
 	{auth.ErrInvalidToken, http.StatusUnauthorized, "Invalid or expired token"},
 	{ingest.ErrSessionEnded, http.StatusUnauthorized, "Invalid or expired token"},
 	{auth.ErrUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
-	{errTooManyRequests, http.StatusTooManyRequests, "Too many requests"},
+	{limit.ErrLimited, http.StatusTooManyRequests, "Too many requests"},
 	{ingest.ErrRateLimited, http.StatusTooManyRequests, "Too many requests"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "Request body too large"},
 	{errInvalidJSON, http.StatusBadRequest, "Invalid JSON body"},
@@ -67,11 +54,13 @@ var errorTable = []struct {
 	{ingest.ErrSellerNotApproved, http.StatusForbidden, "Seller not approved"},
 	{ingest.ErrShowNotFound, http.StatusNotFound, "Show not found"},
 	{ingest.ErrNotShowOwner, http.StatusForbidden, "You do not own this show"},
+	{ingest.ErrChannelShared, http.StatusForbidden, "Channel is shared with another seller's show"},
 	{ingest.ErrNoChannel, http.StatusBadRequest, "Show does not have IVS channel configured"},
 	{ingest.ErrAuditForbidden, http.StatusForbidden, "Only admins can read the audit log of every show"},
 	{errBadLimit, http.StatusBadRequest, "limit must be a whole number from 1 to 500"},
 	{errBadReason, http.StatusBadRequest, "reason must be a string of at most 500 characters, without control characters"},
 	{ingest.ErrChannelUnavailable, http.StatusInternalServerError, "Failed to retrieve channel details"},
+	{ingest.ErrShowChanged, http.StatusConflict, "Show changed during the request; try again"},
 	{ingest.ErrStreamKeyUnavailable, http.StatusInternalServerError, "Failed to create stream key"},
 	{errNotFound, http.StatusNotFound, "Not found"},
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed"},

@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 )
 
 // streamKeyHint is the seed's fixed hint, kept for existing frontends.
@@ -77,14 +79,18 @@ func (s *server) ingestRequest(r *http.Request, action ingest.Action) (ingest.Re
 		return ingest.Request{}, err
 	}
 	info.impersonated = impersonate
-	return ingest.Request{Caller: caller, ShowID: showID, ImpersonateSellerID: impersonate}, nil
+	return ingest.Request{Caller: caller, ShowID: showID, ImpersonateSellerID: impersonate, Audit: s.auditEntry(r)}, nil
 }
 
 // answerIngest writes d, once its audit row is durable: no key leaves
-// without one.
+// without one. A change (rotation, renewal) wrote the row in its own
+// transaction.
 func (s *server) answerIngest(w http.ResponseWriter, r *http.Request, d ingest.Details) error {
 	info := infoFrom(r.Context())
 	info.action, info.sellerID, info.keyARN = d.Action, d.SellerID, d.StreamKeyARN
+	if d.AuditedBy == info.requestID {
+		info.audited = true
+	}
 	if err := s.audit(r, http.StatusOK); err != nil {
 		return err
 	}
@@ -121,11 +127,13 @@ func (s *server) revokeStreamKey(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	info.reason = reason
-	rv, err := s.ingest.RevokeStreamKey(r.Context(), ingest.RevokeRequest{Caller: caller, ShowID: showID, Reason: reason})
+	rv, err := s.ingest.RevokeStreamKey(r.Context(), ingest.RevokeRequest{Caller: caller, ShowID: showID, Reason: reason, Audit: s.auditEntry(r)})
 	if err != nil {
 		return err
 	}
 	info.sellerID, info.keyARN = rv.SellerID, rv.StreamKeyARN
+	// The revocation wrote the row with the change.
+	info.audited = info.audited || rv.AuditedBy == info.requestID
 	if err := s.audit(r, http.StatusOK); err != nil {
 		return err
 	}
@@ -182,42 +190,54 @@ func (s *server) readAudit(w http.ResponseWriter, r *http.Request) error {
 }
 
 // audit writes the request's audit row, once: requests that carried a valid
-// token get exactly one.
+// token get exactly one, but for repeated refusals by the per-user limit
+// (see requestLimits.auditRefusal).
 func (s *server) audit(r *http.Request, status int) error {
 	info := infoFrom(r.Context())
 	if info == nil || info.userID == "" || info.audited {
 		return nil
 	}
 	info.audited = true
-	outcome := ingest.OutcomeAllowed
+	e := s.auditEntry(r)
+	e.Action, e.HTTPStatus, e.Outcome = info.action, status, ingest.OutcomeAllowed
 	switch {
 	case status >= 500:
-		outcome = ingest.OutcomeError
+		e.Outcome = ingest.OutcomeError
 	case status >= 400:
-		outcome = ingest.OutcomeDenied
+		e.Outcome = ingest.OutcomeDenied
 	}
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = strings.Trim(host[:i], "[]")
-	}
+	e.SellerID, e.StreamKeyARN = info.sellerID, info.keyARN
 	// Why detached: the row is owed even when the client hung up or the
 	// request ran out of time.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
-	return s.ingest.WriteAudit(ctx, ingest.AuditEntry{
+	return s.ingest.WriteAudit(ctx, e)
+}
+
+// auditEntry is the request's audit row as far as the transport knows it:
+// who asked, from where, about which show.
+func (s *server) auditEntry(r *http.Request) ingest.AuditEntry {
+	info := infoFrom(r.Context())
+	return ingest.AuditEntry{
 		RequestID:            info.requestID,
 		Action:               info.action,
-		Outcome:              outcome,
-		HTTPStatus:           status,
 		ActorUserID:          info.userID,
 		ImpersonatedSellerID: info.impersonated,
-		SellerID:             info.sellerID,
 		ShowID:               info.showID,
-		StreamKeyARN:         info.keyARN,
-		ClientIP:             host,
+		ClientIP:             clientIP(r),
 		UserAgent:            truncate(r.UserAgent(), 256),
 		Reason:               info.reason,
-	})
+	}
+}
+
+// clientIP is the address the request came from: the socket's peer, or the
+// event's source IP in AWS Lambda mode.
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = strings.Trim(host[:i], "[]")
+	}
+	return host
 }
 
 // bearerToken returns the request's bearer token (the scheme in any case).
@@ -234,20 +254,30 @@ func bearerToken(r *http.Request) (string, error) {
 	return token, nil
 }
 
-// authenticate verifies the request's bearer token and applies the
-// per-user request limit.
+// authenticate applies the per-IP request limit, verifies the request's
+// bearer token and applies the per-user request limit: all before any
+// database work (but for the limits' own, in AWS Lambda mode).
 func (s *server) authenticate(r *http.Request) (ingest.Caller, error) {
+	ctx := r.Context()
+	if err := s.limits.ip.Take(ctx, clientIP(r), 1); err != nil {
+		return ingest.Caller{}, err
+	}
 	token, err := bearerToken(r)
 	if err != nil {
 		return ingest.Caller{}, err
 	}
-	c, err := s.authn.Verify(r.Context(), token)
+	c, err := s.authn.Verify(ctx, token)
 	if err != nil {
 		return ingest.Caller{}, err
 	}
-	infoFrom(r.Context()).userID = c.UserID
-	if ok, wait := s.limiter.allow(c.UserID, time.Now()); !ok {
-		return ingest.Caller{}, &tooManyRequests{retryAfter: retryAfterSeconds(wait)}
+	info := infoFrom(ctx)
+	info.userID = c.UserID
+	if err := s.limits.user.Take(ctx, c.UserID, 1); err != nil {
+		if errors.Is(err, limit.ErrLimited) && !s.limits.auditRefusal(ctx, c.UserID) {
+			info.audited = true // this user's refusals are on record for this minute
+			s.metrics.RefusalNotAudited()
+		}
+		return ingest.Caller{}, err
 	}
 	return ingest.Caller{UserID: c.UserID, SessionID: c.SessionID}, nil
 }
@@ -336,13 +366,38 @@ func healthz(w http.ResponseWriter, r *http.Request) error {
 
 // readyz answers 200 when the dependencies answer within two seconds.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.ready(ctx); err != nil {
+	if err := s.ready.get(r.Context()); err != nil {
 		return fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
+}
+
+// readinessTTL is how long a readiness answer is reused. Why: /readyz is
+// open to anyone, and each check pings the database.
+const readinessTTL = time.Second
+
+// readiness runs the readiness check at most once a readinessTTL, however
+// many callers ask; concurrent callers wait for the one check running.
+type readiness struct {
+	check ReadyFunc
+
+	mu      sync.Mutex
+	checked time.Time // zero: never
+	err     error
+}
+
+func (rd *readiness) get(ctx context.Context) error {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if !rd.checked.IsZero() && time.Since(rd.checked) < readinessTTL {
+		return rd.err
+	}
+	// Detached from the caller: its answer is everyone's for a second.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	rd.err, rd.checked = rd.check(cctx), time.Now()
+	return rd.err
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) error { return errNotFound }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
 	"github.com/ivs-ingest/ivs-ingest/internal/metrics"
 )
@@ -63,14 +64,15 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body := errorBody{Error: message}
 	var (
-		tooMany   *tooManyRequests
+		over      *limit.LimitedError
 		limited   *ingest.RateLimitedError
 		exhausted *budget.ExhaustedError
+		audited   *ingest.AuditedError
 	)
 	switch {
-	case errors.As(err, &tooMany):
-		s.metrics.Rejected(metrics.LimitUserRequests)
-		body.RetryAfter = tooMany.retryAfter
+	case errors.As(err, &over):
+		s.metrics.Rejected(over.Limit)
+		body.RetryAfter = retryAfterSeconds(over.RetryAfter)
 	case errors.As(err, &limited):
 		s.metrics.Rejected(metrics.LimitKeyCreations)
 		body.RetryAfter = retryAfterSeconds(limited.RetryAfter)
@@ -88,6 +90,10 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if info := infoFrom(r.Context()); info != nil {
 		info.err = err
+		// A change that failed part way wrote its row with what it did.
+		if errors.As(err, &audited) && audited.RequestID == info.requestID {
+			info.audited = true
+		}
 		if aerr := s.audit(r, status); aerr != nil {
 			s.logger.ErrorContext(r.Context(), "audit row not written", "error", aerr.Error())
 		}

@@ -1,67 +1,53 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"math"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 )
 
-// userLimiter limits requests per user, in this process. Why in memory: an
-// exact limit across replicas would add a database write to every request's
-// hot path; per replica, the limit is N times looser with N replicas, which
-// is what a flood guard needs.
-type userLimiter struct {
-	perMinute int // 0 disables the limit
+// The request limits' names, as their refusals and metrics label them.
+const (
+	limitUserRequests = "user_requests"
+	limitIPRequests   = "ip_requests"
+	limitRefusalAudit = "audited_refusals"
+)
 
-	mu       sync.Mutex
-	limiters map[string]*userBucket
-	sweepAt  int
+// maxRequestBurst caps a user's (or an IP's) burst of requests: a panel
+// makes a handful at once, and a larger burst would let one token start
+// that many IVS-bound requests together.
+const maxRequestBurst = 10
+
+// requestLimits are the limits a request meets before any database work
+// (unless the limits themselves are kept in the database, as in AWS Lambda
+// mode, where every request may run in a fresh process).
+type requestLimits struct {
+	user *limit.Limiter // keyed on the token's sub
+	ip   *limit.Limiter // keyed on the client IP
+	// refusals lets one refusal a rolling minute per user write its audit
+	// row: a flood is on record, and still costs no write per request.
+	refusals *limit.Limiter
 }
 
-type userBucket struct {
-	lim      *rate.Limiter
-	lastSeen time.Time
+func newRequestLimits(src limit.Source, perUser, perIP int) requestLimits {
+	if src == nil {
+		src = limit.NewLocal()
+	}
+	return requestLimits{
+		user:     limit.New(src, limitUserRequests, limit.PerMinute(perUser, min(perUser, maxRequestBurst))),
+		ip:       limit.New(src, limitIPRequests, limit.PerMinute(perIP, min(perIP, maxRequestBurst))),
+		refusals: limit.New(src, limitRefusalAudit, limit.Rate{Interval: time.Minute, Burst: 1}),
+	}
 }
 
-func newUserLimiter(perMinute int) *userLimiter {
-	return &userLimiter{perMinute: perMinute, limiters: make(map[string]*userBucket), sweepAt: 1024}
-}
-
-// allow takes one request of userID's allowance at now. When none is left it
-// returns false and how long until one is.
-func (l *userLimiter) allow(userID string, now time.Time) (bool, time.Duration) {
-	if l.perMinute <= 0 {
-		return true, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.limiters[userID]
-	if !ok {
-		b = &userBucket{lim: rate.NewLimiter(rate.Limit(float64(l.perMinute)/60), l.perMinute)}
-		l.limiters[userID] = b
-		if len(l.limiters) >= l.sweepAt {
-			l.sweep(now)
-		}
-	}
-	b.lastSeen = now
-	r := b.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
-}
-
-// sweep forgets users idle long enough for their bucket to be full again.
-func (l *userLimiter) sweep(now time.Time) {
-	for id, b := range l.limiters {
-		if now.Sub(b.lastSeen) > time.Minute {
-			delete(l.limiters, id)
-		}
-	}
-	l.sweepAt = max(1024, 2*len(l.limiters))
+// auditRefusal reports whether a refusal of userID's request by the per-user
+// limit writes its audit row: the first in a rolling minute does. When the
+// limit cannot be asked, the row is written (a doubt audits).
+func (l requestLimits) auditRefusal(ctx context.Context, userID string) bool {
+	return !errors.Is(l.refusals.Take(ctx, userID, 1), limit.ErrLimited)
 }
 
 // retryAfterSeconds rounds d up to whole seconds, at least 1.

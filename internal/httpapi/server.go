@@ -11,6 +11,7 @@ import (
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
@@ -36,9 +37,16 @@ type Config struct {
 	// AllowedOrigins lists the CORS origins; empty or containing "*"
 	// allows any origin.
 	AllowedOrigins []string
-	// RequestsPerMinute limits each user's requests, per process; 0 for no
-	// limit.
+	// RequestsPerMinute limits each user's requests (keyed on the token's
+	// sub), in bursts of at most 10; 0 for no limit.
 	RequestsPerMinute int
+	// RequestsPerMinutePerIP limits each client IP's requests likewise,
+	// before the token is verified; 0 for no limit.
+	RequestsPerMinutePerIP int
+	// Limits keeps the request limits' counts: nil for this process's
+	// memory (per replica), or the store's, shared by every replica (AWS
+	// Lambda mode, where each environment is a process of its own).
+	Limits limit.Source
 	// RequestTimeout bounds the work done for one request; 0 means 30s.
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
@@ -56,12 +64,16 @@ type Metrics interface {
 	Request(route, method string, status int, d time.Duration)
 	// Rejected reports a request refused by a limit (see package metrics).
 	Rejected(limit string)
+	// RefusalNotAudited reports a refusal by the per-user request limit
+	// that wrote no audit row (only the first in a rolling minute does).
+	RefusalNotAudited()
 }
 
 type noMetrics struct{}
 
 func (noMetrics) Request(string, string, int, time.Duration) {}
 func (noMetrics) Rejected(string)                            {}
+func (noMetrics) RefusalNotAudited()                         {}
 
 // MaxBodyBytes is the largest request body accepted.
 const MaxBodyBytes = 64 << 10
@@ -69,9 +81,9 @@ const MaxBodyBytes = 64 << 10
 type server struct {
 	authn       Authenticator
 	ingest      IngestService
-	ready       ReadyFunc
+	ready       *readiness
 	cors        cors
-	limiter     *userLimiter
+	limits      requestLimits
 	timeout     time.Duration
 	logger      *slog.Logger
 	metrics     Metrics
@@ -84,9 +96,9 @@ func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFu
 	s := &server{
 		authn:       authn,
 		ingest:      svc,
-		ready:       ready,
+		ready:       &readiness{check: ready},
 		cors:        newCORS(cfg.AllowedOrigins),
-		limiter:     newUserLimiter(cfg.RequestsPerMinute),
+		limits:      newRequestLimits(cfg.Limits, cfg.RequestsPerMinute, cfg.RequestsPerMinutePerIP),
 		timeout:     cfg.RequestTimeout,
 		logger:      cfg.Logger,
 		metrics:     cfg.Metrics,

@@ -32,6 +32,7 @@ type Metrics struct {
 	keyCache        *prometheus.CounterVec
 	jwksFetches     *prometheus.CounterVec
 	rejections      *prometheus.CounterVec
+	unaudited       prometheus.Counter
 }
 
 // New returns Metrics on a fresh registry, with the Go runtime and process
@@ -70,8 +71,12 @@ func New(version string) *Metrics {
 		}, []string{"result"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limit_rejections_total",
-			Help: "Requests refused by a limit: user_requests (per-user request rate, 429), key_creations (per-seller key creations, 429), ivs_call_budget (IVS call budget exhausted, 503), ivs_throttled (IVS itself still throttling after every retry, 503).",
+			Help: "Requests refused by a limit: user_requests (per-user request rate, 429), ip_requests (per-IP request rate, 429), key_creations (per-seller key creations, 429), revocations (per-show revocations, 429), ivs_seller_share (a seller's share of the IVS call budget, 429), ivs_call_budget (IVS call budget exhausted, 503), ivs_throttled (IVS itself still throttling after every retry, 503).",
 		}, []string{"limit"}),
+		unaudited: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "unaudited_refusals_total",
+			Help: "Requests refused by the per-user request limit that wrote no audit row: only a user's first refusal in a rolling minute does.",
+		}),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "build_info",
@@ -83,7 +88,7 @@ func New(version string) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo,
-		m.requests, m.requestDuration, m.ivsCalls, m.ivsDuration, m.keyCache, m.jwksFetches, m.rejections,
+		m.requests, m.requestDuration, m.ivsCalls, m.ivsDuration, m.keyCache, m.jwksFetches, m.rejections, m.unaudited,
 	)
 	for _, r := range []string{"hit", "miss"} {
 		m.keyCache.WithLabelValues(r)
@@ -91,7 +96,7 @@ func New(version string) *Metrics {
 	for _, r := range []string{"success", "failure"} {
 		m.jwksFetches.WithLabelValues(r)
 	}
-	for _, l := range []string{LimitUserRequests, LimitKeyCreations, LimitIVSBudget, LimitIVSThrottled} {
+	for _, l := range []string{LimitUserRequests, LimitIPRequests, LimitKeyCreations, LimitRevocations, LimitSellerShare, LimitIVSBudget, LimitIVSThrottled} {
 		m.rejections.WithLabelValues(l)
 	}
 	return m
@@ -160,10 +165,14 @@ func (m *Metrics) JWKSFetched(err error) {
 	m.jwksFetches.WithLabelValues(result).Inc()
 }
 
-// The limits a request can be refused by.
+// The limits a request can be refused by. Each is the name its refusal (a
+// *limit.LimitedError, or the domain's creation limit) carries.
 const (
 	LimitUserRequests = "user_requests"
+	LimitIPRequests   = "ip_requests"
 	LimitKeyCreations = "key_creations"
+	LimitRevocations  = "revocations"
+	LimitSellerShare  = "ivs_seller_share"
 	LimitIVSBudget    = "ivs_call_budget"
 	// LimitIVSThrottled is AWS's own limit: the budget let the call go,
 	// yet IVS throttled it through every retry (another client shares the
@@ -177,4 +186,13 @@ func (m *Metrics) Rejected(limit string) {
 		return
 	}
 	m.rejections.WithLabelValues(limit).Inc()
+}
+
+// RefusalNotAudited records a refusal by the per-user request limit that
+// wrote no audit row.
+func (m *Metrics) RefusalNotAudited() {
+	if m == nil {
+		return
+	}
+	m.unaudited.Inc()
 }
