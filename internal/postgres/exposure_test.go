@@ -278,3 +278,39 @@ INSERT INTO public.shows (seller_id, title, ivs_channel_arn) VALUES
 		t.Errorf("SharedChannels(limit 1) = %v, %d, %v; want [%v] of 2", got, total, err, want[0])
 	}
 }
+
+// The README's way to move a show: a SECURITY DEFINER function that checks
+// the caller is an admin runs as its owner, whom the trigger lets through.
+func TestMoveShowThroughSecurityDefiner(t *testing.T) {
+	t.Parallel()
+	url := supabaseApp(t)
+	const adminUser = "e0000000-0000-4000-8000-0000000000ad"
+	pgtest.Exec(t, url, `INSERT INTO auth.users (id) VALUES ('`+adminUser+`');
+INSERT INTO public.user_roles (user_id, role) VALUES ('`+adminUser+`', 'admin');
+CREATE OR REPLACE FUNCTION public.move_show(p_show_id uuid, p_seller_id uuid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM public.user_roles WHERE user_id = auth.uid() AND role = 'admin') THEN
+    RAISE EXCEPTION 'only admins may move shows' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  UPDATE public.shows SET seller_id = p_seller_id WHERE id = p_show_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no show %', p_show_id USING ERRCODE = 'no_data_found';
+  END IF;
+END $$;
+REVOKE ALL ON FUNCTION public.move_show(uuid, uuid) FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.move_show(uuid, uuid) TO authenticated;`)
+
+	const move = `SELECT public.move_show($1, $2)`
+	err := pgtest.ExecAsAPI(t, url, "authenticated", attackerUser, move, victimShow, attackerSeller)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42501" || pgErr.Message != "only admins may move shows" {
+		t.Errorf("move_show by a seller = %v, want the function's own 42501", err)
+	}
+	if err := pgtest.ExecAsAPI(t, url, "authenticated", adminUser, move, victimShow, attackerSeller); err != nil {
+		t.Fatalf("move_show by an admin = %v, want it allowed", err)
+	}
+	if got := queryRows(t, url, `SELECT seller_id::text FROM public.shows WHERE id = '`+victimShow+`'`); len(got) != 1 || got[0][0] != attackerSeller {
+		t.Errorf("show's seller after the admin moved it = %v, want %s", got, attackerSeller)
+	}
+}
