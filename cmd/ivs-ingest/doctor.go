@@ -41,6 +41,8 @@ const (
 const (
 	checkConfig   = "config"
 	checkDatabase = "database"
+	checkColumns  = "columns"
+	checkShared   = "shared"
 	checkJWKS     = "jwks"
 	checkAWS      = "aws"
 	checkChannel  = "channel"
@@ -127,6 +129,8 @@ func (d *doctor) run(ctx context.Context) policyStatement {
 	if db != nil {
 		defer db.Close()
 	}
+	d.checkColumns(ctx, db)
+	d.checkShared(ctx, db)
 	d.checkJWKS(ctx, cfg, bad)
 	// The doctor's call spends the IVS call budget that every replica
 	// shares, when the database that holds it is usable.
@@ -235,6 +239,115 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg config.Config, bad map[s
 		d.add(checkDatabase, statusInfo, "no auth.sessions table: signing out will not revoke tokens before they expire (every Supabase database has one)")
 	}
 	return db
+}
+
+// showsTrigger names the trigger that protects public.shows, for the lines
+// that tell the operator what to do about it.
+const showsTrigger = "zz_ivs_ingest_protect_columns"
+
+// checkColumns fails when Supabase's Data API roles can write what
+// authorization rests on: a user who can set sellers.status approves
+// themselves, one who can write user_roles makes themselves an admin, and a
+// seller who can point shows.ivs_channel_arn at another seller's channel
+// gets that seller's key (the trigger refuses the shows columns to them).
+func (d *doctor) checkColumns(ctx context.Context, db *postgres.DB) {
+	if db == nil {
+		d.add(checkColumns, statusSkip, "skipped: needs database")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	e, err := db.Exposure(ctx)
+	if err != nil {
+		d.add(checkColumns, statusFail, "%v", err)
+		return
+	}
+	if len(e.Roles) == 0 {
+		d.add(checkColumns, statusPass, "no anon or authenticated role (not a Supabase database): no Data API to write through")
+		return
+	}
+	for _, w := range e.Writes {
+		target := w.Table
+		if w.Column != "" {
+			target += "." + w.Column
+		}
+		var why []string
+		switch {
+		case w.RLSOff:
+			why = append(why, "row level security off")
+		case w.RLSBypassed:
+			why = append(why, "row level security does not apply to "+w.Role)
+		case len(w.Policies) == 1:
+			why = append(why, fmt.Sprintf("RLS policy %q", w.Policies[0]))
+		default:
+			quoted := make([]string, len(w.Policies))
+			for i, p := range w.Policies {
+				quoted[i] = fmt.Sprintf("%q", p)
+			}
+			why = append(why, "RLS policies "+strings.Join(quoted, ", "))
+		}
+		fix := "revoke the privilege or narrow the policy"
+		if w.RLSOff {
+			fix = "revoke the privilege or enable row level security"
+		}
+		if w.Table == "public.shows" {
+			why = append(why, "trigger "+showsTrigger+" "+string(e.Guard))
+			fix = guardFix(e.Guard)
+		}
+		d.add(checkColumns, statusFail, "%s can %s %s (%s): %s", w.Role, w.Command, target, strings.Join(why, "; "), fix)
+	}
+	if len(e.Writes) > 0 {
+		return
+	}
+	roles := strings.Join(e.Roles, " and ")
+	if e.Guard != postgres.GuardOn {
+		d.add(checkColumns, statusWarn, "%s cannot write sellers.status, sellers.user_id, user_roles or shows' ivs_* and seller_id columns, "+
+			"but trigger %s on public.shows is %s, so only the app's grants and policies keep them from the shows columns: %s",
+			roles, showsTrigger, e.Guard, guardFix(e.Guard))
+		return
+	}
+	d.add(checkColumns, statusPass, "%s cannot write sellers.status, sellers.user_id or user_roles, and trigger %s keeps them from shows' ivs_* and seller_id columns",
+		roles, showsTrigger)
+}
+
+// guardFix says how to bring the shows trigger back.
+func guardFix(g postgres.ShowsGuard) string {
+	if g == postgres.GuardDisabled {
+		return "ALTER TABLE public.shows ENABLE TRIGGER " + showsTrigger
+	}
+	return "re-create it by applying supabase/migrations/20261206100000_protect_show_columns.sql again"
+}
+
+// maxSharedListed bounds the channels checkShared lists one by one.
+const maxSharedListed = 10
+
+// checkShared warns about each channel that shows of different sellers
+// name: the service refuses it to all of them, so that no seller gets
+// another's key through a shared channel.
+func (d *doctor) checkShared(ctx context.Context, db *postgres.DB) {
+	if db == nil {
+		d.add(checkShared, statusSkip, "skipped: needs database")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	channels, total, err := db.SharedChannels(ctx, maxSharedListed)
+	if err != nil {
+		d.add(checkShared, statusFail, "%v", err)
+		return
+	}
+	if total == 0 {
+		d.add(checkShared, statusPass, "no IVS channel is named by shows of two different sellers")
+		return
+	}
+	for _, c := range channels {
+		d.add(checkShared, statusWarn, "channel %s is named by shows of %d sellers (%d shows): get, rotate and revoke answer 403 "+
+			"\"Channel is shared with another seller's show\" until one seller's shows name it", c.ARN, c.Sellers, c.Shows)
+	}
+	if more := total - len(channels); more > 0 {
+		d.add(checkShared, statusWarn, "and %d more such channels (%d in all): SELECT ivs_channel_arn FROM public.shows "+
+			"WHERE ivs_channel_arn <> '' GROUP BY 1 HAVING count(DISTINCT seller_id) > 1", more, total)
+	}
 }
 
 // explainDBError reduces a connection failure to its cause: what PostgreSQL

@@ -91,6 +91,8 @@ func TestDoctorHealthy(t *testing.T) {
 	}
 	wantLine(t, out, "config", "PASS  config    every variable serve needs is set and valid")
 	wantLine(t, out, "database", fmt.Sprintf("PASS  database  %s reachable, schema %d (this binary's)", dbTarget(env.DatabaseURL), postgres.SchemaVersion))
+	wantLine(t, out, "columns", "PASS  columns   anon and authenticated cannot write sellers.status, sellers.user_id or user_roles, and trigger zz_ivs_ingest_protect_columns keeps them from shows' ivs_* and seller_id columns")
+	wantLine(t, out, "shared", "PASS  shared    no IVS channel is named by shows of two different sellers")
 	wantLine(t, out, "jwks", "PASS  jwks      GET "+env.Issuer.JWKSURL()+": 2 usable keys; the legacy HS256 secret is set too")
 	wantLine(t, out, "aws", "PASS  aws       credentials from static keys (AWS_ACCESS_KEY_ID), access key ending TEST, region us-east-1, IVS endpoint "+env.EmulatorURL)
 	wantLine(t, out, "channel", fmt.Sprintf("PASS  channel   show %s: GetChannel %s readable, ingest endpoint %s", show.ID, show.ChannelARN, show.Channel.IngestEndpoint))
@@ -149,6 +151,8 @@ func TestDoctorDatabaseDown(t *testing.T) {
 		}
 	}
 	wantLine(t, out, "channel", "SKIP  channel   skipped: needs database")
+	wantLine(t, out, "columns", "SKIP  columns   skipped: needs database")
+	wantLine(t, out, "shared", "SKIP  shared    skipped: needs database")
 	wantNoSecrets(t, out, "secretpw", testenv.SecretAccessKey)
 }
 
@@ -372,5 +376,111 @@ func TestDoctorDatabaseRoleCannotReadSessions(t *testing.T) {
 	}
 	if strings.Contains(lines[0], "accepts connections") {
 		t.Errorf("doctor's database line blames the connection for a missing privilege: %q", lines[0])
+	}
+}
+
+// supabaseAppEnv is an Env whose database is a Supabase project with a
+// typical app (default grants, row level security, sellers editing their
+// own shows) that `ivs-ingest migrate` then migrated.
+func supabaseAppEnv(t *testing.T) *testenv.Env {
+	t.Helper()
+	env := testenv.New(t, testenv.Options{Supabase: true, Unmigrated: true})
+	pgtest.Exec(t, env.DatabaseURL, pgtest.SupabaseApp)
+	if err := run(context.Background(), []string{"migrate"}, env.Getenv(nil), io.Discard, io.Discard); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return env
+}
+
+// The columns check: FAIL when anon or authenticated can write what
+// authorization rests on, naming role, command, column and what lets it.
+func TestDoctorColumns(t *testing.T) {
+	t.Parallel()
+	const trigger = "zz_ivs_ingest_protect_columns"
+	pass := "PASS  columns   anon and authenticated cannot write sellers.status, sellers.user_id or user_roles, and trigger " + trigger +
+		" keeps them from shows' ivs_* and seller_id columns"
+	tests := []struct {
+		name   string
+		change string
+		want   []string // the columns lines
+	}{
+		{"stock Supabase app", "", []string{pass}},
+		{"a policy letting sellers update their profile",
+			`CREATE POLICY "sellers edit their profile" ON public.sellers FOR UPDATE TO authenticated USING (user_id = auth.uid())`,
+			[]string{
+				`FAIL  columns   authenticated can UPDATE public.sellers.status (RLS policy "sellers edit their profile"): revoke the privilege or narrow the policy`,
+				`FAIL  columns   authenticated can UPDATE public.sellers.user_id (RLS policy "sellers edit their profile"): revoke the privilege or narrow the policy`,
+			}},
+		{"trigger disabled, with the app's shows policy",
+			`ALTER TABLE public.shows DISABLE TRIGGER ` + trigger + `; DROP POLICY "sellers add their shows" ON public.shows`,
+			[]string{
+				`FAIL  columns   authenticated can UPDATE public.shows.ivs_channel_arn (RLS policy "sellers edit their shows"; trigger ` + trigger + ` disabled): ALTER TABLE public.shows ENABLE TRIGGER ` + trigger,
+				`FAIL  columns   authenticated can UPDATE public.shows.ivs_ingest_endpoint (RLS policy "sellers edit their shows"; trigger ` + trigger + ` disabled): ALTER TABLE public.shows ENABLE TRIGGER ` + trigger,
+				`FAIL  columns   authenticated can UPDATE public.shows.ivs_stream_key_arn (RLS policy "sellers edit their shows"; trigger ` + trigger + ` disabled): ALTER TABLE public.shows ENABLE TRIGGER ` + trigger,
+				`FAIL  columns   authenticated can UPDATE public.shows.seller_id (RLS policy "sellers edit their shows"; trigger ` + trigger + ` disabled): ALTER TABLE public.shows ENABLE TRIGGER ` + trigger,
+			}},
+		{"trigger dropped, no policy lets the API write shows",
+			`DROP TRIGGER ` + trigger + ` ON public.shows; DROP POLICY "sellers add their shows" ON public.shows; DROP POLICY "sellers edit their shows" ON public.shows`,
+			[]string{"WARN  columns   anon and authenticated cannot write sellers.status, sellers.user_id, user_roles or shows' ivs_* and seller_id columns, " +
+				"but trigger " + trigger + " on public.shows is missing, so only the app's grants and policies keep them from the shows columns: " +
+				"re-create it by applying supabase/migrations/20261206100000_protect_show_columns.sql again"}},
+		{"row level security off on user_roles", `ALTER TABLE public.user_roles DISABLE ROW LEVEL SECURITY; REVOKE ALL ON public.user_roles FROM anon`,
+			[]string{
+				`FAIL  columns   authenticated can INSERT public.user_roles (row level security off): revoke the privilege or enable row level security`,
+				`FAIL  columns   authenticated can UPDATE public.user_roles (row level security off): revoke the privilege or enable row level security`,
+				`FAIL  columns   authenticated can DELETE public.user_roles (row level security off): revoke the privilege or enable row level security`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := supabaseAppEnv(t)
+			if tt.change != "" {
+				pgtest.Exec(t, env.DatabaseURL, tt.change)
+			}
+			out, err := runDoctor(t, env.Getenv(nil))
+			if got := linesOf(out, "columns"); strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("columns lines = %q,\nwant %q\nfull output:\n%s", got, tt.want, out)
+			}
+			if strings.HasPrefix(tt.want[0], "FAIL") {
+				wantFailed(t, err, "columns")
+			} else if err != nil {
+				t.Errorf("doctor = %v, want nil\n%s", err, out)
+			}
+		})
+	}
+}
+
+// Channels named by shows of two sellers each get a WARN line (the service
+// answers 403 for them), up to ten, then a count; a warning is no failure.
+func TestDoctorSharedChannels(t *testing.T) {
+	t.Parallel()
+	env := supabaseAppEnv(t)
+	out, err := runDoctor(t, env.Getenv(nil))
+	if err != nil {
+		t.Fatalf("doctor = %v\n%s", err, out)
+	}
+	wantLine(t, out, "shared", "PASS  shared    no IVS channel is named by shows of two different sellers")
+
+	a, b := env.Seller(t, "approved"), env.Seller(t, "pending")
+	const arn = "arn:aws:ivs:us-east-1:123456789012:channel/"
+	pgtest.Exec(t, env.DatabaseURL, `
+INSERT INTO public.shows (seller_id, ivs_channel_arn) VALUES ($1, $3 || 'aaaa'), ($1, $3 || 'aaaa'), ($2, $3 || 'aaaa'), ($2, $3 || 'bbbb')`,
+		a.SellerID, b.SellerID, arn)
+	out, err = runDoctor(t, env.Getenv(nil))
+	if err != nil {
+		t.Fatalf("doctor with a shared channel = %v, want nil (a warning)\n%s", err, out)
+	}
+	wantLine(t, out, "shared", `WARN  shared    channel `+arn+`aaaa is named by shows of 2 sellers (3 shows): get, rotate and revoke answer 403 "Channel is shared with another seller's show" until one seller's shows name it`)
+
+	for i := range 11 {
+		pgtest.Exec(t, env.DatabaseURL, `INSERT INTO public.shows (seller_id, ivs_channel_arn) VALUES ($1, $3), ($2, $3)`,
+			a.SellerID, b.SellerID, fmt.Sprintf("%sz%03d", arn, i))
+	}
+	out, _ = runDoctor(t, env.Getenv(nil))
+	lines := linesOf(out, "shared")
+	if len(lines) != 11 || !strings.HasSuffix(lines[9], arn+"z008 is named by shows of 2 sellers (2 shows): get, rotate and revoke answer 403 \"Channel is shared with another seller's show\" until one seller's shows name it") ||
+		lines[10] != "WARN  shared    and 2 more such channels (12 in all): SELECT ivs_channel_arn FROM public.shows WHERE ivs_channel_arn <> '' GROUP BY 1 HAVING count(DISTINCT seller_id) > 1" {
+		t.Errorf("shared lines with 12 shared channels = %q, want 10 channels and a line counting 2 more", lines)
 	}
 }

@@ -118,17 +118,7 @@ func TestCheckSchemaOnUnmigratedDatabase(t *testing.T) {
 // supabaseLike is the shape of an existing Supabase project: API roles with
 // default privileges, auth.users and auth.sessions, and the app's own tables
 // with columns of their own, an enum role type, and data.
-const supabaseLike = `
-DO $$ BEGIN
-  CREATE ROLE anon NOLOGIN;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
-DO $$ BEGIN
-  CREATE ROLE authenticated NOLOGIN;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated;
-CREATE SCHEMA auth;
-CREATE TABLE auth.users (id uuid PRIMARY KEY, email text);
-CREATE TABLE auth.sessions (id uuid PRIMARY KEY, user_id uuid NOT NULL REFERENCES auth.users (id), created_at timestamptz DEFAULT now());
+const supabaseLike = pgtest.SupabaseRoles + pgtest.SupabaseAuth + `
 CREATE TYPE public.app_role AS ENUM ('admin', 'moderator', 'user');
 CREATE TABLE public.user_roles (id bigserial PRIMARY KEY, user_id uuid NOT NULL REFERENCES auth.users (id), role public.app_role NOT NULL, UNIQUE (user_id, role));
 CREATE TABLE public.sellers (id uuid PRIMARY KEY, user_id uuid NOT NULL UNIQUE REFERENCES auth.users (id), status text NOT NULL, shop_name text, created_at timestamptz NOT NULL DEFAULT '2026-01-02T03:04:05Z');

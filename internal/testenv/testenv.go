@@ -33,7 +33,8 @@ const (
 // Options shape an Env.
 type Options struct {
 	// Supabase makes the database look like a Supabase project's: the
-	// roles anon and authenticated, auth.users and auth.sessions.
+	// Data API roles (anon, authenticated, authenticator) with its default
+	// privileges, auth.users and auth.sessions.
 	Supabase bool
 	// Unmigrated leaves the database without the service's migrations, for
 	// tests of `ivs-ingest migrate` itself.
@@ -83,18 +84,10 @@ func New(t testing.TB, opts Options) *Env {
 	}
 }
 
-// supabaseSchema is the part of a Supabase project the service relies on.
-const supabaseSchema = `
-DO $$ BEGIN
-  CREATE ROLE anon NOLOGIN;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
-DO $$ BEGIN
-  CREATE ROLE authenticated NOLOGIN;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
-CREATE SCHEMA auth;
-CREATE TABLE auth.users (id uuid PRIMARY KEY);
-CREATE TABLE auth.sessions (id uuid PRIMARY KEY, user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE);
-`
+// supabaseSchema is the part of a Supabase project the service relies on:
+// the Data API roles with Supabase's default privileges, auth.users and
+// auth.sessions.
+const supabaseSchema = pgtest.SupabaseRoles + pgtest.SupabaseAuth
 
 // Getenv returns the environment `ivs-ingest serve` needs to run against
 // this Env, with overrides applied ("" unsets a variable).
