@@ -1,23 +1,28 @@
 package httpapi_test
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
 )
 
-// The review's H1 without any write by the attacker: a channel reused
-// across sellers (a pool, a show moved to another seller) would give each
-// seller the other's key. The service refuses get, rotate and revoke on a
-// channel that shows of two sellers name, to both of them; an admin may
-// still revoke its key.
+// The review's H1 on a Supabase project whose app lets sellers edit their
+// own shows through the Data API. The attacker's write of another seller's
+// channel into their show is refused by the database. Without any write, a
+// channel reused across sellers (a pool, a show moved to another seller)
+// would give each seller the other's key: the service refuses get, rotate
+// and revoke on a channel that shows of two sellers name, to both of them;
+// an admin may still revoke its key.
 func TestSharedChannelIsRefused(t *testing.T) {
 	t.Parallel()
-	env := testenv.New(t, testenv.Options{Supabase: true})
+	env := testenv.New(t, testenv.Options{Supabase: true, App: true})
 	svc := start(t, env, nil)
 	victim := env.Seller(t, "approved")
 	victimShow := env.Show(t, victim, true)
@@ -27,6 +32,20 @@ func TestSharedChannelIsRefused(t *testing.T) {
 	attacker := env.Seller(t, "approved")
 	attackerShow := env.Show(t, attacker, false)
 	attackerToken := env.Token(t, attacker)
+	// The attack through the Data API, as the review reproduced it.
+	if err := pgtest.ExecAsAPI(t, env.DatabaseURL, "authenticated", attacker.ID, `UPDATE public.shows SET title = 'mine'
+		WHERE id = $1`, attackerShow.ID); err != nil {
+		t.Fatalf("the app's own edit of the attacker's show = %v, want allowed", err)
+	}
+	err := pgtest.ExecAsAPI(t, env.DatabaseURL, "authenticated", attacker.ID,
+		`UPDATE public.shows SET ivs_channel_arn = $1, ivs_stream_key_arn = NULL WHERE id = $2`, victimShow.ChannelARN, attackerShow.ID)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, "ivs_channel_arn") {
+		t.Fatalf("the attacker's write of the victim's channel = %v, want 42501 naming ivs_channel_arn", err)
+	}
+	wantError(t, "the attacker's get after the refused write", svc.get(t, attackerToken, attackerShow.ID, nil), 400,
+		"Show does not have IVS channel configured")
+	// The same binding without the attacker's write: the channel reused.
 	pgtest.Exec(t, env.DatabaseURL, `UPDATE public.shows SET ivs_channel_arn = $1 WHERE id = $2`, victimShow.ChannelARN, attackerShow.ID)
 
 	const shared = "Channel is shared with another seller's show"
@@ -58,6 +77,10 @@ func TestSharedChannelIsRefused(t *testing.T) {
 	if n := queryStrings(t, env.DatabaseURL, `SELECT count(*) FROM ivs_ingest.audit_log
 		WHERE http_status = 403 AND show_id = '`+attackerShow.ID+`'`)[0]; n != "3" {
 		t.Errorf("audit rows of the refused requests on the attacker's show = %s, want 3", n)
+	}
+	if strings.Contains(strings.Join(queryStrings(t, env.DatabaseURL, `SELECT string_agg(coalesce(reason, '') || coalesce(user_agent, ''), '')
+		FROM ivs_ingest.audit_log`), ""), key) {
+		t.Error("the audit log holds a key")
 	}
 }
 

@@ -36,6 +36,11 @@ type Options struct {
 	// Data API roles (anon, authenticated, authenticator) with its default
 	// privileges, auth.users and auth.sessions.
 	Supabase bool
+	// App, with Supabase, adds a marketplace's own sellers, shows and
+	// user_roles before the migrations, as on an existing project: the
+	// default privileges give the Data API roles every privilege on them,
+	// and the app's policies let sellers add and edit their own shows.
+	App bool
 	// Unmigrated leaves the database without the service's migrations, for
 	// tests of `ivs-ingest migrate` itself.
 	Unmigrated bool
@@ -58,6 +63,9 @@ func New(t testing.TB, opts Options) *Env {
 	url := pgtest.NewDatabase(t)
 	if opts.Supabase {
 		pgtest.Exec(t, url, supabaseSchema)
+		if opts.App {
+			pgtest.Exec(t, url, pgtest.SupabaseApp)
+		}
 	}
 	if !opts.Unmigrated {
 		if err := postgres.Migrate(context.Background(), url, slog.New(slog.DiscardHandler)); err != nil {
