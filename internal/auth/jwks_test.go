@@ -51,6 +51,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// settle waits for a fetch in progress to end, so that the next unknown kid
+// asks for a fetch of its own instead of waiting for that one.
+func settle(t *testing.T, v *auth.Verifier) {
+	t.Helper()
+	if err := v.Ready(t.Context()); err != nil {
+		t.Fatalf("Ready() = %v, want nil", err)
+	}
+}
+
 // refused reports whether Verify refuses token as signed by an unknown key.
 func refused(t *testing.T, v *auth.Verifier, token string) bool {
 	t.Helper()
@@ -82,12 +91,13 @@ func TestVerifyDropsKeysWhenAnEmptyJWKSIsConfirmed(t *testing.T) {
 			var logs logBuffer
 			cfg := iss.Config()
 			cfg.JWKSURL += "?apikey=sb_secret_TOPSECRET"
-			cfg.RefetchInterval = 500 * time.Millisecond
+			cfg.RefetchInterval = time.Second // long enough that nothing else happens between two statements
 			cfg.RefreshInterval = time.Hour
 			cfg.Logger = newLogger(&logs)
 			v := newVerifier(t, cfg)
 			es, rs := iss.Token(t, userID, sessionID), iss.Token(t, userID, sessionID, authtest.WithAlg("RS256"))
 			mustVerify(t, v, es, "ES256 before the revocation")
+			settle(t, v)
 			before := iss.Fetches()
 
 			// The first answer: an unknown kid makes the verifier fetch it.
@@ -144,11 +154,12 @@ func TestVerifyUsableJWKSResetsTheEmptyCount(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t)
 	cfg := iss.Config()
-	cfg.RefetchInterval = 500 * time.Millisecond
+	cfg.RefetchInterval = time.Second // long enough that nothing else happens between two statements
 	cfg.RefreshInterval = time.Hour
 	v := newVerifier(t, cfg)
 	es := iss.Token(t, userID, sessionID)
 	mustVerify(t, v, es, "ES256 before")
+	settle(t, v)
 	before := iss.Fetches()
 
 	iss.SetJWKS([]byte(`{"keys":[]}`))
@@ -162,6 +173,7 @@ func TestVerifyUsableJWKSResetsTheEmptyCount(t *testing.T) {
 	// Another empty answer is the first of a new count, not a confirmation.
 	iss.SetJWKS([]byte(`{"keys":[]}`))
 	time.Sleep(cfg.RefetchInterval) // the unknown-kid allowance is spent until then
+	settle(t, v)
 	if !refused(t, v, iss.Token(t, userID, sessionID, authtest.WithKID("new-2"))) {
 		t.Fatal("Verify(second unknown kid) was not refused as an unknown kid")
 	}
