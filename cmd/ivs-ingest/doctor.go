@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
 // errDoctorFailed makes `doctor` exit 1 when a check failed.
@@ -58,9 +58,9 @@ type checkLine struct {
 
 // doctor checks, one by one, what `serve` needs, and records a line for
 // each. Every detail it records is free of secrets: database URLs are reduced
-// to user, host and database, the JWKS URL loses its credentials and query,
-// and AWS credentials are named by their source and the last four
-// characters of the access key ID.
+// to user, host and database, other URLs show no user info, query or
+// fragment (secret.RedactURL), and AWS credentials are named by their source
+// and the last four characters of the access key ID.
 type doctor struct {
 	getenv  func(string) string
 	timeout time.Duration // bounds each network check
@@ -400,7 +400,7 @@ func (d *doctor) checkJWKS(ctx context.Context, cfg config.Config, bad map[strin
 		}
 		return
 	}
-	where := "GET " + redactedURL(cfg.JWKSURL)
+	where := "GET " + secret.RedactURL(cfg.JWKSURL)
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	usable, skipped, err := auth.ProbeJWKS(ctx, cfg.JWKSURL, &http.Client{Timeout: d.timeout})
@@ -435,16 +435,6 @@ func usableKeys(n int) string {
 	return fmt.Sprintf("%d usable keys", n)
 }
 
-// redactedURL drops credentials and the query from u.
-func redactedURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	p.User, p.RawQuery, p.Fragment = nil, "", ""
-	return p.String()
-}
-
 // checkAWS builds the IVS client as the service does and resolves its
 // credentials through the same providers. It returns the client and the
 // identity, or a nil client when no credentials resolve.
@@ -474,7 +464,7 @@ func (d *doctor) checkAWS(ctx context.Context, cfg config.Config, bad map[string
 	}
 	endpoint := "AWS's"
 	if cfg.AWSEndpointIVS != "" {
-		endpoint = redactedURL(cfg.AWSEndpointIVS)
+		endpoint = secret.RedactURL(cfg.AWSEndpointIVS)
 	}
 	d.add(checkAWS, statusPass, "credentials from %s, region %s, IVS endpoint %s", describeIdentity(cfg, id), cfg.AWSRegion, endpoint)
 	return client, id

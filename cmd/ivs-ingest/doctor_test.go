@@ -225,7 +225,7 @@ func TestDoctorJWKS(t *testing.T) {
 	addr := closedPort(t)
 	out, err = runDoctor(t, env.Getenv(map[string]string{"SUPABASE_JWT_SECRET": "", "SUPABASE_JWKS_URL": "http://user:jwkspw@" + addr + "/jwks.json?apikey=sb_secret_x"}))
 	wantFailed(t, err, "jwks")
-	wantLine(t, out, "jwks", "FAIL  jwks      GET http://"+addr+"/jwks.json: dial tcp "+addr+": connect: connection refused: check SUPABASE_URL (or SUPABASE_JWKS_URL) and that the auth server is reachable from this host")
+	wantLine(t, out, "jwks", "FAIL  jwks      GET http://[REDACTED]@"+addr+"/jwks.json?[REDACTED]: dial tcp "+addr+": connect: connection refused: check SUPABASE_URL (or SUPABASE_JWKS_URL) and that the auth server is reachable from this host")
 	wantNoSecrets(t, out, "jwkspw", "sb_secret_x")
 	if l := linesOf(out, "database"); len(l) == 0 || !strings.HasPrefix(l[0], "PASS") {
 		t.Errorf("database lines with the JWKS down = %q, want a PASS", l)
@@ -256,6 +256,26 @@ func TestDoctorAWS(t *testing.T) {
 	wantFailed(t, err, "channel")
 	wantLine(t, out, "channel", getChannel+"the credentials may not call ivs:GetChannel on this channel (AccessDeniedException): attach the policy that `ivs-ingest doctor --policy` prints")
 	env.Emulator.ClearFailures()
+
+	// An endpoint's user info and query are not shown, neither when it
+	// answers nor in the SDK's error when it cannot be reached.
+	const endpointSecrets = "ivsuser:ivspw@"
+	withSecrets := func(base string) string {
+		return strings.Replace(base, "://", "://"+endpointSecrets, 1) + "/?apikey=sb_secret_TOPSECRET"
+	}
+	out, err = runDoctor(t, env.Getenv(map[string]string{"AWS_ENDPOINT_URL_IVS": withSecrets(env.EmulatorURL)}), "--show", show.ID)
+	if err != nil {
+		t.Errorf("doctor with credentials and a query in the IVS endpoint = %v, want nil\n%s", err, out)
+	}
+	wantLine(t, out, "aws", "PASS  aws       credentials from static keys (AWS_ACCESS_KEY_ID), access key ending TEST, region us-east-1, IVS endpoint "+
+		strings.Replace(env.EmulatorURL, "://", "://[REDACTED]@", 1)+"/?[REDACTED]")
+	wantNoSecrets(t, out, endpointSecrets, "ivspw", "TOPSECRET")
+	out, err = runDoctor(t, env.Getenv(map[string]string{"AWS_ENDPOINT_URL_IVS": withSecrets("http://" + closedPort(t))}), "--show", show.ID)
+	wantFailed(t, err, "channel")
+	if l := linesOf(out, "channel"); len(l) != 1 || !strings.Contains(l[0], "connection refused") {
+		t.Errorf("channel lines with the IVS endpoint down = %q, want one saying connection refused", l)
+	}
+	wantNoSecrets(t, out, endpointSecrets, "ivspw", "TOPSECRET")
 
 	if _, err := env.IVS.DeleteChannel(context.Background(), &ivs.DeleteChannelInput{Arn: aws.String(show.ChannelARN)}); err != nil {
 		t.Fatal(err)

@@ -265,6 +265,37 @@ func TestConfigurationErrorsNameTheVariable(t *testing.T) {
 	}
 }
 
+func TestPrintConfigHidesURLCredentialsAndQueries(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"DATABASE_URL":         "postgres://app:dbpw@db.example:5432/postgres",
+		"SUPABASE_URL":         "https://user:pw@abc.supabase.co",
+		"SUPABASE_JWKS_URL":    "https://user:pw@abc.supabase.co/auth/v1/.well-known/jwks.json?apikey=sb_secret_TOPSECRET",
+		"SUPABASE_JWT_ISSUER":  "https://abc.supabase.co/auth/v1?TOPSECRET",
+		"AWS_ENDPOINT_URL_IVS": "http://user:pw@127.0.0.1:4566/?apikey=TOPSECRET",
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--print-config"}, func(k string) string { return env[k] }, &out, io.Discard); err != nil {
+		t.Fatalf("serve --print-config = %v", err)
+	}
+	got := out.String()
+	for _, s := range []string{"TOPSECRET", "pw", "user"} {
+		if strings.Contains(got, s) {
+			t.Errorf("serve --print-config shows %q:\n%s", s, got)
+		}
+	}
+	for _, want := range []string{
+		"SUPABASE_URL=https://[REDACTED]@abc.supabase.co\n",
+		"SUPABASE_JWKS_URL=https://[REDACTED]@abc.supabase.co/auth/v1/.well-known/jwks.json?[REDACTED]\n",
+		"SUPABASE_JWT_ISSUER=https://abc.supabase.co/auth/v1?[REDACTED]\n",
+		"AWS_ENDPOINT_URL_IVS=http://[REDACTED]@127.0.0.1:4566/?[REDACTED]\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("serve --print-config lacks %q:\n%s", want, got)
+		}
+	}
+}
+
 func TestUnreachableDatabaseErrorHasNoPassword(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{

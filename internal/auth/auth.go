@@ -81,7 +81,9 @@ type Config struct {
 	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means
 	// DefaultLeeway (30 s).
 	Leeway time.Duration
-	// Logger receives key-set fetch failures. Nil discards them.
+	// Logger receives key-set fetch failures, and at error level the alert
+	// that a key set without a usable key, confirmed by the next fetch, has
+	// replaced the previous keys. Nil discards them.
 	Logger *slog.Logger
 	// Metrics counts key-set fetches; nil for none.
 	Metrics Metrics

@@ -584,6 +584,7 @@ func TestVerifyKeepsKeysAfterBadJWKS(t *testing.T) {
 			v := newVerifier(t, cfg)
 			good := iss.Token(t, userID, sessionID)
 			mustVerify(t, v, good, "before the bad JWKS")
+			settle(t, v) // the next unknown kid must fetch, not wait for the first fetch's end
 			before := iss.Fetches()
 
 			if tt.body == nil {

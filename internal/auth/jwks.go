@@ -17,6 +17,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
 const (
@@ -46,6 +48,10 @@ func (k publicKey) fits(alg string) bool {
 // keySet is the cached JWKS. One goroutine (run) does every fetch, so fetches
 // never overlap; requests that meet an unknown kid ask it for a fetch at most
 // once per refetch interval and otherwise wait for the fetch in progress.
+//
+// A key set without a usable key replaces the cached keys only when the next
+// successful fetch confirms it (see fetch), whichever path asked for either
+// fetch: the background refresh or an unknown kid.
 type keySet struct {
 	url     string
 	client  *http.Client
@@ -60,6 +66,7 @@ type keySet struct {
 	fetched       bool          // some fetch has succeeded
 	lastErr       error         // the outcome of the latest fetch; nil when it succeeded
 	lastTriggered time.Time     // when an unknown kid last caused a fetch
+	emptyAnswers  int           // successful fetches in a row without a usable key
 	wait          chan struct{} // closed when the fetch in progress or asked for ends; nil when none is
 	closed        bool
 }
@@ -111,7 +118,7 @@ func (s *keySet) run(ctx context.Context, refresh time.Duration) {
 		}
 		s.mu.Unlock()
 
-		err := s.fetch(ctx)
+		unconfirmed, err := s.fetch(ctx)
 		if s.observe != nil && ctx.Err() == nil {
 			s.observe(err)
 		}
@@ -122,10 +129,16 @@ func (s *keySet) run(ctx context.Context, refresh time.Duration) {
 		close(w)
 
 		next := refresh
-		if err != nil {
+		switch {
+		case err != nil:
 			failures++
 			next = min(s.refetch<<min(failures-1, 16), refresh)
-		} else {
+		case unconfirmed:
+			// An emergency revocation should not wait a whole refresh
+			// interval for its confirmation.
+			failures = 0
+			next = min(s.refetch, refresh)
+		default:
 			failures = 0
 		}
 		timer.Reset(next)
@@ -227,48 +240,69 @@ func await(ctx context.Context, w <-chan struct{}) error {
 	}
 }
 
-// fetch downloads the key set and installs it. A response without usable
-// keys leaves the previous keys in place: it is more likely a broken
-// deployment than a revocation of every key.
-func (s *keySet) fetch(ctx context.Context) error {
+// fetch downloads the key set and installs it. It reports whether the cached
+// keys are kept although the answer had no usable key, awaiting a
+// confirmation.
+//
+// A failed fetch (network, status, not a key set) keeps the cached keys: it
+// says nothing about which keys are valid. A successful answer without a
+// usable key is more likely a broken deployment than a revocation, so the
+// first one keeps the cached keys; but when the next successful answer says
+// the same, it is a revocation of every asymmetric key (a compromised key
+// dropped, a move back to the legacy secret) and the cached keys go, so that
+// tokens they signed are refused from then on. A usable answer in between
+// starts the count again.
+func (s *keySet) fetch(ctx context.Context) (unconfirmed bool, err error) {
 	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
 	keys, skipped, err := s.download(fctx)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	where := secret.RedactURL(s.url)
 	if err != nil {
 		s.lastErr = fmt.Errorf("jwks fetch failed: %w", err)
 		if ctx.Err() == nil { // not merely stopped by Close
-			s.log.WarnContext(ctx, "auth: jwks fetch failed", "url", redactURL(s.url), "error", err, "keys_kept", len(s.keys))
+			s.log.WarnContext(ctx, "auth: jwks fetch failed", "url", where, "error", err, "keys_kept", len(s.keys))
 		}
-		return err
+		return false, err
 	}
 	s.lastErr = nil
 	s.fetched = true
 	if skipped > 0 {
-		s.log.WarnContext(ctx, "auth: jwks keys skipped", "url", redactURL(s.url), "skipped", skipped, "usable", len(keys))
+		s.log.WarnContext(ctx, "auth: jwks keys skipped", "url", where, "skipped", skipped, "usable", len(keys))
 	}
-	if len(keys) == 0 {
-		if len(s.keys) > 0 {
-			s.log.WarnContext(ctx, "auth: jwks has no usable keys; keeping the previous ones", "url", redactURL(s.url), "keys_kept", len(s.keys))
-		}
-		return nil
+	if len(keys) > 0 {
+		s.emptyAnswers = 0
+		s.keys = keys
+		s.log.DebugContext(ctx, "auth: jwks loaded", "url", where, "keys", len(keys))
+		return false, nil
 	}
-	s.keys = keys
-	s.log.DebugContext(ctx, "auth: jwks loaded", "url", redactURL(s.url), "keys", len(keys))
-	return nil
+	s.emptyAnswers++
+	switch {
+	case len(s.keys) == 0:
+		return false, nil
+	case s.emptyAnswers == 1:
+		s.log.WarnContext(ctx, "auth: jwks has no usable key; keeping the previous keys until the next fetch confirms it",
+			"url", where, "keys_kept", len(s.keys))
+		return true, nil
+	default:
+		s.log.ErrorContext(ctx, "auth: jwks has no usable key, confirmed twice; the previous keys are dropped and asymmetric tokens are now refused",
+			"url", where, "keys_dropped", len(s.keys))
+		s.keys = nil
+		return false, nil
+	}
 }
 
 func (s *keySet) download(ctx context.Context) (keys map[string]publicKey, skipped int, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, withoutURL(err)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, withoutURL(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -305,6 +339,19 @@ func (s *keySet) download(ctx context.Context) (keys map[string]publicKey, skipp
 		keys[kid] = k
 	}
 	return keys, skipped, nil
+}
+
+// withoutURL strips the *url.Error that net/http wraps around a request's
+// failure. It quotes the URL, query and user name included (net/http masks
+// only the password), and download's errors reach logs, Verify's error and
+// so the 503's request log line, and doctor's output: only the cause stays
+// (connection refused, a timeout), which names no more than host and port.
+func withoutURL(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
 }
 
 // jwk holds the members of a JSON Web Key (RFC 7517, 7518) that matter here.
@@ -370,14 +417,4 @@ func parseJWK(raw json.RawMessage) (string, publicKey, error) {
 	default:
 		return j.Kid, publicKey{}, errors.New("unsupported key type")
 	}
-}
-
-// redactURL drops credentials and the query from u for logs.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable)"
-	}
-	p.User, p.RawQuery = nil, ""
-	return p.String()
 }

@@ -2,10 +2,8 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 )
 
 // ProbeJWKS fetches the key set at jwksURL once and counts the keys a
@@ -23,10 +21,6 @@ func ProbeJWKS(ctx context.Context, jwksURL string, client *http.Client) (usable
 	s := &keySet{url: jwksURL, client: client, log: slog.New(slog.DiscardHandler)}
 	keys, skipped, err := s.download(ctx)
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
 		return 0, 0, err
 	}
 	return len(keys), skipped, nil

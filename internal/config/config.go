@@ -264,20 +264,8 @@ func (p *parser) httpURL(name, s string) {
 		// Not echoed: an unparsable value may still carry a password.
 		p.fail(name, "is not a valid URL")
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		p.fail(name, fmt.Sprintf("%q is not an http(s) URL", shownURL(u)))
+		p.fail(name, fmt.Sprintf("%q is not an http(s) URL", secret.RedactURL(s)))
 	}
-}
-
-// shownURL is u as an error may quote it: without credentials, query or
-// fragment, where API keys and passwords hide (?apikey=sb_secret_...).
-func shownURL(u *url.URL) string {
-	c := *u
-	c.User = nil
-	c.Fragment, c.RawFragment = "", ""
-	if c.RawQuery != "" {
-		c.RawQuery = "..."
-	}
-	return c.String()
 }
 
 func splitList(s string) []string {
@@ -292,7 +280,9 @@ func splitList(s string) []string {
 
 // Print writes the effective configuration, one VARIABLE=value a line, with
 // every secret redacted: the JWT secret, the AWS secret and session token,
-// and the database password. It is what `serve --print-config` shows.
+// the database password, and the user info, query and fragment of the other
+// URLs (an API key in ?apikey=, a proxy's password). It is what
+// `serve --print-config` shows.
 func (c Config) Print(w io.Writer) error {
 	dbURL := ""
 	if !c.DatabaseURL.IsZero() {
@@ -316,13 +306,13 @@ func (c Config) Print(w io.Writer) error {
 		{"PORT", strconv.Itoa(c.Port)},
 		{"DATABASE_URL", dbURL},
 		{"DATABASE_MAX_CONNS", strconv.Itoa(int(c.DatabaseMaxConns))},
-		{"SUPABASE_URL", c.SupabaseURL},
-		{"SUPABASE_JWT_ISSUER", c.JWTIssuer},
-		{"SUPABASE_JWKS_URL", c.JWKSURL},
+		{"SUPABASE_URL", secret.RedactURL(c.SupabaseURL)},
+		{"SUPABASE_JWT_ISSUER", secret.RedactURL(c.JWTIssuer)},
+		{"SUPABASE_JWKS_URL", secret.RedactURL(c.JWKSURL)},
 		{"SUPABASE_JWT_SECRET", c.JWTSecret.String()},
 		{"JWKS_MIN_REFETCH_INTERVAL", c.JWKSRefetchInterval.String()},
 		{"AWS_REGION", c.AWSRegion},
-		{"AWS_ENDPOINT_URL_IVS", c.AWSEndpointIVS},
+		{"AWS_ENDPOINT_URL_IVS", secret.RedactURL(c.AWSEndpointIVS)},
 		{"AWS_ACCESS_KEY_ID", c.AWSAccessKeyID},
 		{"AWS_SECRET_ACCESS_KEY", c.AWSSecretAccessKey.String()},
 		{"AWS_SESSION_TOKEN", c.AWSSessionToken.String()},

@@ -130,7 +130,7 @@ func TestBadURLErrorsHideCredentialsAndQuery(t *testing.T) {
 			t.Errorf("Load() error quotes %q: %v", secret, strings.ReplaceAll(err.Error(), secret, "<secret>"))
 		}
 	}
-	if want := `"htps://abc.supabase.co/auth/v1/.well-known/jwks.json?..." is not an http(s) URL`; !strings.Contains(err.Error(), want) {
+	if want := `"htps://[REDACTED]@abc.supabase.co/auth/v1/.well-known/jwks.json?[REDACTED]#[REDACTED]" is not an http(s) URL`; !strings.Contains(err.Error(), want) {
 		t.Errorf("Load() error = %v, want it to contain %s", err, want)
 	}
 }
@@ -153,6 +153,43 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	for _, want := range []string{"DATABASE_URL=postgres://app:xxxxx@db.example:5432/postgres\n", "SUPABASE_JWT_SECRET=[REDACTED]\n",
 		"AWS_ACCESS_KEY_ID=AKIAEXAMPLE\n", "IVS_MAX_CALLS_PER_SECOND=4\n", "PORT=8080\n", "METRICS_TOKEN=[REDACTED]\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Print() lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestPrintRedactsURLCredentialsAndQueries(t *testing.T) {
+	t.Parallel()
+	got := printed(t, map[string]string{
+		"SUPABASE_URL":         "https://user:pw@abc.supabase.co",
+		"SUPABASE_JWKS_URL":    "https://user:pw@abc.supabase.co/auth/v1/.well-known/jwks.json?apikey=sb_secret_TOPSECRET",
+		"SUPABASE_JWT_ISSUER":  "https://abc.supabase.co/auth/v1?token=TOPSECRET#TOPSECRET",
+		"AWS_ENDPOINT_URL_IVS": "http://proxyuser:pw@127.0.0.1:4566/?TOPSECRET",
+	})
+	for _, s := range []string{"TOPSECRET", "pw", "apikey", "user"} {
+		if strings.Contains(got, s) {
+			t.Errorf("Print() shows %q:\n%s", s, got)
+		}
+	}
+	for _, want := range []string{
+		"SUPABASE_URL=https://[REDACTED]@abc.supabase.co\n",
+		"SUPABASE_JWKS_URL=https://[REDACTED]@abc.supabase.co/auth/v1/.well-known/jwks.json?[REDACTED]\n",
+		"SUPABASE_JWT_ISSUER=https://abc.supabase.co/auth/v1?[REDACTED]#[REDACTED]\n",
+		"AWS_ENDPOINT_URL_IVS=http://[REDACTED]@127.0.0.1:4566/?[REDACTED]\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Print() lacks %q:\n%s", want, got)
+		}
+	}
+	// Without credentials or query, the URLs show as they are.
+	got = printed(t, map[string]string{"SUPABASE_URL": "https://abc.supabase.co", "AWS_ENDPOINT_URL_IVS": "http://127.0.0.1:4566"})
+	for _, want := range []string{
+		"SUPABASE_URL=https://abc.supabase.co\n",
+		"SUPABASE_JWT_ISSUER=https://abc.supabase.co/auth/v1\n",
+		"SUPABASE_JWKS_URL=https://abc.supabase.co/auth/v1/.well-known/jwks.json\n",
+		"AWS_ENDPOINT_URL_IVS=http://127.0.0.1:4566\n",
+	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Print() lacks %q:\n%s", want, got)
 		}

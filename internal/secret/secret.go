@@ -1,6 +1,7 @@
 // Package secret provides a string type for values that must never reach a
 // log line, an error message, a metric or test output: stream key values,
-// tokens, the JWT secret and database passwords.
+// tokens, the JWT secret and database passwords; and RedactURL, the one way
+// a configured URL, whose user info or query may hold such a value, is shown.
 package secret
 
 import "log/slog"
