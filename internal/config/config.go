@@ -67,7 +67,8 @@ type Config struct {
 	// budget, across replicas; 0 for no share.
 	IVSSellerCallsPerSecond float64
 	// IVSSellerBurst is how many IVS calls a seller may have reserved
-	// ahead of their share's rate; at least one rotation's five.
+	// ahead of their share's rate; at least one rotation's five (the
+	// default, 10, admits a first key and a rotation at once).
 	IVSSellerBurst int
 	// StreamKeyMaxAge rotates keys older than this (since first seen) when
 	// their channel is offline; 0 for never.

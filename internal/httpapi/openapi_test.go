@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ivs"
@@ -227,6 +228,10 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 	other := env.Seller(t, "approved")
 	othersShow := env.Show(t, other, true)
+	pooled := env.Show(t, owner, true)
+	pgtest.Exec(t, env.DatabaseURL, `INSERT INTO public.shows (id, seller_id, ivs_channel_arn) VALUES ($1, $2, $3)`,
+		testenv.NewID(t), other.SellerID, pooled.ChannelARN)
+	moving := env.Show(t, owner, true)
 	pending := env.Seller(t, "pending")
 	pendingShow := env.Show(t, pending, true)
 	admin := env.Admin(t)
@@ -262,7 +267,15 @@ func TestOpenAPIContract(t *testing.T) {
 	c.want(c.do("get: pending seller", "POST", get, env.Token(t, pending), showBody(pendingShow.ID), nil, true), 403, "Seller not approved")
 	c.want(c.do("get: no such show", "POST", get, token, showBody(missing), nil, true), 404, "Show not found")
 	c.want(c.do("get: another seller's show", "POST", get, token, showBody(othersShow.ID), nil, true), 403, "You do not own this show")
+	c.want(c.do("get: channel shared with another seller's show", "POST", get, token, showBody(pooled.ID), nil, true), 403,
+		"Channel is shared with another seller's show")
 	c.want(c.do("get: show without a channel", "POST", get, token, showBody(bare.ID), nil, true), 400, "Show does not have IVS channel configured")
+	// The show is given to another seller while the request waits for IVS.
+	env.Emulator.BeforeNext("GetChannel", func() {
+		pgtest.Exec(t, env.DatabaseURL, `UPDATE public.shows SET seller_id = $1 WHERE id = $2`, other.SellerID, moving.ID)
+	})
+	c.want(c.do("get: show moved during the request", "POST", get, token, showBody(moving.ID), nil, true), 409,
+		"Show changed during the request; try again")
 	c.want(c.do("get: channel deleted in IVS", "POST", get, token, showBody(gone.ID), nil, true), 500, "Failed to retrieve channel details")
 	env.Emulator.Fail("CreateStreamKey", "InternalServerException")
 	c.want(c.do("get: CreateStreamKey fails", "POST", get, token, showBody(failing.ID), nil, true), 500, "Failed to create stream key")
@@ -377,6 +390,12 @@ func TestOpenAPIContract(t *testing.T) {
 	c.want(c.do("get: database down", "POST", get, token, showBody(show.ID), nil, true), 500, "Internal server error")
 	c.want(c.do("revoke: database down", "POST", revoke, token, showBody(show.ID), nil, true), 500, "Internal server error")
 	c.want(c.do("audit: database down", "GET", audit+"?showId="+show.ID, token, "", nil, true), 500, "Internal server error")
+	// /readyz reuses its answer for a second: wait for the cached "up" to go.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if r := call(t, http.MethodGet, svc.URL+"/readyz", "", "", nil); r.Status != 200 {
+			break
+		}
+	}
 	c.want(c.do("readyz: database down", "GET", svc.URL+"/readyz", "", "", nil, true), 503, "Service unavailable")
 	c.want(c.do("readyz HEAD: database down", "HEAD", svc.URL+"/readyz", "", "", nil, true), 503, "")
 

@@ -84,13 +84,14 @@ func TestSharedChannelIsRefused(t *testing.T) {
 	}
 }
 
-// The per-user limit allows bursts of at most 10, refuses before any
-// database work, and writes the audit row of a user's first refusal in a
-// rolling minute only: the rest are counted.
+// The per-user limit refuses before any database work, and writes the audit
+// row of a user's first refusal in a rolling minute only: the rest are
+// counted. (At 10 a minute, the burst of 10 does not refill within the
+// test's few seconds.)
 func TestRequestLimitAuditsTheFirstRefusalOnly(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{})
-	svc := start(t, env, map[string]string{"RATE_LIMIT_REQUESTS_PER_MINUTE": "120"})
+	svc := start(t, env, map[string]string{"RATE_LIMIT_REQUESTS_PER_MINUTE": "10"})
 	owner := env.Seller(t, "approved")
 	show := env.Show(t, owner, true)
 	token := env.Token(t, owner)
@@ -100,8 +101,8 @@ func TestRequestLimitAuditsTheFirstRefusalOnly(t *testing.T) {
 	for i := range 5 {
 		r := svc.get(t, token, show.ID, nil)
 		wantError(t, "request "+strconv.Itoa(11+i)+", past the burst of 10", r, 429, "Too many requests")
-		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
-			t.Errorf("Retry-After = %q, want whole seconds from 1 to 60", r.Header.Get("Retry-After"))
+		if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 6 {
+			t.Errorf("Retry-After = %q, want whole seconds from 1 to 6 (one request's share of the minute)", r.Header.Get("Retry-After"))
 		}
 	}
 	rows := queryStrings(t, env.DatabaseURL, `SELECT count(*) FILTER (WHERE http_status = 429), count(*) FROM ivs_ingest.audit_log
@@ -217,5 +218,33 @@ func TestRotationAuditRowCommitsWithTheChange(t *testing.T) {
 	wantError(t, "rotation whose creation fails", failed, 500, "Failed to create stream key")
 	if got := rowsOf(failed); got[0] != "1" || got[1] != "rotate error 500 false" {
 		t.Errorf("audit rows of a rotation failed after its delete = %v, want one: rotate error 500 without a key", got)
+	}
+}
+
+// A seller's share of the IVS call budget refuses their IVS-bound requests
+// with 429 once spent, before any call slot; other sellers go on.
+func TestSellerShareOfTheIVSBudget(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	// Five calls ahead, refilled at one call every 1000 s: a first key (3
+	// calls) leaves too few for a second.
+	svc := start(t, env, map[string]string{"IVS_MAX_CALLS_PER_SECOND_PER_SELLER": "0.001", "IVS_MAX_QUEUED_CALLS_PER_SELLER": "5"})
+	seller := env.Seller(t, "approved")
+	token := env.Token(t, seller)
+	wantKey(t, "the seller's first new show", svc.get(t, token, env.Show(t, seller, true).ID, nil))
+	calls := env.Emulator.TotalCalls()
+	r := svc.get(t, token, env.Show(t, seller, true).ID, nil)
+	wantError(t, "the seller's second new show at once", r, 429, "Too many requests")
+	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 900 {
+		t.Errorf("Retry-After = %q, want the share's refill (about 1000 s)", r.Header.Get("Retry-After"))
+	}
+	if n := env.Emulator.TotalCalls() - calls; n != 0 {
+		t.Errorf("the refused request made %d IVS calls, want 0", n)
+	}
+	other := env.Seller(t, "approved")
+	wantKey(t, "another seller's new show", svc.get(t, env.Token(t, other), env.Show(t, other, true).ID, nil))
+	families, _ := scrape(t, svc, "")
+	if got := sample(families, "ivs_ingest_rate_limit_rejections_total", map[string]string{"limit": "ivs_seller_share"}); got != 1 {
+		t.Errorf("ivs_seller_share rejections = %v, want 1", got)
 	}
 }

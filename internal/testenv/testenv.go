@@ -111,6 +111,10 @@ func (e *Env) Getenv(overrides map[string]string) func(string) string {
 		"AWS_ENDPOINT_URL_IVS":      e.EmulatorURL,
 		"JWKS_MIN_REFETCH_INTERVAL": "100ms",
 		"LOG_LEVEL":                 "debug",
+		// Tests make many quick requests as one user or seller: the limits
+		// that would refuse them are off unless a test is about them.
+		"RATE_LIMIT_REQUESTS_PER_MINUTE":      "0",
+		"IVS_MAX_CALLS_PER_SECOND_PER_SELLER": "0",
 	}
 	for k, v := range overrides {
 		env[k] = v
