@@ -156,6 +156,46 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	return tw.Flush()
 }
 
+// cmdPruneAudit deletes the audit rows older than AUDIT_RETENTION, for
+// cron jobs and scheduled Lambda invocations where no `serve` runs long
+// enough to do it. It takes the same lease as serve's background pruning.
+func cmdPruneAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("prune-audit", "prune-audit", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err == nil {
+		err = cfg.RequireDatabase()
+	}
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if cfg.AuditRetention <= 0 {
+		fmt.Fprintln(stdout, "AUDIT_RETENTION is 0: audit rows are kept for ever; 0 deleted")
+		return nil
+	}
+	logger := logging.New(stderr, cfg.LogLevel)
+	db, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := app.NewRetention(cfg, db, logger).Prune(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (%d deleted before the failure)", err, res.Deleted)
+	}
+	switch {
+	case res.Skipped:
+		fmt.Fprintln(stdout, "another process is pruning the audit log (it holds the lease); 0 deleted")
+	case res.More:
+		fmt.Fprintf(stdout, "%d deleted (older than %s); more are left for the next run\n", res.Deleted, cfg.AuditRetention)
+	default:
+		fmt.Fprintf(stdout, "%d deleted (older than %s)\n", res.Deleted, cfg.AuditRetention)
+	}
+	return nil
+}
+
 // quoted shows client-supplied text with control characters escaped, so it
 // cannot forge rows or drive the operator's terminal.
 func quoted(s string) string {

@@ -57,6 +57,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer a.Close()
+	// One replica at a time deletes, through a lease; Close stops it.
+	a.StartAuditRetention(app.AuditRetentionInterval)
 
 	if cfg.PprofAddr != "" {
 		stop, _, err := startPprof(cfg.PprofAddr, logger)

@@ -26,6 +26,7 @@ import (
 // Store is what the service needs of a store.
 type Store interface {
 	ingest.Store
+	ingest.AuditPruner
 	Ping(ctx context.Context) error
 }
 
@@ -40,9 +41,12 @@ type App struct {
 
 	// Metrics is the process's registry, also served at GET /metrics.
 	Metrics *metrics.Metrics
+	// Retention deletes audit rows older than AUDIT_RETENTION.
+	Retention *ingest.Retention
 
 	verifier *auth.Verifier
 	closers  []func()
+	logger   *slog.Logger
 }
 
 // New opens the PostgreSQL store named by cfg and assembles the service over
@@ -116,7 +120,46 @@ func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Log
 		MetricsHandler:         m.Handler(),
 		MetricsToken:           cfg.MetricsToken,
 	}, verifier, svc, store.Ping)
-	return &App{Handler: handler, Service: svc, RequestTimeout: work, Metrics: m, verifier: verifier, closers: []func(){svc.Close}}, nil
+	return &App{Handler: handler, Service: svc, RequestTimeout: work, Metrics: m, Retention: NewRetention(cfg, store, logger),
+		verifier: verifier, closers: []func(){svc.Close}, logger: logger}, nil
+}
+
+// NewRetention returns the retention of store's audit trail, leased
+// across replicas where the store can lease (one process holds the
+// embedded store, which needs no lease).
+func NewRetention(cfg config.Config, store ingest.AuditPruner, logger *slog.Logger) *ingest.Retention {
+	opts := ingest.RetentionOptions{Age: cfg.AuditRetention, Logger: logger}
+	if l, ok := store.(ingest.Leaser); ok {
+		opts.Leases = l
+	}
+	if p, ok := store.(interface {
+		PruneRateLimits(ctx context.Context) (int64, error)
+	}); ok {
+		opts.Sweep = p.PruneRateLimits
+	}
+	return ingest.NewRetention(store, opts)
+}
+
+// AuditRetentionInterval is how often a serving process prunes the audit
+// trail (give or take a tenth).
+const AuditRetentionInterval = time.Hour
+
+// StartAuditRetention prunes the audit trail now and then about every
+// interval, in the background, until Close. It does nothing when
+// AUDIT_RETENTION is 0.
+func (a *App) StartAuditRetention(every time.Duration) {
+	if a.Retention.Age() <= 0 {
+		a.logger.Info("audit retention off: AUDIT_RETENTION is 0, rows are kept for ever")
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Retention.Run(ctx, every)
+	}()
+	// First among the closers: the loop ends before the store closes.
+	a.closers = append([]func(){func() { cancel(); <-done }}, a.closers...)
 }
 
 // poolStats reads db's pool figures for the metrics.

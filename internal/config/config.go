@@ -77,6 +77,9 @@ type Config struct {
 	PprofAddr string
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken secret.String
+	// AuditRetention is how long audit rows are kept; 0 keeps them for
+	// ever.
+	AuditRetention time.Duration
 }
 
 // Load reads the configuration through getenv and validates every variable
@@ -109,10 +112,11 @@ func Load(getenv func(string) string) (Config, error) {
 		IVSSellerCallsPerSecond: p.float("IVS_MAX_CALLS_PER_SECOND_PER_SELLER", 1, 0, 1000),
 		// The least is one whole rotation (GetChannel, ListStreamKeys,
 		// DeleteStreamKey, StopStream, CreateStreamKey).
-		IVSSellerBurst:  p.int("IVS_MAX_QUEUED_CALLS_PER_SELLER", 5, 5, 1000),
+		IVSSellerBurst:  p.int("IVS_MAX_QUEUED_CALLS_PER_SELLER", 10, 5, 1000),
 		StreamKeyMaxAge: p.duration("STREAM_KEY_MAX_AGE", 0),
 		PprofAddr:       strings.TrimSpace(getenv("PPROF_ADDR")),
 		MetricsToken:    secret.New(strings.TrimSpace(getenv("METRICS_TOKEN"))),
+		AuditRetention:  p.days("AUDIT_RETENTION", 400*24*time.Hour),
 	}
 	switch store := strings.ToLower(strings.TrimSpace(getenv("RATE_LIMIT_STORE"))); store {
 	case "":
@@ -258,6 +262,20 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// days is duration that also takes whole days, such as 400d.
+func (p *parser) days(name string, def time.Duration) time.Duration {
+	s := strings.TrimSpace(p.getenv(name))
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		d, err := strconv.Atoi(n)
+		if err != nil || d < 0 || d > 100*365 {
+			p.fail(name, fmt.Sprintf("%q is not a duration such as 400d or 9600h", s))
+			return def
+		}
+		return time.Duration(d) * 24 * time.Hour
+	}
+	return p.duration(name, def)
+}
+
 func (p *parser) httpURL(name, s string) {
 	u, err := url.Parse(s)
 	switch {
@@ -331,6 +349,7 @@ func (c Config) Print(w io.Writer) error {
 		{"IVS_MAX_QUEUED_CALLS_PER_SELLER", strconv.Itoa(c.IVSSellerBurst)},
 		{"PPROF_ADDR", c.PprofAddr},
 		{"METRICS_TOKEN", c.MetricsToken.String()},
+		{"AUDIT_RETENTION", c.AuditRetention.String()},
 	}
 	for _, r := range rows {
 		if _, err := fmt.Fprintf(w, "%s=%s\n", r.name, r.value); err != nil {

@@ -215,3 +215,32 @@ func TestErrorsNameTheirVariable(t *testing.T) {
 		t.Errorf("variables named by the errors = %v, want %v", names, want)
 	}
 }
+
+func TestAuditRetention(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		value string
+		want  time.Duration
+	}{
+		{"", 400 * 24 * time.Hour},
+		{"0", 0},
+		{"0d", 0},
+		{"30d", 30 * 24 * time.Hour},
+		{"720h", 720 * time.Hour},
+	} {
+		c, err := config.Load(env(map[string]string{"AUDIT_RETENTION": tt.value}))
+		if err != nil || c.AuditRetention != tt.want {
+			t.Errorf("AUDIT_RETENTION=%q: %v, %v; want %v", tt.value, c.AuditRetention, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"-1d", "1.5d", "d", "soon", "-5h", "99999999d"} {
+		_, err := config.Load(env(map[string]string{"AUDIT_RETENTION": bad}))
+		var ve *config.VarError
+		if !errors.As(err, &ve) || ve.Name != "AUDIT_RETENTION" {
+			t.Errorf("AUDIT_RETENTION=%q: error %v, want one naming AUDIT_RETENTION", bad, err)
+		}
+	}
+	if got := printed(t, nil); !strings.Contains(got, "AUDIT_RETENTION=9600h0m0s\n") {
+		t.Errorf("Print() lacks the default AUDIT_RETENTION=9600h0m0s:\n%s", got)
+	}
+}

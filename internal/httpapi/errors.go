@@ -23,6 +23,9 @@ var (
 	errMethodNotAllowed = errors.New("method not allowed")
 	errUnavailable      = errors.New("service unavailable")
 	errBadLimit         = errors.New("limit out of range")
+	errBadCursor        = errors.New("cursor not one the audit read returned")
+	errBadSince         = errors.New("since not an rfc 3339 timestamp")
+	errBadOutcome       = errors.New("outcome not allowed, denied or error")
 	errBadReason        = errors.New("reason is not a short string")
 	errMetricsToken     = errors.New("metrics token missing or wrong")
 )
@@ -58,6 +61,9 @@ var errorTable = []struct {
 	{ingest.ErrNoChannel, http.StatusBadRequest, "Show does not have IVS channel configured"},
 	{ingest.ErrAuditForbidden, http.StatusForbidden, "Only admins can read the audit log of every show"},
 	{errBadLimit, http.StatusBadRequest, "limit must be a whole number from 1 to 500"},
+	{errBadCursor, http.StatusBadRequest, "cursor must be the nextCursor of an earlier answer, unchanged"},
+	{errBadSince, http.StatusBadRequest, "since must be an RFC 3339 timestamp such as 2026-12-01T00:00:00Z"},
+	{errBadOutcome, http.StatusBadRequest, "outcome must be allowed, denied or error"},
 	{errBadReason, http.StatusBadRequest, "reason must be a string of at most 500 characters, without control characters"},
 	{ingest.ErrChannelUnavailable, http.StatusInternalServerError, "Failed to retrieve channel details"},
 	{ingest.ErrShowChanged, http.StatusConflict, "Show changed during the request; try again"},

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,7 +148,7 @@ const (
 	maxAuditLimit     = 500
 )
 
-// readAudit serves GET /functions/v1/ivs-audit?showId=<uuid>&limit=<n>.
+// readAudit serves GET /functions/v1/ivs-audit?showId=<uuid>&limit=<n>&cursor=<c>&since=<t>&outcome=<o>.
 func (s *server) readAudit(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		// A GET route also matches HEAD, which would read (and audit) the
@@ -160,33 +161,96 @@ func (s *server) readAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	query := r.URL.Query()
 	q := ingest.AuditQuery{Limit: defaultAuditLimit}
-	if v := r.URL.Query().Get("showId"); v != "" {
+	if v := query.Get("showId"); v != "" {
 		id, ok := ingest.ParseID(v)
 		if !ok {
 			return errShowIDNotUUID
 		}
 		q.ShowID, info.showID = id, id
 	}
-	if v := r.URL.Query().Get("limit"); v != "" {
+	if v := query.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxAuditLimit {
 			return errBadLimit
 		}
 		q.Limit = n
 	}
-	entries, err := s.ingest.ReadAudit(r.Context(), caller, q)
+	if v := query.Get("cursor"); v != "" {
+		id, ok := parseAuditCursor(v)
+		if !ok {
+			return errBadCursor
+		}
+		q.BeforeID = id
+	}
+	if v := query.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return errBadSince
+		}
+		q.Since = t
+	}
+	if v := query.Get("outcome"); v != "" {
+		o, ok := ingest.ParseOutcome(v)
+		if !ok {
+			return errBadOutcome
+		}
+		q.Outcome = o
+	}
+	page, err := s.ingest.ReadAudit(r.Context(), caller, q)
 	if err != nil {
 		return err
 	}
 	if err := s.audit(r, http.StatusOK); err != nil {
 		return err
 	}
-	if entries == nil {
-		entries = []ingest.AuditEntry{}
+	out := auditPage{Entries: page.Entries, OtherEntries: page.OtherEntries}
+	if out.Entries == nil {
+		out.Entries = []ingest.AuditEntry{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": entries})
+	if page.NextBeforeID > 0 {
+		out.NextCursor = auditCursor(page.NextBeforeID)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// auditPage is ivs-audit's answer.
+type auditPage struct {
+	Entries []ingest.AuditEntry `json:"entries"`
+	// NextCursor is absent on the last page.
+	NextCursor string `json:"nextCursor,omitempty"`
+	// OtherEntries is in the owner's view only.
+	OtherEntries *int `json:"otherEntries,omitempty"`
+}
+
+// auditCursorPrefix versions the cursor, which clients pass back as it is.
+const auditCursorPrefix = "before:"
+
+// auditCursor is the opaque cursor of the page after the entry with id.
+func auditCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(auditCursorPrefix + strconv.FormatInt(id, 10)))
+}
+
+// parseAuditCursor reads a cursor auditCursor made.
+func parseAuditCursor(c string) (int64, bool) {
+	if len(c) > 64 {
+		return 0, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, false
+	}
+	digits, ok := strings.CutPrefix(string(b), auditCursorPrefix)
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || id < 1 || strconv.FormatInt(id, 10) != digits {
+		return 0, false
+	}
+	return id, true
 }
 
 // audit writes the request's audit row, once: requests that carried a valid

@@ -313,6 +313,22 @@ func TestOpenAPIContract(t *testing.T) {
 	if !bytes.Contains(x.body, []byte(`"action":"revoke"`)) || !bytes.Contains(x.body, []byte(`"reason":"key pasted in a public chat"`)) {
 		t.Errorf("%s: the entries lack the revocation and its reason, so the entry schema was barely exercised: %s", x.name, x)
 	}
+	x = c.do("audit: first page of one", "GET", audit+"?showId="+show.ID+"&limit=1&outcome=allowed&since=2026-01-01T00:00:00Z", token, "", nil, true)
+	c.want(x, 200, "")
+	var page struct {
+		NextCursor   string
+		OtherEntries *int
+	}
+	if err := json.Unmarshal(x.body, &page); err != nil || page.NextCursor == "" || page.OtherEntries == nil {
+		t.Errorf("%s: want a nextCursor and otherEntries (the owner's view), got %s (%v)", x.name, x, err)
+	}
+	c.want(c.do("audit: next page", "GET", audit+"?showId="+show.ID+"&limit=1&cursor="+page.NextCursor, token, "", nil, true), 200, "")
+	c.want(c.do("audit: a cursor it did not make", "GET", audit+"?showId="+show.ID+"&cursor=bm9wZQ", token, "", nil, true),
+		400, "cursor must be the nextCursor of an earlier answer, unchanged")
+	c.want(c.do("audit: since not a timestamp", "GET", audit+"?showId="+show.ID+"&since=yesterday", token, "", nil, false),
+		400, "since must be an RFC 3339 timestamp such as 2026-12-01T00:00:00Z")
+	c.want(c.do("audit: unknown outcome", "GET", audit+"?showId="+show.ID+"&outcome=ok", token, "", nil, false),
+		400, "outcome must be allowed, denied or error")
 	c.want(c.do("audit of every show by an admin", "GET", audit, env.Token(t, admin), "", nil, true), 200, "")
 	c.want(c.do("audit: every show by a seller", "GET", audit, token, "", nil, true), 403, "Only admins can read the audit log of every show")
 	c.want(c.do("audit: limit 0", "GET", audit+"?showId="+show.ID+"&limit=0", token, "", nil, false), 400, "limit must be a whole number from 1 to 500")

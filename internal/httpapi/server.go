@@ -25,7 +25,7 @@ type IngestService interface {
 	IngestDetails(ctx context.Context, req ingest.Request) (ingest.Details, error)
 	RotateStreamKey(ctx context.Context, req ingest.Request) (ingest.Details, error)
 	RevokeStreamKey(ctx context.Context, req ingest.RevokeRequest) (ingest.Revoked, error)
-	ReadAudit(ctx context.Context, caller ingest.Caller, q ingest.AuditQuery) ([]ingest.AuditEntry, error)
+	ReadAudit(ctx context.Context, caller ingest.Caller, q ingest.AuditQuery) (ingest.AuditPage, error)
 	WriteAudit(ctx context.Context, e ingest.AuditEntry) error
 }
 

@@ -331,47 +331,6 @@ func (s *Service) deleteKeys(ctx context.Context, tx ChannelTx, show Show) (stri
 	return recorded, nil
 }
 
-// ReadAudit returns the audit trail of showID (every show when "", for
-// admins only), newest first. Admins may read any show's; sellers their own
-// shows', whatever their status.
-func (s *Service) ReadAudit(ctx context.Context, caller Caller, q AuditQuery) ([]AuditEntry, error) {
-	showID := q.ShowID
-	if showID == "" {
-		// Any id that matches no show: the facts still say who the caller is.
-		showID = "00000000-0000-0000-0000-000000000000"
-	}
-	facts, err := s.store.Authorize(ctx, AuthzQuery{UserID: caller.UserID, SessionID: caller.SessionID, ShowID: showID})
-	if err != nil {
-		return nil, fmt.Errorf("authorize: %w", err)
-	}
-	switch {
-	case !facts.SessionActive:
-		return nil, ErrSessionEnded
-	case facts.IsAdmin:
-	case q.ShowID == "":
-		return nil, ErrAuditForbidden
-	case facts.Seller == nil:
-		return nil, ErrSellerNotFound
-	case facts.Show == nil:
-		return nil, ErrShowNotFound
-	case facts.Show.SellerID != facts.Seller.ID:
-		return nil, ErrNotShowOwner
-	}
-	entries, err := s.store.ReadAudit(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
-	}
-	return entries, nil
-}
-
-// WriteAudit records e in the audit trail, durably, before it returns.
-func (s *Service) WriteAudit(ctx context.Context, e AuditEntry) error {
-	if err := s.store.WriteAudit(ctx, e); err != nil {
-		return fmt.Errorf("write audit: %w", err)
-	}
-	return nil
-}
-
 // lockFailure names a section that ran out of time waiting for the lock or
 // for IVS as what it is to the caller: the key could not be had.
 func lockFailure(err error) error {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/limit/limittest"
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
 )
 
 // The rate limits shared by replicas keep the same contract as one
@@ -35,5 +36,10 @@ func TestRateLimitsAcrossReplicas(t *testing.T) {
 	n, err := a.PruneRateLimits(ctx)
 	if err != nil || n != 0 {
 		t.Errorf("PruneRateLimits with a key in debt = %d, %v; want 0", n, err)
+	}
+	// A paid-off key is as if never seen: the sweep deletes its row.
+	pgtest.Exec(t, url, `INSERT INTO ivs_ingest.rate_limits (key, tat) VALUES ('paid', now() - interval '1 second')`)
+	if n, err := a.PruneRateLimits(ctx); err != nil || n != 1 {
+		t.Errorf("PruneRateLimits with a paid-off key = %d, %v; want 1", n, err)
 	}
 }

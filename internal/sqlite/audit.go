@@ -42,18 +42,33 @@ func insertAudit(ctx context.Context, ex execer, e ingest.AuditEntry) error {
 	return nil
 }
 
-// ReadAudit implements ingest.Auditor.
-func (db *DB) ReadAudit(ctx context.Context, q ingest.AuditQuery) ([]ingest.AuditEntry, error) {
+// auditWhere is the filter of ReadAudit and CountAudit, over audit_log a:
+// ?1 show, ?2 since, ?3 outcome, ?4 before id (0: none), ?5 the actor
+// filter's user (empty: every entry), ?6 the filter's Others (0 or 1).
+const auditWhere = `(?1 = '' OR a.show_id = ?1)
+	AND (?2 = '' OR a.occurred_at >= ?2)
+	AND (?3 = '' OR a.outcome = ?3)
+	AND (?4 = 0 OR a.id < ?4)
+	AND (?5 = '' OR (a.actor_user_id IS NULL OR a.actor_user_id = ?5
+		OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = a.actor_user_id AND r.role = 'admin')) <> ?6)`
+
+// auditArgs are auditWhere's arguments for q, then limit.
+func auditArgs(q ingest.AuditQuery, limit int) []any {
 	since := ""
 	if !q.Since.IsZero() {
 		since = q.Since.UTC().Format(timeLayout)
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT id, occurred_at, request_id, action, outcome, http_status,
-	coalesce(actor_user_id, ''), coalesce(impersonated_seller_id, ''), coalesce(seller_id, ''), coalesce(show_id, ''),
-	coalesce(stream_key_arn, ''), coalesce(client_ip, ''), coalesce(user_agent, ''), coalesce(reason, '')
-	FROM audit_log
-	WHERE (?1 = '' OR show_id = ?1) AND (?2 = '' OR occurred_at >= ?2)
-	ORDER BY occurred_at DESC, id DESC LIMIT ?3`, strings.ToLower(q.ShowID), since, q.Limit)
+	return []any{strings.ToLower(q.ShowID), since, string(q.Outcome), q.BeforeID, strings.ToLower(q.Actors.UserID), q.Actors.Others, limit}
+}
+
+// ReadAudit implements ingest.Auditor.
+func (db *DB) ReadAudit(ctx context.Context, q ingest.AuditQuery) ([]ingest.AuditEntry, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT a.id, a.occurred_at, a.request_id, a.action, a.outcome, a.http_status,
+	coalesce(a.actor_user_id, ''), coalesce(a.impersonated_seller_id, ''), coalesce(a.seller_id, ''), coalesce(a.show_id, ''),
+	coalesce(a.stream_key_arn, ''), coalesce(a.client_ip, ''), coalesce(a.user_agent, ''), coalesce(a.reason, '')
+	FROM audit_log a
+	WHERE `+auditWhere+`
+	ORDER BY a.id DESC LIMIT ?7`, auditArgs(q, q.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
@@ -76,4 +91,31 @@ func (db *DB) ReadAudit(ctx context.Context, q ingest.AuditQuery) ([]ingest.Audi
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
 	return out, nil
+}
+
+// CountAudit implements ingest.Auditor.
+func (db *DB) CountAudit(ctx context.Context, q ingest.AuditQuery) (int, error) {
+	q.BeforeID = 0
+	var n int
+	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM audit_log a WHERE `+auditWhere+` LIMIT ?7)`,
+		auditArgs(q, q.Limit)...).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count audit: %w", err)
+	}
+	return n, nil
+}
+
+// DeleteAuditBefore implements ingest.AuditPruner. One process uses the
+// file, so no lease is needed.
+func (db *DB) DeleteAuditBefore(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	res, err := db.write.ExecContext(ctx, `DELETE FROM audit_log WHERE id IN (
+	SELECT id FROM audit_log WHERE occurred_at < ?1 ORDER BY occurred_at LIMIT ?2)`, cutoff.UTC().Format(timeLayout), limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete old audit rows: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete old audit rows: %w", err)
+	}
+	return int(n), nil
 }

@@ -9,47 +9,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 )
-
-func testAudit(t *testing.T, open func(*testing.T) Store) {
-	s := open(t)
-	ctx := context.Background()
-	entries := []ingest.AuditEntry{
-		{RequestID: "r1", Action: ingest.ActionCreate, Outcome: ingest.OutcomeAllowed, HTTPStatus: 200, ActorUserID: sellerUser,
-			SellerID: seller1, ShowID: show1, StreamKeyARN: key1, ClientIP: "127.0.0.1", UserAgent: "ua"},
-		{RequestID: "r2", Action: ingest.ActionGet, Outcome: ingest.OutcomeDenied, HTTPStatus: 403, ActorUserID: pendingUser, ShowID: show2},
-		{RequestID: "r3", Action: ingest.ActionRevoke, Outcome: ingest.OutcomeAllowed, HTTPStatus: 200, ActorUserID: adminUser,
-			ImpersonatedSellerID: seller1, SellerID: seller1, ShowID: show1, Reason: "leaked"},
-	}
-	for _, e := range entries {
-		must(t, "WriteAudit("+e.RequestID+")", s.WriteAudit(ctx, e))
-		time.Sleep(2 * time.Millisecond) // distinct times, for the order
-	}
-	ignore := cmpopts.IgnoreFields(ingest.AuditEntry{}, "ID", "OccurredAt")
-	got, err := s.ReadAudit(ctx, ingest.AuditQuery{ShowID: show1, Limit: 10})
-	must(t, "ReadAudit(show1)", err)
-	if diff := cmp.Diff([]ingest.AuditEntry{entries[2], entries[0]}, got, ignore); diff != "" {
-		t.Errorf("ReadAudit(show1) mismatch, newest first (-want +got):\n%s", diff)
-	}
-	for _, e := range got {
-		if e.ID == 0 || time.Since(e.OccurredAt) > time.Minute {
-			t.Errorf("entry %s: id %d, time %v; want both set", e.RequestID, e.ID, e.OccurredAt)
-		}
-	}
-	all, err := s.ReadAudit(ctx, ingest.AuditQuery{Limit: 2})
-	must(t, "ReadAudit(all, limit 2)", err)
-	if len(all) != 2 || all[0].RequestID != "r3" || all[1].RequestID != "r2" {
-		t.Errorf("ReadAudit(limit 2) = %d entries, want r3 and r2", len(all))
-	}
-	recent, err := s.ReadAudit(ctx, ingest.AuditQuery{Since: time.Now().Add(time.Hour), Limit: 10})
-	must(t, "ReadAudit(since the future)", err)
-	if len(recent) != 0 {
-		t.Errorf("ReadAudit(since an hour ahead) = %d entries, want 0", len(recent))
-	}
-}
 
 // The limit is exact under concurrency: 20 racing sections reserving with a
 // limit of 10 leave exactly 10. A reservation counts only when its section

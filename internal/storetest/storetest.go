@@ -30,6 +30,7 @@ import (
 // methods the suite (and dev mode's demo data) use.
 type Store interface {
 	ingest.Store
+	ingest.AuditPruner
 	// AddSeller adds a seller profile; id and userID are UUIDs.
 	AddSeller(ctx context.Context, id, userID, status string) error
 	// AddAdmin gives userID the admin role; it is a no-op for an admin.
@@ -58,6 +59,10 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"WithChannelLock", testWithChannelLock},
 		{"ExactlyOnceCreation", testExactlyOnceCreation},
 		{"Audit", testAudit},
+		{"AuditPaging", testAuditPaging},
+		{"AuditFilters", testAuditFilters},
+		{"AuditOwnerView", testAuditOwnerView},
+		{"AuditRetention", testAuditRetention},
 		{"KeyCreationLimit", testKeyCreationLimit},
 		{"ChannelSection", testChannelSection},
 		{"KeyAges", testKeyAges},
