@@ -232,8 +232,9 @@ func TestSellerShareOfTheIVSBudget(t *testing.T) {
 	seller := env.Seller(t, "approved")
 	token := env.Token(t, seller)
 	wantKey(t, "the seller's first new show", svc.get(t, token, env.Show(t, seller, true).ID, nil))
+	second := env.Show(t, seller, true)
 	calls := env.Emulator.TotalCalls()
-	r := svc.get(t, token, env.Show(t, seller, true).ID, nil)
+	r := svc.get(t, token, second.ID, nil)
 	wantError(t, "the seller's second new show at once", r, 429, "Too many requests")
 	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 900 {
 		t.Errorf("Retry-After = %q, want the share's refill (about 1000 s)", r.Header.Get("Retry-After"))
