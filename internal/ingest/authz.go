@@ -1,5 +1,10 @@
 package ingest
 
+import (
+	"context"
+	"fmt"
+)
+
 // authz.go holds the "who may" rules, as pure functions of the facts the
 // store reads in one round trip. The cases run in the API's error order: the
 // first that applies decides.
@@ -68,6 +73,27 @@ func stillBound(was, now Show, found, sharedAllowed bool) error {
 		return ErrShowChanged
 	case now.ChannelShared && !sharedAllowed:
 		return ErrChannelShared
+	}
+	return nil
+}
+
+// reauthorize runs a request's authorization again in a channel section,
+// with the show's row held until the section ends, and refuses to go on
+// when may now refuses or the show moved to another seller or channel.
+// Why: the request may have waited for the IVS budget, the lock and IVS
+// while the seller was suspended or the show moved; nothing is changed,
+// recorded or handed over on the strength of facts read before the wait.
+func reauthorize(ctx context.Context, tx ChannelTx, q AuthzQuery, may func(AuthzFacts) (Show, error), was Show) error {
+	facts, err := tx.Authorize(ctx, q)
+	if err != nil {
+		return fmt.Errorf("authorize again: %w", err)
+	}
+	now, err := may(facts)
+	if err != nil {
+		return err
+	}
+	if now.SellerID != was.SellerID || now.ChannelARN != was.ChannelARN {
+		return ErrShowChanged
 	}
 	return nil
 }

@@ -221,6 +221,9 @@ type ChannelTx interface {
 	// Show reads the show again, and keeps it from changing until the
 	// section ends; found is false when it is gone.
 	Show(ctx context.Context, showID string) (show Show, found bool, err error)
+	// Authorize reads the facts for q again, as Store.Authorize does, and
+	// keeps the show from changing until the section ends.
+	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
 	// StreamKeyARN returns the stream key ARN recorded for the show ("" for none).
 	StreamKeyARN(ctx context.Context, showID string) (string, error)
 	// RecordStreamKey records the show's key ARN ("" clears it) and its

@@ -29,36 +29,30 @@ func (s *Service) RotateStreamKey(ctx context.Context, req Request) (Details, er
 	if err := s.creationWait(ctx, show); err != nil {
 		return Details{}, err
 	}
-	recheck := func(ctx context.Context) error {
-		now, err := s.authorize(ctx, req)
-		if err == nil && (now.SellerID != show.SellerID || now.ChannelARN != show.ChannelARN) {
-			err = ErrShowChanged
-		}
-		return err
+	q := req.authzQuery()
+	check := func(ctx context.Context, tx ChannelTx) error {
+		return reauthorize(ctx, tx, q, func(f AuthzFacts) (Show, error) { return mayGetKey(f, req.ImpersonateSellerID != "") }, show)
 	}
-	return s.rotate(ctx, show, ActionRotate, budget.Interactive, req.Audit, recheck)
+	return s.rotate(ctx, show, ActionRotate, budget.Interactive, req.Audit, check)
 }
 
 // rotate replaces show's key; action says why (ActionRotate, ActionExpire)
 // and p who pays for the IVS calls. audit is the row to complete and write
-// with the change. recheck, when not nil, authorizes the request again
-// once its calls' first slot is due.
+// with the change. check, when not nil, decides under the lock whether the
+// rotation may still go ahead (a request's authorization, run again); the
+// service's own rotations check that the show is still bound to its seller
+// and channel.
 func (s *Service) rotate(ctx context.Context, show Show, action Action, p budget.Priority, audit AuditEntry,
-	recheck func(context.Context) error) (Details, error) {
+	check func(context.Context, ChannelTx) error) (Details, error) {
+	if check == nil {
+		check = func(ctx context.Context, tx ChannelTx) error { return s.checkBound(ctx, tx, show, false) }
+	}
 	// GetChannel, ListStreamKeys, DeleteStreamKey, StopStream, CreateStreamKey.
 	ctx, release, err := s.reserveCalls(ctx, show, 5, p)
 	if err != nil {
 		return Details{}, err
 	}
 	defer release()
-	if err := ready(ctx); err != nil {
-		return Details{}, lockFailure(err)
-	}
-	if recheck != nil {
-		if err := recheck(ctx); err != nil {
-			return Details{}, err
-		}
-	}
 	channel, err := s.ivs.GetChannel(ctx, show.ChannelARN)
 	if err != nil {
 		return Details{}, ivsFailure(ErrChannelUnavailable, "get channel", err)
@@ -69,7 +63,7 @@ func (s *Service) rotate(ctx context.Context, show Show, action Action, p budget
 		createErr error // a failure after the delete, which must not undo the clearing
 	)
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) (err error) {
-		if err := s.checkBound(ctx, tx, show, false); err != nil {
+		if err := check(ctx, tx); err != nil {
 			return err
 		}
 		if action == ActionExpire {
@@ -242,15 +236,11 @@ type Revoked struct {
 // creation limit never stands in the way of killing a leaked key.
 func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (Revoked, error) {
 	q := AuthzQuery{UserID: req.Caller.UserID, SessionID: req.Caller.SessionID, ShowID: req.ShowID}
-	authorize := func(ctx context.Context) (AuthzFacts, Show, error) {
-		facts, err := s.store.Authorize(ctx, q)
-		if err != nil {
-			return AuthzFacts{}, Show{}, fmt.Errorf("authorize: %w", err)
-		}
-		show, err := mayRevoke(facts)
-		return facts, show, err
+	facts, err := s.store.Authorize(ctx, q)
+	if err != nil {
+		return Revoked{}, fmt.Errorf("authorize: %w", err)
 	}
-	facts, show, err := authorize(ctx)
+	show, err := mayRevoke(facts)
 	if err != nil {
 		return Revoked{}, err
 	}
@@ -271,17 +261,12 @@ func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (Revok
 	if err := ready(ctx); err != nil {
 		return Revoked{}, lockFailure(err)
 	}
-	if _, now, err := authorize(ctx); err != nil {
-		return Revoked{}, err
-	} else if now.SellerID != show.SellerID || now.ChannelARN != show.ChannelARN {
-		return Revoked{}, ErrShowChanged
-	}
 	audit := req.Audit
 	audit.Action, audit.Outcome, audit.HTTPStatus = ActionRevoke, OutcomeAllowed, 200
 	audit.SellerID, audit.ShowID, audit.Reason = show.SellerID, show.ID, req.Reason
 	out := Revoked{SellerID: show.SellerID, AuditedBy: audit.RequestID}
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) error {
-		if err := s.checkBound(ctx, tx, show, facts.IsAdmin); err != nil {
+		if err := reauthorize(ctx, tx, q, mayRevoke, show); err != nil {
 			return err
 		}
 		recorded, err := s.deleteKeys(ctx, tx, show)

@@ -169,15 +169,20 @@ type renewal struct {
 	ok bool
 }
 
-// authorize decides whether req may see the show's key, from facts read in
-// one round trip.
-func (s *Service) authorize(ctx context.Context, req Request) (Show, error) {
-	facts, err := s.store.Authorize(ctx, AuthzQuery{
+// authzQuery names the facts authorizing req needs.
+func (req Request) authzQuery() AuthzQuery {
+	return AuthzQuery{
 		UserID:               req.Caller.UserID,
 		SessionID:            req.Caller.SessionID,
 		ShowID:               req.ShowID,
 		ImpersonatedSellerID: req.ImpersonateSellerID,
-	})
+	}
+}
+
+// authorize decides whether req may see the show's key, from facts read in
+// one round trip.
+func (s *Service) authorize(ctx context.Context, req Request) (Show, error) {
+	facts, err := s.store.Authorize(ctx, req.authzQuery())
 	if err != nil {
 		return Show{}, fmt.Errorf("authorize: %w", err)
 	}

@@ -188,6 +188,12 @@ func (s *scannedShow) show() *ingest.Show {
 
 // Authorize implements ingest.Store.
 func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzFacts, error) {
+	return db.authorize(ctx, db.pool, q)
+}
+
+// authorize runs the authorization query with qr: the pool, or a channel
+// section's transaction.
+func (db *DB) authorize(ctx context.Context, qr querier, q ingest.AuthzQuery) (ingest.AuthzFacts, error) {
 	args := []any{q.UserID, q.ShowID}
 	impersonating := q.ImpersonatedSellerID != ""
 	if impersonating {
@@ -201,7 +207,7 @@ func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzF
 		sellerID, sellerStatus *string
 		show                   scannedShow
 	)
-	err := db.pool.QueryRow(ctx, db.authzSQL[impersonating], args...).Scan(
+	err := qr.QueryRow(ctx, db.authzSQL[impersonating], args...).Scan(
 		append([]any{&f.SessionActive, &f.IsAdmin, &sellerID, &sellerStatus}, show.dest()...)...)
 	if err != nil {
 		return ingest.AuthzFacts{}, fmt.Errorf("authorization query: %w", err)
@@ -286,11 +292,24 @@ func (db *DB) WithChannelLock(ctx context.Context, channelARN string, fn func(in
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ivs-ingest/channel/' || $1, 0))`, channelARN); err != nil {
 			return fmt.Errorf("lock channel: %w", err)
 		}
-		return fn(channelTx{tx})
+		return fn(channelTx{db: db, tx: tx})
 	})
 }
 
-type channelTx struct{ tx pgx.Tx }
+type channelTx struct {
+	db *DB
+	tx pgx.Tx
+}
+
+// Authorize implements ingest.ChannelTx: the authorization query in the
+// section's transaction, after FOR SHARE on the show's row keeps it from
+// being moved until the section ends.
+func (c channelTx) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzFacts, error) {
+	if _, err := c.tx.Exec(ctx, `SELECT FROM public.shows WHERE id = $1::uuid FOR SHARE`, q.ShowID); err != nil {
+		return ingest.AuthzFacts{}, fmt.Errorf("lock show: %w", err)
+	}
+	return c.db.authorize(ctx, c.tx, q)
+}
 
 // Show implements ingest.ChannelTx. FOR SHARE keeps the row from being
 // moved to another seller or channel until the section ends.

@@ -236,12 +236,22 @@ func (s *scannedShow) show() (*ingest.Show, error) {
 // IDs are compared lowercased; the domain passes canonical lowercase UUIDs
 // and the store keeps them so.
 func (db *DB) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzFacts, error) {
+	return authorize(ctx, db.read, q)
+}
+
+// Authorize implements ingest.ChannelTx; see Show for what keeps the show
+// from changing meanwhile.
+func (c *channelTx) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzFacts, error) {
+	return authorize(ctx, c.reader(), q)
+}
+
+func authorize(ctx context.Context, qr rowQuerier, q ingest.AuthzQuery) (ingest.AuthzFacts, error) {
 	var (
 		f                      = ingest.AuthzFacts{SessionActive: true}
 		sellerID, sellerStatus *string
 		show                   scannedShow
 	)
-	err := db.read.QueryRowContext(ctx, authzSQL,
+	err := qr.QueryRowContext(ctx, authzSQL,
 		strings.ToLower(q.UserID), nullable(strings.ToLower(q.ImpersonatedSellerID)), strings.ToLower(q.ShowID),
 	).Scan(append([]any{&f.IsAdmin, &sellerID, &sellerStatus}, show.dest()...)...)
 	if err != nil {

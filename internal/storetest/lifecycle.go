@@ -97,6 +97,19 @@ func testChannelSection(t *testing.T, open func(*testing.T) Store) {
 		if _, found, err := tx.Show(ctx, noShow); err != nil || found {
 			t.Errorf("Show(no such show) = found %v, %v; want not found", found, err)
 		}
+		// The authorization facts read in the section are the store's.
+		q := ingest.AuthzQuery{UserID: sellerUser, ShowID: show1}
+		inside, err := tx.Authorize(ctx, q)
+		if err != nil {
+			return err
+		}
+		outside, err := s.Authorize(ctx, q)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(outside, inside); diff != "" || inside.Show == nil {
+			t.Errorf("Authorize in a section differs from the store's (-store +section):\n%s", diff)
+		}
 		return nil
 	})
 	must(t, "WithChannelLock", err)
