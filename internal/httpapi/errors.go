@@ -70,7 +70,7 @@ var errorTable = []struct {
 	{ingest.ErrNoChannel, http.StatusBadRequest, "Show does not have IVS channel configured"},
 	{ingest.ErrAuditForbidden, http.StatusForbidden, "Only admins can read the audit log of every show"},
 	{errBadLimit, http.StatusBadRequest, "limit must be a whole number from 1 to 500"},
-	{errBadReason, http.StatusBadRequest, "reason must be a string of at most 500 characters, without control characters"},
+	{errBadReason, http.StatusBadRequest, "reason must be a string of at most 500 characters, without control or format characters"},
 	{ingest.ErrChannelUnavailable, http.StatusInternalServerError, "Failed to retrieve channel details"},
 	{ingest.ErrStreamKeyUnavailable, http.StatusInternalServerError, "Failed to create stream key"},
 	{errNotFound, http.StatusNotFound, "Not found"},
