@@ -329,10 +329,12 @@ INSERT INTO public.sellers VALUES (gen_random_uuid(), gen_random_uuid(), 'approv
 	vars := map[string]string{"DATABASE_URL": dbURL}
 	target := dbTarget(dbURL)
 
-	var stdout, stderr strings.Builder
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	dir := filepath.Join(t.TempDir(), "data")
-	err := run(context.Background(), []string{"dev", "--port", "0", "--data", dir, "--seed-demo"},
-		func(k string) string { return vars[k] }, &stdout, &stderr)
+	// Bounded, so that a dev that wrongly starts ends and fails the test.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := run(ctx, []string{"dev", "--port", "0", "--data", dir, "--seed-demo"}, func(k string) string { return vars[k] }, stdout, stderr)
 	if !errors.Is(err, errNotDevDatabase) || !strings.Contains(err.Error(), target) || !strings.Contains(err.Error(), "--allow-any-database") {
 		t.Fatalf("dev on a database with sellers and no marker = %v, want an error naming %s and --allow-any-database", err, target)
 	}

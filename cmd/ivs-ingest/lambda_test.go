@@ -678,7 +678,7 @@ func TestLambdaMetricsOnlyWithToken(t *testing.T) {
 		a, _ := overLambda(t, open, kind, metricsReq(nil))
 		body, _ := a.Body.(map[string]any)
 		if a.Status != http.StatusNotFound || body["error"] != "Not found" {
-			t.Errorf("GET /metrics as a %s event without METRICS_TOKEN = %d %v, want 404 Not found", kind, a.Status, a.Body)
+			t.Errorf("GET /metrics as a %s event without METRICS_TOKEN = %d %v, want 404 Not found", kind, a.Status, body["error"])
 		}
 	}
 
