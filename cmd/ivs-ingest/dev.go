@@ -50,11 +50,12 @@ type devStore interface {
 // an embedded SQLite store (or DATABASE_URL's PostgreSQL), the IVS emulator
 // (or real AWS with --real-aws), and a local token issuer.
 func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("dev", "dev [--port 8080] [--data ./.ivs-ingest] [--real-aws] [--seed-demo]", stderr)
+	fs := newFlagSet("dev", "dev [--port 8080] [--data ./.ivs-ingest] [--real-aws] [--seed-demo] [--allow-any-database]", stderr)
 	port := fs.Int("port", 8080, "port to listen on, on 127.0.0.1 (0 picks a free one)")
 	dataDir := fs.String("data", ".ivs-ingest", "data directory: SQLite store, emulator state, signing key, demo.json")
 	realAWS := fs.Bool("real-aws", false, "call the real IVS endpoint with the default AWS credential chain instead of the emulator")
 	seedDemo := fs.Bool("seed-demo", false, "with DATABASE_URL: seed demo data into that PostgreSQL database if it has no sellers")
+	allowAny := fs.Bool("allow-any-database", false, "with DATABASE_URL: run even on a database that has sellers and is not marked as a dev one")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,6 +64,14 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("configuration: %w", err)
 	}
 	logger := logging.New(stderr, cfg.LogLevel)
+	var devDB postgres.DevDatabase
+	if !cfg.DatabaseURL.IsZero() {
+		// Before anything else touches the database: dev migrates it and
+		// writes users and sessions into it.
+		if devDB, err = checkDevDatabase(ctx, "dev", cfg.DatabaseURL, *allowAny, stderr); err != nil {
+			return err
+		}
+	}
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
@@ -97,7 +106,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	store, sessions, closeStore, err := openDevStore(startCtx, cfg, *dataDir, logger)
+	store, sessions, closeStore, err := openDevStore(startCtx, cfg, *dataDir, devDB, *allowAny, logger)
 	if err != nil {
 		return err
 	}
@@ -171,10 +180,12 @@ func startEmulator(dir, region string, logger *slog.Logger) (stop func(), endpoi
 	return func() { _ = srv.Close() }, "http://" + ln.Addr().String(), nil
 }
 
-// openDevStore opens DATABASE_URL's PostgreSQL (migrated first) when set,
-// else the SQLite file in the data directory. sessions is non-nil where the
-// store checks sessions, so the dev issuer records the ones its tokens name.
-func openDevStore(ctx context.Context, cfg config.Config, dir string, logger *slog.Logger) (devStore, demo.SessionAdder, func(), error) {
+// openDevStore opens DATABASE_URL's PostgreSQL (migrated first, and marked
+// as a dev database when it has no sellers) when set, else the SQLite file
+// in the data directory. devDB is what checkDevDatabase found. sessions is
+// non-nil where the store checks sessions, so the dev issuer records the
+// ones its tokens name.
+func openDevStore(ctx context.Context, cfg config.Config, dir string, devDB postgres.DevDatabase, allowAny bool, logger *slog.Logger) (devStore, demo.SessionAdder, func(), error) {
 	if cfg.DatabaseURL.IsZero() {
 		db, err := sqlite.Open(ctx, filepath.Join(dir, sqliteFile))
 		if err != nil {
@@ -184,6 +195,16 @@ func openDevStore(ctx context.Context, cfg config.Config, dir string, logger *sl
 	}
 	if err := postgres.Migrate(ctx, cfg.DatabaseURL.Reveal(), logger); err != nil {
 		return nil, nil, nil, err
+	}
+	if !devDB.Marked && !devDB.HasSellers {
+		marked, err := postgres.MarkDevDatabase(ctx, cfg.DatabaseURL.Reveal())
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if !marked && !allowAny {
+			// Sellers arrived since checkDevDatabase looked.
+			return nil, nil, nil, fmt.Errorf("%w: %s got sellers while dev started; run dev again to see why it refuses", errNotDevDatabase, dbTarget(cfg.DatabaseURL.Reveal()))
+		}
 	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: cfg.DatabaseMaxConns})
 	if err != nil {
@@ -284,3 +305,44 @@ func curlCommand(baseURL, token, showID, impersonate string) string {
 
 // errNoDevData is returned by token when dev has never run in the directory.
 var errNoDevData = errors.New("no dev data directory")
+
+// errNotDevDatabase is returned by dev and token when DATABASE_URL names a
+// database that is not marked as a dev one.
+var errNotDevDatabase = errors.New("not a dev database")
+
+// checkDevDatabase decides whether cmd (dev or token) may write into the
+// database at dbURL, writing nothing itself. Why: with DATABASE_URL pointing
+// at production, dev would migrate it and both would insert users and
+// sessions into auth.users and auth.sessions there. A database is a dev one
+// when it holds ivs_ingest.dev_database, which dev creates only on a
+// database with no sellers. dev also accepts a database with no sellers
+// (it marks it); token accepts only a marked one. allowAny lets any
+// database through, with a WARN line on stderr that names it (never its
+// password).
+func checkDevDatabase(ctx context.Context, cmd string, dbURL secret.String, allowAny bool, stderr io.Writer) (postgres.DevDatabase, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	d, err := postgres.InspectDevDatabase(ctx, dbURL.Reveal())
+	if err != nil {
+		return d, err
+	}
+	if d.Marked || (cmd == "dev" && !d.HasSellers) {
+		return d, nil
+	}
+	target := dbTarget(dbURL.Reveal())
+	why := "which is not marked as a dev database (no ivs_ingest.dev_database)"
+	if cmd == "dev" {
+		why = "which has sellers and is not marked as a dev database (no ivs_ingest.dev_database)"
+	}
+	if allowAny {
+		fmt.Fprintf(stderr, "WARN  %s --allow-any-database: writing into %s, %s\n", cmd, target, why)
+		return d, nil
+	}
+	what := "it would add a user and a session to auth.users and auth.sessions there"
+	if cmd == "dev" {
+		what = "dev would migrate it and add users and sessions to auth.users and auth.sessions there"
+	}
+	return d, fmt.Errorf("%w: DATABASE_URL names %s, %s, so it may be a production database and %s. "+
+		"Point DATABASE_URL at a dev database (dev marks one that has no sellers the first time it runs on it), "+
+		"or pass --allow-any-database to %s to write into this one anyway", errNotDevDatabase, target, why, what, cmd)
+}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ivs-ingest/ivs-ingest/internal/demo"
+	"github.com/ivs-ingest/ivs-ingest/internal/devauth"
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
 )
 
@@ -242,6 +248,18 @@ func TestDevOnPostgres(t *testing.T) {
 	if len(d.data.Users) != 0 || !strings.Contains(d.stdout.String(), "No demo data") {
 		t.Errorf("dev on PostgreSQL without --seed-demo seeded %d users, want none and a banner saying so", len(d.data.Users))
 	}
+	// A fresh database (no sellers) is marked as a dev one, and the marker
+	// is locked down like the service's other tables.
+	if !queryBool(t, env.DatabaseURL, `SELECT EXISTS (SELECT 1 FROM ivs_ingest.dev_database)`) {
+		t.Error("dev on a fresh database did not mark it as a dev database")
+	}
+	if !queryBool(t, env.DatabaseURL, `SELECT c.relrowsecurity AND NOT has_table_privilege('authenticated', c.oid, 'SELECT')
+		AND NOT has_table_privilege('anon', c.oid, 'SELECT') FROM pg_class c WHERE c.oid = 'ivs_ingest.dev_database'::regclass`) {
+		t.Error("ivs_ingest.dev_database is not locked down (row level security on, no grants to anon or authenticated)")
+	}
+	if strings.Contains(d.stderr.String(), "WARN") {
+		t.Errorf("dev on a fresh database warned:\n%s", d.stderr.String())
+	}
 	if !strings.Contains(d.stdout.String(), "PostgreSQL from DATABASE_URL (real)") {
 		t.Errorf("the banner does not say the store is real PostgreSQL:\n%s", d.stdout.String())
 	}
@@ -262,13 +280,151 @@ func TestDevOnPostgres(t *testing.T) {
 		t.Errorf("minted token on PostgreSQL with auth.sessions = %d %v, want 200 (its session recorded)", status, body["error"])
 	}
 	d.halt(t)
+}
 
-	// A database with sellers of its own is never seeded.
-	other := testenv.New(t, testenv.Options{})
-	other.Seller(t, "approved")
-	d = startDev(t, t.TempDir(), map[string]string{"DATABASE_URL": other.DatabaseURL}, "--seed-demo")
-	if len(d.data.Users) != 0 {
+// withPassword returns dbURL with a password (the test cluster trusts local
+// connections, so any will do), and the password, which no output may show.
+func withPassword(t *testing.T, dbURL string) (string, string) {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw, ok := u.User.Password(); ok {
+		return dbURL, pw
+	}
+	const pw = "dbPassword-DO-NOT-LEAK-4711"
+	u.User = url.UserPassword(u.User.Username(), pw)
+	return u.String(), pw
+}
+
+// queryBool runs a query answering one boolean on the database at dbURL.
+func queryBool(t *testing.T, dbURL, sql string, args ...any) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var b bool
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&b); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return b
+}
+
+// A database that has sellers and no dev marker may be production: dev
+// refuses it before writing anything, unless --allow-any-database, which
+// warns and names the database but never its password.
+func TestDevRefusesADatabaseNotMarkedAsDev(t *testing.T) {
+	t.Parallel()
+	// An existing Supabase app's database, never migrated by ivs-ingest.
+	env := testenv.New(t, testenv.Options{Supabase: true, Unmigrated: true})
+	pgtest.Exec(t, env.DatabaseURL, `
+CREATE TABLE public.sellers (id uuid PRIMARY KEY, user_id uuid NOT NULL UNIQUE, status text NOT NULL);
+INSERT INTO public.sellers VALUES (gen_random_uuid(), gen_random_uuid(), 'approved');`)
+	dbURL, password := withPassword(t, env.DatabaseURL)
+	vars := map[string]string{"DATABASE_URL": dbURL}
+	target := dbTarget(dbURL)
+
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	dir := filepath.Join(t.TempDir(), "data")
+	// Bounded, so that a dev that wrongly starts ends and fails the test.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := run(ctx, []string{"dev", "--port", "0", "--data", dir, "--seed-demo"}, func(k string) string { return vars[k] }, stdout, stderr)
+	if !errors.Is(err, errNotDevDatabase) || !strings.Contains(err.Error(), target) || !strings.Contains(err.Error(), "--allow-any-database") {
+		t.Fatalf("dev on a database with sellers and no marker = %v, want an error naming %s and --allow-any-database", err, target)
+	}
+	if strings.Contains(err.Error()+stdout.String()+stderr.String(), password) {
+		t.Error("dev's refusal shows the database password")
+	}
+	if queryBool(t, env.DatabaseURL, `SELECT to_regnamespace('ivs_ingest') IS NOT NULL OR to_regclass('public.shows') IS NOT NULL`) {
+		t.Error("dev refused but migrated the database (schema ivs_ingest or public.shows exists)")
+	}
+	if queryBool(t, env.DatabaseURL, `SELECT EXISTS (SELECT 1 FROM auth.users) OR EXISTS (SELECT 1 FROM auth.sessions)
+		OR (SELECT count(*) FROM public.sellers) <> 1`) {
+		t.Error("dev refused but wrote users, sessions or sellers")
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("dev refused but created its data directory")
+	}
+
+	// --allow-any-database: it runs, says so loudly, and still seeds nothing
+	// into a database that has sellers, nor marks it.
+	d := startDev(t, dir, vars, "--seed-demo", "--allow-any-database")
+	warn := ""
+	for _, line := range strings.Split(d.stderr.String(), "\n") {
+		if strings.HasPrefix(line, "WARN") {
+			warn = line
+		}
+	}
+	if !strings.Contains(warn, "--allow-any-database") || !strings.Contains(warn, target) {
+		t.Errorf("dev --allow-any-database warned %q, want a WARN line naming %s", warn, target)
+	}
+	if len(d.data.Users) != 0 || queryBool(t, env.DatabaseURL, `SELECT (SELECT count(*) FROM public.sellers) <> 1`) {
 		t.Errorf("--seed-demo seeded a database that has sellers")
+	}
+	if queryBool(t, env.DatabaseURL, `SELECT to_regclass('ivs_ingest.dev_database') IS NOT NULL`) {
+		t.Error("dev --allow-any-database marked a database that has sellers as a dev one")
+	}
+	d.halt(t)
+	if strings.Contains(d.stdout.String()+d.stderr.String(), password) {
+		t.Error("dev --allow-any-database shows the database password")
+	}
+}
+
+// token with DATABASE_URL records a session only in a database marked as a
+// dev one (TestDevOnPostgres covers the marked case), or, with a warning,
+// with --allow-any-database.
+func TestTokenRefusesADatabaseNotMarkedAsDev(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{Supabase: true})
+	env.Seller(t, "approved")
+	dbURL, password := withPassword(t, env.DatabaseURL)
+	getenv := func(k string) string { return map[string]string{"DATABASE_URL": dbURL}[k] }
+	target := dbTarget(dbURL)
+	dir := t.TempDir()
+	if _, err := devauth.LoadOrCreate(dir, "http://127.0.0.1:8080"); err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.Save(dir, demo.Data{BaseURL: "http://127.0.0.1:8080"}); err != nil {
+		t.Fatal(err)
+	}
+	const user = "0a000000-0000-4000-8000-0000000000aa"
+
+	for _, withSellers := range []bool{true, false} {
+		if !withSellers {
+			// Not marked is enough to refuse: an empty production database too.
+			pgtest.Exec(t, env.DatabaseURL, `DELETE FROM public.sellers`)
+		}
+		var stdout, stderr strings.Builder
+		err := run(context.Background(), []string{"token", "--data", dir, "--user", user}, getenv, &stdout, &stderr)
+		if !errors.Is(err, errNotDevDatabase) || !strings.Contains(err.Error(), target) || !strings.Contains(err.Error(), "--allow-any-database") {
+			t.Fatalf("token on an unmarked database (sellers: %v) = %v, want an error naming %s and --allow-any-database", withSellers, err, target)
+		}
+		if stdout.Len() != 0 || strings.Contains(err.Error()+stderr.String(), password) {
+			t.Errorf("token's refusal printed a token (%d bytes) or the database password", stdout.Len())
+		}
+		if queryBool(t, env.DatabaseURL, `SELECT EXISTS (SELECT 1 FROM auth.users WHERE id = $1)`, user) {
+			t.Fatal("token refused but added the user to auth.users")
+		}
+	}
+
+	var stdout, stderr strings.Builder
+	if err := run(context.Background(), []string{"token", "--data", dir, "--user", user, "--allow-any-database"}, getenv, &stdout, &stderr); err != nil {
+		t.Fatalf("token --allow-any-database: %v", err)
+	}
+	if w := stderr.String(); !strings.HasPrefix(w, "WARN") || !strings.Contains(w, target) || strings.Contains(w, password) {
+		t.Errorf("token --allow-any-database wrote %q to stderr, want a WARN line naming %s without the password", w, target)
+	}
+	if strings.Count(stdout.String(), ".") != 2 {
+		t.Errorf("token --allow-any-database printed %d bytes, want a JWT", stdout.Len())
+	}
+	if !queryBool(t, env.DatabaseURL, `SELECT EXISTS (SELECT 1 FROM auth.sessions WHERE user_id = $1)`, user) {
+		t.Error("token --allow-any-database did not record the token's session")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/app"
 	"github.com/ivs-ingest/ivs-ingest/internal/lambdahttp"
 	"github.com/ivs-ingest/ivs-ingest/internal/version"
 )
@@ -35,6 +36,8 @@ func inLambda(getenv func(string) string) bool {
 // default chain would itself read them from the environment. Nothing else is
 // needed.
 //
+// GET /metrics is served only when METRICS_TOKEN is set (404 otherwise).
+//
 // On SIGTERM (which Lambda sends before stopping the environment, because
 // the runtime registers for it with lambda.WithEnableSIGTERM) it lets
 // invocations in flight finish for up to lambdaShutdownGrace, closes the
@@ -43,7 +46,11 @@ func cmdLambda(ctx context.Context, args []string, getenv func(string) string, s
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
-	a, cfg, logger, err := prepareServe(ctx, "serve [--print-config]  (in Lambda, where AWS_LAMBDA_RUNTIME_API is set)", args, getenv, stdout, stderr)
+	// Why /metrics needs METRICS_TOKEN here: a function URL is public, and
+	// unlike a replica's port it sits behind no network boundary that could
+	// stand in for the token.
+	a, cfg, logger, err := prepareServe(ctx, "serve [--print-config]  (in Lambda, where AWS_LAMBDA_RUNTIME_API is set)", args, getenv, stdout, stderr,
+		app.WithMetricsOnlyBehindToken())
 	if err != nil || a == nil {
 		return err
 	}

@@ -263,7 +263,7 @@ func lambdaEnv(env *testenv.Env, overrides map[string]string) map[string]string 
 	for _, k := range []string{
 		"DATABASE_URL", "SUPABASE_URL", "SUPABASE_JWT_SECRET", "AWS_REGION", "AWS_ACCESS_KEY_ID",
 		"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_IVS", "AWS_ENDPOINT_URL",
-		"JWKS_MIN_REFETCH_INTERVAL", "LOG_LEVEL", "CORS_ALLOWED_ORIGINS", "RATE_LIMIT_REQUESTS_PER_MINUTE",
+		"JWKS_MIN_REFETCH_INTERVAL", "LOG_LEVEL", "CORS_ALLOWED_ORIGINS", "RATE_LIMIT_REQUESTS_PER_MINUTE", "METRICS_TOKEN",
 	} {
 		m[k] = getenv(k) // "" too: the parent's environment must not leak in
 	}
@@ -656,6 +656,49 @@ func TestLambdaWithRoleCredentials(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("the child's logs contain a credential or the stream key")
 		}
+	}
+}
+
+// TestLambdaMetricsOnlyWithToken: a function URL is public, so Lambda mode
+// serves /metrics only behind METRICS_TOKEN and answers 404 without one,
+// where serve, whose port a network may guard, serves it openly.
+func TestLambdaMetricsOnlyWithToken(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	metricsReq := func(header map[string]string) clientRequest {
+		return clientRequest{method: "GET", path: "/metrics", header: header}
+	}
+
+	if a, _ := overHTTP(t, serve(t, env.Getenv(nil)).URL, metricsReq(nil)); a.Status != http.StatusOK {
+		t.Errorf("GET /metrics from serve without METRICS_TOKEN = %d, want 200 (open, as documented)", a.Status)
+	}
+
+	open := startLambda(t, lambdaEnv(env, nil))
+	for _, kind := range []string{"function-url", "http-api"} {
+		a, _ := overLambda(t, open, kind, metricsReq(nil))
+		body, _ := a.Body.(map[string]any)
+		if a.Status != http.StatusNotFound || body["error"] != "Not found" {
+			t.Errorf("GET /metrics as a %s event without METRICS_TOKEN = %d %v, want 404 Not found", kind, a.Status, body["error"])
+		}
+	}
+
+	const token = "metrics-token/DO-NOT-LEAK/0123456789"
+	guarded := startLambda(t, lambdaEnv(env, map[string]string{"METRICS_TOKEN": token}))
+	for _, kind := range []string{"function-url", "http-api"} {
+		if a, _ := overLambda(t, guarded, kind, metricsReq(nil)); a.Status != http.StatusUnauthorized {
+			t.Errorf("GET /metrics as a %s event without the token = %d, want 401", kind, a.Status)
+		}
+		a, _ := overLambda(t, guarded, kind, metricsReq(map[string]string{"Authorization": "Bearer " + token}))
+		text, _ := a.Body.(string)
+		if a.Status != http.StatusOK || !strings.Contains(text, "ivs_ingest_") {
+			t.Errorf("GET /metrics as a %s event with the token = %d (%d bytes), want 200 with the service's metrics", kind, a.Status, len(text))
+		}
+	}
+	if err := guarded.terminate(t); err != nil {
+		t.Errorf("exit after SIGTERM = %v, want status 0", err)
+	}
+	if strings.Contains(guarded.stderr.String(), token) {
+		t.Error("the child's logs contain METRICS_TOKEN")
 	}
 }
 

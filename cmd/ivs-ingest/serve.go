@@ -22,7 +22,7 @@ import (
 // for Lambda mode alike: serve's flags, the configuration, the logger and the
 // assembled service. It returns a nil App and no error when --print-config
 // printed the configuration and there is nothing to serve.
-func prepareServe(ctx context.Context, synopsis string, args []string, getenv func(string) string, stdout, stderr io.Writer) (*app.App, config.Config, *slog.Logger, error) {
+func prepareServe(ctx context.Context, synopsis string, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...app.Option) (*app.App, config.Config, *slog.Logger, error) {
 	fs := newFlagSet("serve", synopsis, stderr)
 	printConfig := fs.Bool("print-config", false, "print the effective configuration, secrets redacted, and exit")
 	if err := parseFlags(fs, args); err != nil {
@@ -41,7 +41,7 @@ func prepareServe(ctx context.Context, synopsis string, args []string, getenv fu
 	logger := logging.New(stderr, cfg.LogLevel)
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	a, err := app.New(startCtx, cfg, logger)
+	a, err := app.New(startCtx, cfg, logger, opts...)
 	if err != nil {
 		return nil, cfg, nil, err
 	}

@@ -16,11 +16,12 @@ import (
 
 // cmdToken mints an access token from the dev issuer of a data directory.
 func cmdToken(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("token", "token --user <uuid> [--ttl 1h] [--anonymous] [--data ./.ivs-ingest]", stderr)
+	fs := newFlagSet("token", "token --user <uuid> [--ttl 1h] [--anonymous] [--data ./.ivs-ingest] [--allow-any-database]", stderr)
 	user := fs.String("user", "", "the user id (sub) of the token, a UUID")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	anonymous := fs.Bool("anonymous", false, "mint an anonymous user's token (which the service refuses)")
 	dataDir := fs.String("data", ".ivs-ingest", "the data directory of `ivs-ingest dev`")
+	allowAny := fs.Bool("allow-any-database", false, "with DATABASE_URL: record the session even in a database not marked as a dev one")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,6 +55,9 @@ func cmdToken(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("configuration: %w", err)
 	}
 	if !cfg.DatabaseURL.IsZero() {
+		if _, err := checkDevDatabase(ctx, "token", cfg.DatabaseURL, *allowAny, stderr); err != nil {
+			return err
+		}
 		db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: 2})
 		if err != nil {
 			return err

@@ -49,14 +49,28 @@ type App struct {
 	logger   *slog.Logger
 }
 
+// Option changes how New and Build assemble the service.
+type Option func(*options)
+
+type options struct {
+	metricsNeedToken bool
+}
+
+// WithMetricsOnlyBehindToken serves GET /metrics only when METRICS_TOKEN is
+// set, and answers 404 there otherwise. Lambda mode uses it: a function URL
+// is public, and no network boundary stands in for the token.
+func WithMetricsOnlyBehindToken() Option {
+	return func(o *options) { o.metricsNeedToken = true }
+}
+
 // New opens the PostgreSQL store named by cfg and assembles the service over
 // it. cfg must satisfy cfg.RequireServe.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
 	db, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	a, err := Build(ctx, cfg, db, logger)
+	a, err := Build(ctx, cfg, db, logger, opts...)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -86,7 +100,11 @@ func OpenStore(ctx context.Context, cfg config.Config) (*postgres.DB, error) {
 }
 
 // Build assembles the service over store, which the caller keeps and closes.
-func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Logger) (*App, error) {
+func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Logger, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	m := metrics.New(version.String())
 	verifier, err := auth.New(context.WithoutCancel(ctx), auth.Config{
 		Issuer:          cfg.JWTIssuer,
@@ -101,6 +119,10 @@ func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Log
 	}
 	svc := newService(ctx, cfg, store, logger, m)
 	work := RequestTimeout(cfg)
+	scrape := m.Handler()
+	if o.metricsNeedToken && cfg.MetricsToken.IsZero() {
+		scrape = nil // httpapi answers 404
+	}
 	var requestLimits limit.Source // nil: this process's memory
 	if cfg.RequestLimitsInDatabase {
 		if requestLimits = sharedLimits(store); requestLimits == nil {
@@ -117,7 +139,7 @@ func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Log
 		RequestTimeout:         work,
 		Logger:                 logger,
 		Metrics:                m,
-		MetricsHandler:         m.Handler(),
+		MetricsHandler:         scrape,
 		MetricsToken:           cfg.MetricsToken,
 	}, verifier, svc, store.Ping)
 	return &App{Handler: handler, Service: svc, RequestTimeout: work, Metrics: m, Retention: NewRetention(cfg, store, logger),

@@ -64,7 +64,7 @@ var errorTable = []struct {
 	{errBadCursor, http.StatusBadRequest, "cursor must be the nextCursor of an earlier answer, unchanged"},
 	{errBadSince, http.StatusBadRequest, "since must be an RFC 3339 timestamp such as 2026-12-01T00:00:00Z"},
 	{errBadOutcome, http.StatusBadRequest, "outcome must be allowed, denied or error"},
-	{errBadReason, http.StatusBadRequest, "reason must be a string of at most 500 characters, without control characters"},
+	{errBadReason, http.StatusBadRequest, "reason must be a string of at most 500 characters, without control or format characters"},
 	{ingest.ErrChannelUnavailable, http.StatusInternalServerError, "Failed to retrieve channel details"},
 	{ingest.ErrShowChanged, http.StatusConflict, "Show changed during the request; try again"},
 	{ingest.ErrStreamKeyUnavailable, http.StatusInternalServerError, "Failed to create stream key"},

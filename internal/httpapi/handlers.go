@@ -394,10 +394,20 @@ func reasonOf(body map[string]json.RawMessage) (string, error) {
 	}
 	var reason string
 	if err := json.Unmarshal(field, &reason); err != nil || utf8.RuneCountInString(reason) > maxReasonLen ||
-		strings.ContainsFunc(reason, unicode.IsControl) {
+		strings.ContainsFunc(reason, unsafeInReason) {
 		return "", errBadReason
 	}
 	return strings.TrimSpace(reason), nil
+}
+
+// unsafeInReason reports whether r may not appear in a reason. Why: the
+// reason is shown to admins in the audit log, in terminals and in log
+// viewers. Control characters (Cc) and the line and paragraph separators
+// forge lines there; format characters (Cf: bidi overrides and isolates,
+// zero-width spaces and joiners, the BOM) reorder or hide text, so that a
+// reason displays as something other than what was written.
+func unsafeInReason(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
 // impersonatedSeller reads X-Impersonate-Seller-Id; empty counts as absent.

@@ -166,9 +166,26 @@ func TestRevocation(t *testing.T) {
 	}
 	wantError(t, "revoke by another seller", revoke(env.Token(t, pending), show.ID, ""), 403, "You do not own this show")
 	wantError(t, "revoke by a user who is not a seller", revoke(env.Token(t, env.User(t)), show.ID, ""), 403, "Seller profile not found")
-	wantError(t, "revoke with a non-string reason", revoke(token, show.ID, `,"reason":42`), 400, "reason must be a string of at most 500 characters, without control characters")
+	wantError(t, "revoke with a non-string reason", revoke(token, show.ID, `,"reason":42`), 400, "reason must be a string of at most 500 characters, without control or format characters")
 	wantError(t, "revoke with a reason that carries a newline", revoke(token, show.ID, `,"reason":"a\nforged row"`), 400,
-		"reason must be a string of at most 500 characters, without control characters")
+		"reason must be a string of at most 500 characters, without control or format characters")
+	// Format characters make a reason display as other text than was
+	// written: bidi overrides and isolates reorder it, zero-width ones hide.
+	for _, c := range []struct{ what, escaped string }{
+		{"a right-to-left override (U+202E)", `\u202e`},
+		{"a left-to-right embedding (U+202A)", `\u202a`},
+		{"a first-strong isolate (U+2068)", `\u2068`},
+		{"a pop directional isolate (U+2069)", `\u2069`},
+		{"a zero-width space (U+200B)", `\u200b`},
+		{"a zero-width joiner (U+200D)", `\u200d`},
+		{"a byte order mark (U+FEFF)", `\ufeff`},
+		{"a soft hyphen (U+00AD)", `\u00ad`},
+		{"a line separator (U+2028)", `\u2028`},
+		{"a C1 control (U+0085)", `\u0085`},
+	} {
+		wantError(t, "revoke with a reason that carries "+c.what, revoke(token, show.ID, `,"reason":"key leaked `+c.escaped+`in chat"`), 400,
+			"reason must be a string of at most 500 characters, without control or format characters")
+	}
 	wantError(t, "revoke a show without a channel", revoke(token, env.Show(t, owner, false).ID, ""), 400, "Show does not have IVS channel configured")
 }
 

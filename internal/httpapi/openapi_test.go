@@ -302,7 +302,7 @@ func TestOpenAPIContract(t *testing.T) {
 	c.want(c.do("revoke with a reason", "POST", revoke, token, `{"showId":"`+show.ID+`","reason":"key pasted in a public chat"}`, nil, true), 200, "")
 	c.want(c.do("revoke by an admin", "POST", revoke, env.Token(t, admin), showBody(othersShow.ID), nil, true), 200, "")
 	c.want(c.do("revoke: reason with a control character", "POST", revoke, token, `{"showId":"`+show.ID+`","reason":"a\nforged row"}`, nil, false),
-		400, "reason must be a string of at most 500 characters, without control characters")
+		400, "reason must be a string of at most 500 characters, without control or format characters")
 	c.want(c.do("revoke: user who is not a seller", "POST", revoke, env.Token(t, user), showBody(show.ID), nil, true), 403, "Seller profile not found")
 	c.want(c.do("revoke: no such show", "POST", revoke, token, showBody(missing), nil, true), 404, "Show not found")
 

@@ -33,10 +33,6 @@ func (db *DB) KeyCreationWait(ctx context.Context, sellerID string, limit int, w
 	return keyCreationWait(ctx, db.pool, sellerID, limit, window)
 }
 
-type querier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
 func keyCreationWait(ctx context.Context, q querier, sellerID string, limit int, window time.Duration) (time.Duration, error) {
 	var (
 		n      int

@@ -360,6 +360,12 @@ func (c channelTx) RecordStreamKey(ctx context.Context, showID, keyARN, endpoint
 	return nil
 }
 
+// querier is a pool, a connection or a transaction, for statements that run
+// on any of them.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 func nullable(s string) any {
 	if s == "" {
 		return nil
