@@ -264,7 +264,7 @@ describe("against ivs-ingest dev", () => {
       refused(
         await revokeStreamKey(supabaseAs(dev.baseUrl, approved.token), liveShow, { reason: "x".repeat(501) }),
         400,
-        "reason must be a string of at most 500 characters, without control characters",
+        "reason must be a string of at most 500 characters, without control or format characters",
         "long reason",
       );
     });
