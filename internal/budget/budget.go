@@ -192,9 +192,21 @@ type Reservation struct {
 	delay    time.Duration
 	start    time.Time // of the first slot, on this process's monotonic clock
 
-	mu       sync.Mutex
-	used     int
-	released bool
+	mu        sync.Mutex
+	used      int
+	released  bool
+	extraWait time.Duration // the most a slot beyond the run's may wait; 0: the budget's maximum
+}
+
+// Hold marks the calls that follow as made while holding a lock (a
+// channel's, a transaction): a call that needs a slot beyond the run's own
+// (it starts late, or it is a retry) waits at most wait for one, and
+// otherwise fails with ErrExhausted, rather than queueing behind every other
+// caller with the lock held.
+func (r *Reservation) Hold(wait time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.extraWait = wait
 }
 
 // Ready waits until the reservation's first slot, or until ctx is done.
@@ -260,6 +272,10 @@ func (r *Reservation) Wait(ctx context.Context) error {
 	r.mu.Lock()
 	i := r.used
 	r.used++
+	maxWait := r.b.maxWait
+	if r.extraWait > 0 {
+		maxWait = min(maxWait, r.extraWait)
+	}
 	r.mu.Unlock()
 
 	if i < r.n {
@@ -273,7 +289,7 @@ func (r *Reservation) Wait(ctx context.Context) error {
 			return sleepUntil(ctx, slot)
 		}
 	}
-	s, err := r.b.src.ReserveSlots(ctx, 1, r.b.interval, r.b.maxWait)
+	s, err := r.b.src.ReserveSlots(ctx, 1, r.b.interval, maxWait)
 	if err != nil {
 		return fmt.Errorf("reserve an extra call slot: %w", err)
 	}

@@ -3,6 +3,7 @@ package budget
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -130,5 +131,29 @@ func TestReadyWaitsForTheFirstSlot(t *testing.T) {
 	cancel()
 	if err := r.Ready(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Ready(canceled) = %v, want context.Canceled", err)
+	}
+}
+
+// Under a lock, a call that needs a slot beyond its run's waits at most
+// the Hold bound for it, not the budget's whole maximum wait.
+func TestHoldBoundsExtraSlots(t *testing.T) {
+	t.Parallel()
+	src := &recordingSource{}
+	b := New(src, 4, 90*time.Second)
+	r, err := b.Reserve(context.Background(), Claim{Calls: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Wait(context.Background()); err != nil { // the run's own slot
+		t.Fatal(err)
+	}
+	r.Hold(5 * time.Second)
+	if err := r.Wait(context.Background()); err != nil { // one beyond it
+		t.Fatal(err)
+	}
+	iv := 250 * time.Millisecond
+	want := []sourceCall{{1, iv, 90 * time.Second}, {1, iv, 5 * time.Second}}
+	if got := src.recorded(); !slices.Equal(got, want) {
+		t.Errorf("source calls = %v, want %v (the extra slot bounded by Hold)", got, want)
 	}
 }

@@ -68,7 +68,8 @@ type Config struct {
 	IVSSellerCallsPerSecond float64
 	// IVSSellerBurst is how many IVS calls a seller may have reserved
 	// ahead of their share's rate; at least one rotation's five (the
-	// default, 10, admits a first key and a rotation at once).
+	// default, 20, admits a panel of several shows read from IVS at once,
+	// and holds at most 5 s of the whole budget).
 	IVSSellerBurst int
 	// StreamKeyMaxAge rotates keys older than this (since first seen) when
 	// their channel is offline; 0 for never.
@@ -112,7 +113,7 @@ func Load(getenv func(string) string) (Config, error) {
 		IVSSellerCallsPerSecond: p.float("IVS_MAX_CALLS_PER_SECOND_PER_SELLER", 1, 0, 1000),
 		// The least is one whole rotation (GetChannel, ListStreamKeys,
 		// DeleteStreamKey, StopStream, CreateStreamKey).
-		IVSSellerBurst:  p.int("IVS_MAX_QUEUED_CALLS_PER_SELLER", 10, 5, 1000),
+		IVSSellerBurst:  p.int("IVS_MAX_QUEUED_CALLS_PER_SELLER", 20, 5, 1000),
 		StreamKeyMaxAge: p.duration("STREAM_KEY_MAX_AGE", 0),
 		PprofAddr:       strings.TrimSpace(getenv("PPROF_ADDR")),
 		MetricsToken:    secret.New(strings.TrimSpace(getenv("METRICS_TOKEN"))),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"net/netip"
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
@@ -48,6 +49,21 @@ func newRequestLimits(src limit.Source, perUser, perIP int) requestLimits {
 // limit cannot be asked, the row is written (a doubt audits).
 func (l requestLimits) auditRefusal(ctx context.Context, userID string) bool {
 	return !errors.Is(l.refusals.Take(ctx, userID, 1), limit.ErrLimited)
+}
+
+// limitKeyOfIP is the per-IP limit's key for ip: the address, but an IPv6
+// address's /64, which one client usually holds whole (and could otherwise
+// walk through to escape the limit).
+func limitKeyOfIP(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is6() || addr.Is4In6() {
+		return ip
+	}
+	prefix, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return prefix.String()
 }
 
 // retryAfterSeconds rounds d up to whole seconds, at least 1.

@@ -249,3 +249,38 @@ func TestSellerShareOfTheIVSBudget(t *testing.T) {
 		t.Errorf("ivs_seller_share rejections = %v, want 1", got)
 	}
 }
+
+// A revocation that deleted the key and then failed (StopStream refused)
+// commits what it did: the show's key cleared, one audit row saying it
+// failed, and the owner may try again at once.
+func TestRevocationFailingAfterTheDeleteCommitsTheClearing(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, nil)
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	token := env.Token(t, owner)
+	wantKey(t, "first get", svc.get(t, token, show.ID, nil))
+	arn, _ := storedShow(t, env, show.ID)
+	if err := env.Emulator.SetLive(show.ChannelARN, true); err != nil {
+		t.Fatal(err)
+	}
+	env.Emulator.Fail("StopStream", "InternalServerException")
+	r := call(t, http.MethodPost, svc.URL+revokePath, token, `{"showId":"`+show.ID+`"}`, nil)
+	env.Emulator.ClearFailures()
+	wantError(t, "revocation whose StopStream fails", r, 500, "Failed to create stream key")
+	if keyExists(t, env, arn) {
+		t.Error("the key still exists in IVS")
+	}
+	if got, _ := storedShow(t, env, show.ID); got != "" {
+		t.Errorf("the show still records the deleted key %q", got)
+	}
+	rows := queryStrings(t, env.DatabaseURL, `SELECT count(*), string_agg(action || ' ' || outcome || ' ' || http_status || ' ' ||
+		(stream_key_arn = '`+arn+`'), ',') FROM ivs_ingest.audit_log WHERE request_id = '`+r.Header.Get("X-Request-Id")+`'`)
+	if rows[0] != "1" || rows[1] != "revoke error 500 true" {
+		t.Errorf("audit rows of the failed revocation = %v, want one: revoke error 500 naming the key", rows)
+	}
+	if r := call(t, http.MethodPost, svc.URL+revokePath, token, `{"showId":"`+show.ID+`"}`, nil); r.Status != 200 {
+		t.Errorf("the owner's retry right after = %s, want 200 (the failed attempt does not count)", r)
+	}
+}

@@ -123,11 +123,6 @@ func (e *AuditedError) Error() string { return e.Err.Error() }
 
 func (e *AuditedError) Unwrap() error { return e.Err }
 
-// FailedChangeStatus is the HTTP status an audit row records for a change
-// that failed after its first step: the transport answers every such error
-// (ErrStreamKeyUnavailable) with it.
-const FailedChangeStatus = 500
-
 // AuthzQuery names everything one authorization decision needs.
 type AuthzQuery struct {
 	UserID               string

@@ -63,6 +63,7 @@ func (s *Service) rotate(ctx context.Context, show Show, action Action, p budget
 		createErr error // a failure after the delete, which must not undo the clearing
 	)
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) (err error) {
+		hold(ctx)
 		if err := check(ctx, tx); err != nil {
 			return err
 		}
@@ -78,24 +79,33 @@ func (s *Service) rotate(ctx context.Context, show Show, action Action, p budget
 		// rotation leaves the current key working. Expiry is the
 		// service's own doing and is not counted against the seller.
 		var creation int64
-		if s.createsPerHour > 0 && action == ActionRotate && p == budget.Interactive {
-			id, retryAfter, err := tx.ReserveKeyCreation(ctx, show.SellerID, s.createsPerHour, time.Hour)
-			if err != nil {
-				return fmt.Errorf("reserve key creation: %w", err)
+		if action == ActionRotate && p == budget.Interactive {
+			if creation, err = s.reserveCreation(ctx, tx, show); err != nil {
+				return err
 			}
-			if id == 0 {
-				return &RateLimitedError{RetryAfter: retryAfter}
+		}
+		// failed commits what a rotation that failed after deleting did:
+		// the clearing, so that no replica keeps handing out the deleted
+		// key from its cache (the recorded ARN is authoritative) and the
+		// next get creates a key, with the row that says so.
+		failed := func(cause error) error {
+			createErr = cause
+			if creation != 0 {
+				if err := tx.CancelKeyCreation(ctx, creation); err != nil {
+					return err
+				}
 			}
-			creation = id
+			if err := tx.RecordStreamKey(ctx, show.ID, "", channel.IngestEndpoint); err != nil {
+				return err
+			}
+			row := audit
+			row.Outcome, row.HTTPStatus, row.StreamKeyARN = OutcomeError, failedChangeStatus(cause), ""
+			return tx.WriteAudit(ctx, row)
 		}
-		if _, err := s.deleteKeys(ctx, tx, show); err != nil {
-			return err
-		}
-		// Why record the clearing now: if the creation below fails, the
-		// section still commits it, so no replica keeps handing out the
-		// deleted key from its cache (the recorded ARN is authoritative),
-		// and the next get creates a key.
-		if err := tx.RecordStreamKey(ctx, show.ID, "", channel.IngestEndpoint); err != nil {
+		if _, deleted, err := s.deleteKeys(ctx, tx, show); err != nil {
+			if deleted {
+				return failed(err)
+			}
 			return err
 		}
 		k, err := s.ivs.CreateStreamKey(ctx, show.ChannelARN)
@@ -107,15 +117,7 @@ func (s *Service) rotate(ctx context.Context, show Show, action Action, p budget
 			}
 		}
 		if err != nil {
-			createErr = ivsFailure(ErrStreamKeyUnavailable, "create stream key", err)
-			if creation != 0 {
-				if err := tx.CancelKeyCreation(ctx, creation); err != nil {
-					return err
-				}
-			}
-			failed := audit
-			failed.Outcome, failed.HTTPStatus, failed.StreamKeyARN = OutcomeError, FailedChangeStatus, ""
-			return tx.WriteAudit(ctx, failed)
+			return failed(ivsFailure(ErrStreamKeyUnavailable, "create stream key", err))
 		}
 		key = k
 		if err := tx.RecordStreamKey(ctx, show.ID, k.ARN, channel.IngestEndpoint); err != nil {
@@ -234,7 +236,7 @@ type Revoked struct {
 // IngestDetails creates a fresh one. See mayRevoke for who may. Revocation
 // is limited only per show (RevokeInterval, admins exempt): the seller's
 // creation limit never stands in the way of killing a leaked key.
-func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (Revoked, error) {
+func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (_ Revoked, err error) {
 	q := AuthzQuery{UserID: req.Caller.UserID, SessionID: req.Caller.SessionID, ShowID: req.ShowID}
 	facts, err := s.store.Authorize(ctx, q)
 	if err != nil {
@@ -249,8 +251,20 @@ func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (Revok
 	p := budget.Interactive
 	if facts.IsAdmin {
 		p = budget.Batch
-	} else if err := s.revocations.Take(ctx, show.ID, 1); err != nil {
-		return Revoked{}, err
+	} else {
+		if err := s.revocations.Take(ctx, show.ID, 1); err != nil {
+			return Revoked{}, err
+		}
+		// A revocation that did not go through may be tried again at
+		// once: the limit counts revocations, not attempts.
+		defer func() {
+			if err == nil {
+				return
+			}
+			if gerr := s.revocations.Give(context.WithoutCancel(ctx), show.ID, 1); gerr != nil {
+				s.logger.WarnContext(ctx, "revocation limit not given back", "error", gerr.Error())
+			}
+		}()
 	}
 	// ListStreamKeys, DeleteStreamKey, StopStream.
 	ctx, release, err := s.reserveCalls(ctx, show, 3, p)
@@ -265,16 +279,21 @@ func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (Revok
 	audit.Action, audit.Outcome, audit.HTTPStatus = ActionRevoke, OutcomeAllowed, 200
 	audit.SellerID, audit.ShowID, audit.Reason = show.SellerID, show.ID, req.Reason
 	out := Revoked{SellerID: show.SellerID, AuditedBy: audit.RequestID}
+	var partial error // a failure after a key was deleted, which must not undo the clearing
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) error {
+		hold(ctx)
 		if err := reauthorize(ctx, tx, q, mayRevoke, show); err != nil {
 			return err
 		}
-		recorded, err := s.deleteKeys(ctx, tx, show)
-		if err != nil {
+		recorded, deleted, err := s.deleteKeys(ctx, tx, show)
+		out.StreamKeyARN, audit.StreamKeyARN = recorded, recorded
+		if err != nil && !deleted {
 			return err
 		}
-		out.StreamKeyARN = recorded
-		audit.StreamKeyARN = recorded
+		if err != nil {
+			partial = err
+			audit.Outcome, audit.HTTPStatus = OutcomeError, failedChangeStatus(err)
+		}
 		if err := tx.RecordStreamKey(ctx, show.ID, "", show.IngestEndpoint); err != nil {
 			return err
 		}
@@ -283,37 +302,53 @@ func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (Revok
 	if err != nil {
 		return Revoked{}, lockFailure(err)
 	}
+	if partial != nil {
+		return Revoked{}, &AuditedError{Err: partial, RequestID: audit.RequestID}
+	}
 	s.logger.InfoContext(ctx, "revoked stream key", "show_id", show.ID, "stream_key_arn", out.StreamKeyARN)
 	return out, nil
 }
 
+// failedChangeStatus is the HTTP status the audit row of a change that
+// failed part way records: the transport answers such errors
+// (ErrStreamKeyUnavailable, or the IVS budget running out) with it.
+func failedChangeStatus(err error) int {
+	if errors.Is(err, budget.ErrExhausted) {
+		return 503
+	}
+	return 500
+}
+
 // deleteKeys deletes every key of the show's channel, the recorded one
 // included, then stops the channel's live stream, and returns the key ARN the
-// show had recorded ("" for none). The caller holds the channel's lock.
-func (s *Service) deleteKeys(ctx context.Context, tx ChannelTx, show Show) (string, error) {
-	recorded, err := tx.StreamKeyARN(ctx, show.ID)
+// show had recorded ("" for none). deleted says whether a key may be gone
+// (a delete was attempted), which a failure must then commit. The caller
+// holds the channel's lock.
+func (s *Service) deleteKeys(ctx context.Context, tx ChannelTx, show Show) (recorded string, deleted bool, err error) {
+	recorded, err = tx.StreamKeyARN(ctx, show.ID)
 	if err != nil {
-		return "", fmt.Errorf("read recorded key: %w", err)
+		return "", false, fmt.Errorf("read recorded key: %w", err)
 	}
 	arns, err := s.ivs.ListStreamKeys(ctx, show.ChannelARN)
 	if err != nil && !errors.Is(err, ErrIVSNotFound) {
-		return "", ivsFailure(ErrStreamKeyUnavailable, "list stream keys", err)
+		return recorded, false, ivsFailure(ErrStreamKeyUnavailable, "list stream keys", err)
 	}
 	if recorded != "" && !slices.Contains(arns, recorded) {
 		arns = append(arns, recorded)
 	}
 	for _, arn := range arns {
 		s.keys.forget(arn)
+		deleted = true
 		if err := s.ivs.DeleteStreamKey(ctx, arn); err != nil && !errors.Is(err, ErrIVSNotFound) {
-			return "", ivsFailure(ErrStreamKeyUnavailable, "delete stream key", err)
+			return recorded, deleted, ivsFailure(ErrStreamKeyUnavailable, "delete stream key", err)
 		}
 	}
 	// After the delete, so the encoder cannot reconnect with the old key.
 	if err := s.ivs.StopStream(ctx, show.ChannelARN); err != nil &&
 		!errors.Is(err, ErrIVSNotBroadcasting) && !errors.Is(err, ErrIVSNotFound) {
-		return "", ivsFailure(ErrStreamKeyUnavailable, "stop stream", err)
+		return recorded, deleted, ivsFailure(ErrStreamKeyUnavailable, "stop stream", err)
 	}
-	return recorded, nil
+	return recorded, deleted, nil
 }
 
 // lockFailure names a section that ran out of time waiting for the lock or

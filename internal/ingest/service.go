@@ -145,7 +145,18 @@ func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, erro
 			return Details{}, err
 		}
 		if rn := v.(renewal); rn.ok {
-			return s.answerAfterWait(ctx, req, show, rn.d)
+			d, starter := rn.d, rn.d.AuditedBy == req.Audit.RequestID
+			if !starter {
+				// The renewal is the starter's, on record once; this
+				// request got the new key.
+				d.Action, d.AuditedBy = ActionGet, ""
+			}
+			d, err := s.answerAfterWait(ctx, req, show, d)
+			if err != nil && starter {
+				// The renewal's row is written: no second one.
+				return Details{}, &AuditedError{Err: err, RequestID: req.Audit.RequestID}
+			}
+			return d, err
 		}
 	}
 	if endpoint := NormalizeEndpoint(show.IngestEndpoint); endpoint != "" {
@@ -275,6 +286,7 @@ func (s *Service) resolveOnce(ctx context.Context, show Show, p budget.Priority)
 	var key StreamKey
 	action := ActionGet
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) error {
+		hold(ctx)
 		if err := s.checkBound(ctx, tx, show, false); err != nil {
 			return err
 		}
@@ -373,16 +385,13 @@ func (s *Service) keyOfChannel(ctx context.Context, channelARN string) (StreamKe
 // shows up as a quota error, and its key is then adopted instead: created is
 // false then.
 func (s *Service) createKey(ctx context.Context, tx ChannelTx, show Show, exempt bool) (key StreamKey, created bool, err error) {
-	if s.createsPerHour > 0 && !exempt {
-		id, retryAfter, err := tx.ReserveKeyCreation(ctx, show.SellerID, s.createsPerHour, time.Hour)
+	if !exempt {
+		id, err := s.reserveCreation(ctx, tx, show)
 		if err != nil {
-			return StreamKey{}, false, fmt.Errorf("reserve key creation: %w", err)
-		}
-		if id == 0 {
-			return StreamKey{}, false, &RateLimitedError{RetryAfter: retryAfter}
+			return StreamKey{}, false, err
 		}
 		defer func() {
-			if err == nil && !created {
+			if err == nil && !created && id != 0 {
 				err = tx.CancelKeyCreation(ctx, id)
 			}
 		}()
@@ -401,6 +410,23 @@ func (s *Service) createKey(ctx context.Context, tx ChannelTx, show Show, exempt
 	}
 	s.logger.InfoContext(ctx, "created stream key", "channel_arn", show.ChannelARN, "stream_key_arn", k.ARN)
 	return k, true, nil
+}
+
+// reserveCreation counts a creation against show's seller's hourly limit in
+// the section tx, or refuses with a *RateLimitedError; id is 0 when there
+// is no limit.
+func (s *Service) reserveCreation(ctx context.Context, tx ChannelTx, show Show) (id int64, err error) {
+	if s.createsPerHour <= 0 {
+		return 0, nil
+	}
+	id, retryAfter, err := tx.ReserveKeyCreation(ctx, show.SellerID, s.createsPerHour, time.Hour)
+	if err != nil {
+		return 0, fmt.Errorf("reserve key creation: %w", err)
+	}
+	if id == 0 {
+		return 0, &RateLimitedError{RetryAfter: retryAfter}
+	}
+	return id, nil
 }
 
 // creationWait refuses, before any IVS call is reserved, a creation the
@@ -447,6 +473,19 @@ func ready(ctx context.Context) error {
 		return r.Ready(ctx)
 	}
 	return nil
+}
+
+// lockedSlotWait bounds how long a call made under a channel's lock waits
+// for a slot beyond its step's own (a call that starts late, after waiting
+// for the lock; a retry): longer, and the step fails rather than hold the
+// lock, a transaction and a connection while queueing.
+const lockedSlotWait = 5 * time.Second
+
+// hold marks the reservation ctx carries as used under a lock.
+func hold(ctx context.Context) {
+	if r := budget.FromContext(ctx); r != nil {
+		r.Hold(lockedSlotWait)
+	}
 }
 
 // ivsFailure wraps an IVS error in the domain error that names the step,

@@ -16,8 +16,9 @@ import (
 // Why it is exact under concurrency: INSERT ... ON CONFLICT DO UPDATE takes
 // the row's lock and evaluates its WHERE on the row as the previous holder
 // committed it, so concurrent charges of one key queue and each sees the
-// others'. A refused charge writes nothing; `refused` then reads, under the
-// row lock, how long until the charge would fit (unless the row was inserted
+// others'. A refused charge changes no row (it only locks it, as ON
+// CONFLICT and FOR UPDATE do); `refused` then reads, under the row lock,
+// how long until the charge would fit (unless the row was inserted
 // after the statement's snapshot: Take then reads it again).
 const takeSQL = `WITH taken AS (
 	INSERT INTO ivs_ingest.rate_limits AS r (key, tat)
