@@ -455,3 +455,38 @@ INSERT INTO public.sellers VALUES ('`+seller1+`', '`+sellerUser+`', 'approved'),
 		}
 	}
 }
+
+// The review's L6: a partial unique index (the common soft delete) or an
+// expression index is not uniqueness of sellers.user_id, so a user with an
+// old, deleted approved profile and a new pending one is still a doubt,
+// and a doubt denies.
+func TestPartialUniqueIndexIsNotUniqueness(t *testing.T) {
+	t.Parallel()
+	for name, index := range map[string]string{
+		"partial":    `CREATE UNIQUE INDEX ON public.sellers (user_id) WHERE deleted_at IS NULL`,
+		"expression": `CREATE UNIQUE INDEX ON public.sellers ((user_id::text))`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			url := pgtest.NewDatabase(t)
+			pgtest.Exec(t, url, `CREATE TABLE public.sellers (id uuid PRIMARY KEY, user_id uuid NOT NULL, status text NOT NULL, deleted_at timestamptz);
+`+index+`;
+INSERT INTO public.sellers VALUES ('`+seller1+`', '`+sellerUser+`', 'approved', `+map[bool]string{true: "now()", false: "NULL"}[name == "partial"]+`)`)
+			if name == "partial" {
+				pgtest.Exec(t, url, `INSERT INTO public.sellers VALUES ('`+seller2+`', '`+sellerUser+`', 'pending', NULL)`)
+			}
+			if err := postgres.Migrate(context.Background(), url, discard); err != nil {
+				t.Fatal(err)
+			}
+			db := open(t, url)
+			f, err := db.Authorize(context.Background(), ingest.AuthzQuery{UserID: sellerUser, ShowID: noShow})
+			want := "approved"
+			if name == "partial" {
+				want = "pending" // two profiles: the doubt denies
+			}
+			if err != nil || f.Seller == nil || f.Seller.Status != want {
+				t.Errorf("Authorize() with a %s unique index = %+v, %v; want the %s profile", name, f.Seller, err, want)
+			}
+		})
+	}
+}
