@@ -302,22 +302,26 @@ type channelTx struct {
 }
 
 // Authorize implements ingest.ChannelTx: the authorization query in the
-// section's transaction, after FOR SHARE on the show's row keeps it from
-// being moved until the section ends.
+// section's transaction, after the show's row is locked (see Show) so that
+// it cannot be moved until the section ends.
 func (c channelTx) Authorize(ctx context.Context, q ingest.AuthzQuery) (ingest.AuthzFacts, error) {
-	if _, err := c.tx.Exec(ctx, `SELECT FROM public.shows WHERE id = $1::uuid FOR SHARE`, q.ShowID); err != nil {
+	if _, err := c.tx.Exec(ctx, `SELECT FROM public.shows WHERE id = $1::uuid FOR NO KEY UPDATE`, q.ShowID); err != nil {
 		return ingest.AuthzFacts{}, fmt.Errorf("lock show: %w", err)
 	}
 	return c.db.authorize(ctx, c.tx, q)
 }
 
-// Show implements ingest.ChannelTx. FOR SHARE keeps the row from being
-// moved to another seller or channel until the section ends.
+// Show implements ingest.ChannelTx. The row lock keeps the show from being
+// moved to another seller or channel until the section ends. Why FOR NO KEY
+// UPDATE, not FOR SHARE: the section updates the row later (its key), and a
+// transaction that updates a row it holds FOR SHARE leaves a MultiXact on
+// it, which every later read of the row must resolve until vacuum: the hot
+// path would pay for it on each request.
 func (c channelTx) Show(ctx context.Context, showID string) (ingest.Show, bool, error) {
 	var show scannedShow
 	err := c.tx.QueryRow(ctx, `SELECT `+showColumns+`
 	FROM public.shows sh LEFT JOIN ivs_ingest.stream_keys k ON k.key_arn = sh.ivs_stream_key_arn
-	WHERE sh.id = $1::uuid FOR SHARE OF sh`, showID).Scan(show.dest()...)
+	WHERE sh.id = $1::uuid FOR NO KEY UPDATE OF sh`, showID).Scan(show.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ingest.Show{}, false, nil
 	}
