@@ -20,12 +20,9 @@ import (
 // openService opens DATABASE_URL's store, refusing an outdated schema, and
 // the domain over it, for the commands that act without HTTP.
 func openService(ctx context.Context, getenv func(string) string, stderr io.Writer) (*ingest.Service, *postgres.DB, func(), error) {
-	cfg, err := config.Load(getenv)
-	if err == nil {
-		err = cfg.RequireDatabase()
-	}
+	cfg, err := databaseConfig(getenv)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("configuration: %w", err)
+		return nil, nil, nil, err
 	}
 	logger := logging.New(stderr, cfg.LogLevel)
 	db, err := app.OpenStore(ctx, cfg)
@@ -34,6 +31,19 @@ func openService(ctx context.Context, getenv func(string) string, stderr io.Writ
 	}
 	svc := app.NewService(ctx, cfg, db, logger)
 	return svc, db, func() { svc.Close(); db.Close() }, nil
+}
+
+// databaseConfig loads the configuration of a command that needs only the
+// database (and, for some, AWS).
+func databaseConfig(getenv func(string) string) (config.Config, error) {
+	cfg, err := config.Load(getenv)
+	if err == nil {
+		err = cfg.RequireDatabase()
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("configuration: %w", err)
+	}
+	return cfg, nil
 }
 
 // errSomeFailed makes a batch command exit non-zero when a show failed.
@@ -164,12 +174,9 @@ func cmdPruneAudit(ctx context.Context, args []string, getenv func(string) strin
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
-	if err == nil {
-		err = cfg.RequireDatabase()
-	}
+	cfg, err := databaseConfig(getenv)
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
 	if cfg.AuditRetention <= 0 {
 		fmt.Fprintln(stdout, "AUDIT_RETENTION is 0: audit rows are kept for ever; 0 deleted")

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 
-	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 )
@@ -15,12 +13,9 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
-	if err == nil {
-		err = cfg.RequireDatabase()
-	}
+	cfg, err := databaseConfig(getenv)
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
 	logger := logging.New(stderr, cfg.LogLevel)
 	if err := postgres.Migrate(ctx, cfg.DatabaseURL.Reveal(), logger); err != nil {

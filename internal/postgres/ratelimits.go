@@ -29,12 +29,15 @@ const takeSQL = `WITH taken AS (
 		<= clock_timestamp() + $3::bigint * interval '1 microsecond'
 	RETURNING true AS ok
 ), refused AS (
-	SELECT greatest(tat, clock_timestamp()) + ($2::bigint - $3::bigint) * interval '1 microsecond' - clock_timestamp() AS wait
-	FROM ivs_ingest.rate_limits
-	WHERE key = $1 AND NOT EXISTS (SELECT FROM taken)
+	` + waitSQL + ` AND NOT EXISTS (SELECT FROM taken)
 	FOR UPDATE
 )
 SELECT coalesce((SELECT ok FROM taken), false), (SELECT wait FROM refused)`
+
+// waitSQL reads how long until a charge of $2 fits key $1's tolerance of $3
+// (both in microseconds).
+const waitSQL = `SELECT greatest(tat, clock_timestamp()) + ($2::bigint - $3::bigint) * interval '1 microsecond' - clock_timestamp() AS wait
+	FROM ivs_ingest.rate_limits WHERE key = $1`
 
 // Take implements limit.Source for every replica on this database, in one
 // round trip on the database's clock.
@@ -56,8 +59,7 @@ func (db *DB) Take(ctx context.Context, key string, n int, r limit.Rate) (bool, 
 	if wait == nil {
 		// The key's row was inserted by a charge that committed after this
 		// statement's snapshot: a new statement sees it.
-		err := db.pool.QueryRow(ctx, `SELECT greatest(tat, clock_timestamp()) + ($2::bigint - $3::bigint) * interval '1 microsecond' - clock_timestamp()
-			FROM ivs_ingest.rate_limits WHERE key = $1`, key, micros(time.Duration(n)*r.Interval), micros(time.Duration(r.Burst)*r.Interval)).Scan(&wait)
+		err := db.pool.QueryRow(ctx, waitSQL, key, micros(time.Duration(n)*r.Interval), micros(time.Duration(r.Burst)*r.Interval)).Scan(&wait)
 		if err != nil {
 			return false, 0, fmt.Errorf("take rate limit: %w", err)
 		}
