@@ -3,7 +3,7 @@
 #   docker build -t ivs-ingest --build-arg VERSION=$(git describe --tags --always) .
 #   docker run -p 8080:8080 --env-file ivs-ingest.env ivs-ingest            # serve
 #   docker run --env-file ivs-ingest.env ivs-ingest migrate                 # or doctor, rotate-expired...
-# Not built in CI (no container engine there); see README, "Container".
+# Not built in CI (no container engine there); see docs/deploy.md, "Container".
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src

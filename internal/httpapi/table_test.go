@@ -17,7 +17,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
 )
 
-// TestErrorTable walks every row of the API's error table (README, "Errors")
+// TestErrorTable walks every row of the API's error table (docs/api.md, "Errors")
 // against the real service.
 func TestErrorTable(t *testing.T) {
 	t.Parallel()

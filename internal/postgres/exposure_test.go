@@ -279,7 +279,7 @@ INSERT INTO public.shows (seller_id, title, ivs_channel_arn) VALUES
 	}
 }
 
-// The README's way to move a show: a SECURITY DEFINER function that checks
+// docs/database.md's way to move a show: a SECURITY DEFINER function that checks
 // the caller is an admin runs as its owner, whom the trigger lets through.
 func TestMoveShowThroughSecurityDefiner(t *testing.T) {
 	t.Parallel()

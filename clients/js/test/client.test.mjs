@@ -28,7 +28,7 @@ function supabaseAs(baseUrl, token) {
   return createClient(baseUrl, "dev-anon-key", { accessToken: async () => token });
 }
 
-/** A FunctionsClient pointed at a self-hosted base URL, as the README shows. */
+/** A FunctionsClient pointed at a self-hosted base URL, as clients/README.md shows. */
 function functionsAs(functionsUrl, token) {
   return new FunctionsClient(functionsUrl, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
 }
@@ -101,7 +101,7 @@ describe("against ivs-ingest dev", () => {
     });
 
     test("works with the README's self-hosted client, whose customFetch takes the session's token", async () => {
-      // The README's snippet, with supabase.auth reduced to the getSession it uses.
+      // clients/README.md's snippet, with supabase.auth reduced to the getSession it uses.
       const supabase = { auth: { getSession: async () => ({ data: { session: { access_token: approved.token } } }) } };
       const ingest = new FunctionsClient(dev.functionsUrl, {
         customFetch: async (input, init) => {
@@ -131,7 +131,7 @@ describe("against ivs-ingest dev", () => {
       assert.ok(d.streamKey !== firstKey, "the pending seller's show has the approved seller's key");
     });
 
-    // Each refusal, with the server's own message, in the order of the README's error table.
+    // Each refusal, with the server's own message, in the order of the error table (docs/api.md).
     const refusals = [
       {
         name: "no Authorization header",
