@@ -2,12 +2,16 @@ package httpapi
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
+	"github.com/ivs-ingest/ivs-ingest/internal/metrics"
 )
 
 // Errors of the transport itself.
@@ -90,4 +94,76 @@ func wwwAuthenticate(err error) string {
 		return "Bearer"
 	}
 	return `Bearer error="invalid_token"`
+}
+
+// handlerFunc is a handler that returns its error, so that handle writes
+// every error response in one place.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h to http.Handler, writing its error, if any.
+func (s *server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// writeError answers with err's status and message from errorTable, with
+// the Retry-After and the rejection metric of a refusal by a limit, and
+// hands err to the request's log line. It writes no audit row: authed has
+// written it before the error reaches here.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, message := statusOf(err)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", wwwAuthenticate(err))
+	}
+	body := errorBody{Error: message}
+	var (
+		over      *limit.LimitedError
+		limited   *ingest.RateLimitedError
+		exhausted *budget.ExhaustedError
+	)
+	switch {
+	case errors.As(err, &over):
+		s.metrics.Rejected(over.Limit)
+		body.RetryAfter = retryAfterSeconds(over.RetryAfter)
+	case errors.As(err, &limited):
+		s.metrics.Rejected(metrics.LimitKeyCreations)
+		body.RetryAfter = retryAfterSeconds(limited.RetryAfter)
+	case errors.As(err, &exhausted):
+		if errors.Is(err, ingest.ErrIVSThrottled) {
+			s.metrics.Rejected(metrics.LimitIVSThrottled)
+		} else {
+			s.metrics.Rejected(metrics.LimitIVSBudget)
+		}
+		// 503 says only "Service unavailable"; when to retry is in the header.
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(exhausted.RetryAfter)))
+	}
+	if body.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(body.RetryAfter))
+	}
+	logLineOf(r.Context()).err = err
+	writeJSON(w, status, body)
+}
+
+type errorBody struct {
+	Error      string `json:"error"`
+	RetryAfter int    `json:"retryAfter,omitempty"`
+}
+
+// retryAfterSeconds rounds d up to whole seconds, at least 1.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// outcomeOf is the audit outcome of an answer with status.
+func outcomeOf(status int) ingest.Outcome {
+	switch {
+	case status >= 500:
+		return ingest.OutcomeError
+	case status >= 400:
+		return ingest.OutcomeDenied
+	}
+	return ingest.OutcomeAllowed
 }

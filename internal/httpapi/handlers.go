@@ -17,7 +17,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
-	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 )
 
 // streamKeyHint is the seed's fixed hint, kept for existing frontends.
@@ -31,115 +30,100 @@ type ingestResponse struct {
 	SRTURL         string `json:"srtUrl,omitempty"`
 }
 
-// getIngestDetails serves POST /functions/v1/get-ivs-ingest.
-func (s *server) getIngestDetails(w http.ResponseWriter, r *http.Request) error {
-	req, err := s.ingestRequest(r, ingest.ActionGet)
-	if err != nil {
-		return err
+// getIngest serves POST /functions/v1/get-ivs-ingest.
+func getIngest(svc IngestService) userHandler {
+	return func(r *http.Request, x *exchange) (any, error) {
+		req, err := ingestRequest(r, x)
+		if err != nil {
+			return nil, err
+		}
+		d, err := svc.IngestDetails(r.Context(), req)
+		if err != nil {
+			return nil, err
+		}
+		return ingestAnswer(x, d), nil
 	}
-	d, err := s.ingest.IngestDetails(r.Context(), req)
-	if err != nil {
-		return err
-	}
-	return s.answerIngest(w, r, d)
 }
 
-// rotateStreamKey serves POST /functions/v1/rotate-ivs-stream-key.
-func (s *server) rotateStreamKey(w http.ResponseWriter, r *http.Request) error {
-	req, err := s.ingestRequest(r, ingest.ActionRotate)
-	if err != nil {
-		return err
+// rotateKey serves POST /functions/v1/rotate-ivs-stream-key.
+func rotateKey(svc IngestService) userHandler {
+	return func(r *http.Request, x *exchange) (any, error) {
+		req, err := ingestRequest(r, x)
+		if err != nil {
+			return nil, err
+		}
+		d, err := svc.RotateStreamKey(r.Context(), req)
+		if err != nil {
+			return nil, err
+		}
+		return ingestAnswer(x, d), nil
 	}
-	d, err := s.ingest.RotateStreamKey(r.Context(), req)
-	if err != nil {
-		return err
-	}
-	return s.answerIngest(w, r, d)
 }
 
-// ingestRequest authenticates r and reads {"showId"} and the impersonation
-// header, in the order of the error table.
-func (s *server) ingestRequest(r *http.Request, action ingest.Action) (ingest.Request, error) {
-	info := infoFrom(r.Context())
-	info.action = action
-	caller, err := s.authenticate(r)
-	if err != nil {
-		return ingest.Request{}, err
-	}
+// ingestRequest reads {"showId"} and the impersonation header, in the order
+// of the error table.
+func ingestRequest(r *http.Request, x *exchange) (ingest.Request, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return ingest.Request{}, err
 	}
-	showID, err := showIDOf(body)
+	x.showID, err = showIDOf(body)
 	if err != nil {
 		return ingest.Request{}, err
 	}
-	info.showID = showID
-	impersonate, err := impersonatedSeller(r)
+	x.impersonated, err = impersonatedSeller(r)
 	if err != nil {
 		return ingest.Request{}, err
 	}
-	info.impersonated = impersonate
-	return ingest.Request{Caller: caller, ShowID: showID, ImpersonateSellerID: impersonate, Audit: s.auditEntry(r)}, nil
+	return ingest.Request{Caller: x.caller, ShowID: x.showID, ImpersonateSellerID: x.impersonated, Audit: x.entry()}, nil
 }
 
-// answerIngest writes d, once its audit row is durable: no key leaves
-// without one. A change (rotation, renewal) wrote the row in its own
-// transaction.
-func (s *server) answerIngest(w http.ResponseWriter, r *http.Request, d ingest.Details) error {
-	info := infoFrom(r.Context())
-	info.action, info.sellerID, info.keyARN = d.Action, d.SellerID, d.StreamKeyARN
-	if d.AuditedBy == info.requestID {
-		info.audited = true
-	}
-	if err := s.audit(r, http.StatusOK); err != nil {
-		return err
-	}
-	url := d.ServerURL()
-	writeJSON(w, http.StatusOK, ingestResponse{
+// ingestAnswer notes in x what d's request did and returns d's answer. A
+// change (rotation, renewal) wrote the audit row in its own transaction.
+func ingestAnswer(x *exchange, d ingest.Details) keyAnswer {
+	x.action, x.sellerID, x.keyARN, x.auditedBy = d.Action, d.SellerID, d.StreamKeyARN, d.AuditedBy
+	return keyAnswer{d}
+}
+
+// keyAnswer is the answer of get-ivs-ingest and rotate-ivs-stream-key. The
+// key is revealed only as the answer is encoded, which authed does once the
+// audit row is durable.
+type keyAnswer struct{ d ingest.Details }
+
+func (a keyAnswer) MarshalJSON() ([]byte, error) {
+	url := a.d.ServerURL()
+	return json.Marshal(ingestResponse{
 		IngestEndpoint: url,
-		StreamKey:      d.StreamKey.Reveal(), // one of the places a key leaves the service, on purpose
+		StreamKey:      a.d.StreamKey.Reveal(), // one of the places a key leaves the service, on purpose
 		ServerURL:      url,
 		StreamKeyHint:  streamKeyHint,
-		SRTURL:         d.SRTURL(),
+		SRTURL:         a.d.SRTURL(),
 	})
-	return nil
 }
 
-// revokeStreamKey serves POST /functions/v1/revoke-ivs-stream-key.
-func (s *server) revokeStreamKey(w http.ResponseWriter, r *http.Request) error {
-	info := infoFrom(r.Context())
-	info.action = ingest.ActionRevoke
-	caller, err := s.authenticate(r)
-	if err != nil {
-		return err
+// revokeKey serves POST /functions/v1/revoke-ivs-stream-key.
+func revokeKey(svc IngestService) userHandler {
+	return func(r *http.Request, x *exchange) (any, error) {
+		body, err := readBody(r)
+		if err != nil {
+			return nil, err
+		}
+		x.showID, err = showIDOf(body)
+		if err != nil {
+			return nil, err
+		}
+		x.reason, err = reasonOf(body)
+		if err != nil {
+			return nil, err
+		}
+		rv, err := svc.RevokeStreamKey(r.Context(), ingest.RevokeRequest{Caller: x.caller, ShowID: x.showID, Reason: x.reason, Audit: x.entry()})
+		if err != nil {
+			return nil, err
+		}
+		// The revocation wrote the row with the change.
+		x.sellerID, x.keyARN, x.auditedBy = rv.SellerID, rv.StreamKeyARN, rv.AuditedBy
+		return map[string]bool{"revoked": true}, nil
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	showID, err := showIDOf(body)
-	if err != nil {
-		return err
-	}
-	info.showID = showID
-	reason, err := reasonOf(body)
-	if err != nil {
-		return err
-	}
-	info.reason = reason
-	rv, err := s.ingest.RevokeStreamKey(r.Context(), ingest.RevokeRequest{Caller: caller, ShowID: showID, Reason: reason, Audit: s.auditEntry(r)})
-	if err != nil {
-		return err
-	}
-	info.sellerID, info.keyARN = rv.SellerID, rv.StreamKeyARN
-	// The revocation wrote the row with the change.
-	info.audited = info.audited || rv.AuditedBy == info.requestID
-	if err := s.audit(r, http.StatusOK); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]bool{"revoked": true})
-	return nil
 }
 
 // Audit log page sizes.
@@ -149,71 +133,67 @@ const (
 )
 
 // readAudit serves GET /functions/v1/ivs-audit?showId=<uuid>&limit=<n>&cursor=<c>&since=<t>&outcome=<o>.
-func (s *server) readAudit(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		// A GET route also matches HEAD, which would read (and audit) the
-		// log for an answer without a body.
-		return methodNotAllowed("GET, OPTIONS")(w, r)
+func readAudit(svc IngestService) userHandler {
+	return func(r *http.Request, x *exchange) (any, error) {
+		q, err := auditQuery(r, x)
+		if err != nil {
+			return nil, err
+		}
+		page, err := svc.ReadAudit(r.Context(), x.caller, q)
+		if err != nil {
+			return nil, err
+		}
+		out := auditPage{Entries: page.Entries, OtherEntries: page.OtherEntries}
+		if out.Entries == nil {
+			out.Entries = []ingest.AuditEntry{}
+		}
+		if page.NextBeforeID > 0 {
+			out.NextCursor = auditCursor(page.NextBeforeID)
+		}
+		return out, nil
 	}
-	info := infoFrom(r.Context())
-	info.action = ingest.ActionAuditRead
-	caller, err := s.authenticate(r)
-	if err != nil {
-		return err
-	}
+}
+
+// auditQuery reads the audit read's query parameters, noting its show in x.
+func auditQuery(r *http.Request, x *exchange) (ingest.AuditQuery, error) {
 	query := r.URL.Query()
 	q := ingest.AuditQuery{Limit: defaultAuditLimit}
 	if v := query.Get("showId"); v != "" {
 		id, ok := ingest.ParseID(v)
 		if !ok {
-			return errShowIDNotUUID
+			return q, errShowIDNotUUID
 		}
-		q.ShowID, info.showID = id, id
+		q.ShowID, x.showID = id, id
 	}
 	if v := query.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxAuditLimit {
-			return errBadLimit
+			return q, errBadLimit
 		}
 		q.Limit = n
 	}
 	if v := query.Get("cursor"); v != "" {
 		id, ok := parseAuditCursor(v)
 		if !ok {
-			return errBadCursor
+			return q, errBadCursor
 		}
 		q.BeforeID = id
 	}
 	if v := query.Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			return errBadSince
+			return q, errBadSince
 		}
 		q.Since = t
 	}
 	if v := query.Get("outcome"); v != "" {
 		o, ok := ingest.ParseOutcome(v)
 		if !ok {
-			return errBadOutcome
+			return q, errBadOutcome
 		}
 		q.Outcome = o
 	}
-	page, err := s.ingest.ReadAudit(r.Context(), caller, q)
-	if err != nil {
-		return err
-	}
-	if err := s.audit(r, http.StatusOK); err != nil {
-		return err
-	}
-	out := auditPage{Entries: page.Entries, OtherEntries: page.OtherEntries}
-	if out.Entries == nil {
-		out.Entries = []ingest.AuditEntry{}
-	}
-	if page.NextBeforeID > 0 {
-		out.NextCursor = auditCursor(page.NextBeforeID)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return q, nil
 }
 
 // auditPage is ivs-audit's answer.
@@ -253,99 +233,16 @@ func parseAuditCursor(c string) (int64, bool) {
 	return id, true
 }
 
-// audit writes the request's audit row, once: requests that carried a valid
-// token get exactly one, but for repeated refusals by the per-user limit
-// (see requestLimits.auditRefusal).
-func (s *server) audit(r *http.Request, status int) error {
-	info := infoFrom(r.Context())
-	if info == nil || info.userID == "" || info.audited {
-		return nil
-	}
-	info.audited = true
-	e := s.auditEntry(r)
-	e.Action, e.HTTPStatus, e.Outcome = info.action, status, ingest.OutcomeAllowed
-	switch {
-	case status >= 500:
-		e.Outcome = ingest.OutcomeError
-	case status >= 400:
-		e.Outcome = ingest.OutcomeDenied
-	}
-	e.SellerID, e.StreamKeyARN = info.sellerID, info.keyARN
-	// Why detached: the row is owed even when the client hung up or the
-	// request ran out of time.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-	defer cancel()
-	return s.ingest.WriteAudit(ctx, e)
-}
-
-// auditEntry is the request's audit row as far as the transport knows it:
-// who asked, from where, about which show.
-func (s *server) auditEntry(r *http.Request) ingest.AuditEntry {
-	info := infoFrom(r.Context())
-	return ingest.AuditEntry{
-		RequestID:            info.requestID,
-		Action:               info.action,
-		ActorUserID:          info.userID,
-		ImpersonatedSellerID: info.impersonated,
-		ShowID:               info.showID,
-		ClientIP:             clientIP(r),
-		UserAgent:            truncate(r.UserAgent(), 256),
-		Reason:               info.reason,
-	}
-}
-
-// clientIP is the address the request came from: the socket's peer, or the
-// event's source IP in AWS Lambda mode.
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = strings.Trim(host[:i], "[]")
-	}
-	return host
-}
-
-// bearerToken returns the request's bearer token (the scheme in any case).
-func bearerToken(r *http.Request) (string, error) {
-	header := strings.TrimSpace(r.Header.Get("Authorization"))
-	if header == "" {
-		return "", errMissingAuth
-	}
-	scheme, token, ok := strings.Cut(header, " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return "", errMalformedAuth
-	}
-	return token, nil
-}
-
-// authenticate applies the per-IP request limit, verifies the request's
-// bearer token and applies the per-user request limit: all before any
-// database work (but for the limits' own, in AWS Lambda mode).
-func (s *server) authenticate(r *http.Request) (ingest.Caller, error) {
-	ctx := r.Context()
-	if !s.limits.ip.Rate().Unlimited() {
-		if err := s.limits.ip.Take(ctx, limitKeyOfIP(clientIP(r)), 1); err != nil {
-			return ingest.Caller{}, err
+// limitBody refuses bodies over MaxBodyBytes: early when the client declares
+// the length, else while the handler reads.
+func limitBody(next handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.ContentLength > MaxBodyBytes {
+			return errBodyTooLarge
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		return next(w, r)
 	}
-	token, err := bearerToken(r)
-	if err != nil {
-		return ingest.Caller{}, err
-	}
-	c, err := s.authn.Verify(ctx, token)
-	if err != nil {
-		return ingest.Caller{}, err
-	}
-	info := infoFrom(ctx)
-	info.userID = c.UserID
-	if err := s.limits.user.Take(ctx, c.UserID, 1); err != nil {
-		if errors.Is(err, limit.ErrLimited) && !s.limits.auditRefusal(ctx, c.UserID) {
-			info.audited = true // this user's refusals are on record for this minute
-			s.metrics.RefusalNotAudited()
-		}
-		return ingest.Caller{}, err
-	}
-	return ingest.Caller{UserID: c.UserID, SessionID: c.SessionID}, nil
 }
 
 // readBody reads a JSON object body.
@@ -441,12 +338,14 @@ func healthz(w http.ResponseWriter, r *http.Request) error {
 }
 
 // readyz answers 200 when the dependencies answer within two seconds.
-func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
-	if err := s.ready.get(r.Context()); err != nil {
-		return fmt.Errorf("%w: %w", errUnavailable, err)
+func readyz(ready *readiness) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := ready.get(r.Context()); err != nil {
+			return fmt.Errorf("%w: %w", errUnavailable, err)
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	return nil
 }
 
 // readinessTTL is how long a readiness answer is reused. Why: /readyz is
@@ -474,15 +373,6 @@ func (rd *readiness) get(ctx context.Context) error {
 	defer cancel()
 	rd.err, rd.checked = rd.check(cctx), time.Now()
 	return rd.err
-}
-
-func notFound(w http.ResponseWriter, r *http.Request) error { return errNotFound }
-
-func methodNotAllowed(allow string) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Allow", allow)
-		return errMethodNotAllowed
-	}
 }
 
 // writeJSON writes v as the JSON answer with status. Headers first: they

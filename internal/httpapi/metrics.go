@@ -5,26 +5,29 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
-// serveMetrics serves the Prometheus registry, behind METRICS_TOKEN when one
-// is set.
-func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
-	if s.scrape == nil {
-		return errNotFound
-	}
-	if !s.scrapeToken.IsZero() {
-		token, err := bearerToken(r)
-		if err != nil {
-			return fmt.Errorf("%w: %w", errMetricsToken, err)
+// serveMetrics serves registry (nil: 404), behind token when one is set.
+func serveMetrics(registry http.Handler, token secret.String) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if registry == nil {
+			return errNotFound
 		}
-		// Why hashes: ConstantTimeCompare is constant-time only for inputs
-		// of equal length; comparing digests hides the token's length too.
-		got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(s.scrapeToken.Reveal()))
-		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			return errMetricsToken
+		if !token.IsZero() {
+			got, err := bearerToken(r)
+			if err != nil {
+				return fmt.Errorf("%w: %w", errMetricsToken, err)
+			}
+			// Why hashes: ConstantTimeCompare is constant-time only for inputs
+			// of equal length; comparing digests hides the token's length too.
+			gotSum, wantSum := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(token.Reveal()))
+			if subtle.ConstantTimeCompare(gotSum[:], wantSum[:]) != 1 {
+				return errMetricsToken
+			}
 		}
+		registry.ServeHTTP(w, r)
+		return nil
 	}
-	s.scrape.ServeHTTP(w, r)
-	return nil
 }

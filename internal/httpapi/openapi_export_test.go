@@ -1,5 +1,7 @@
 package httpapi
 
+import "net/http"
+
 // ErrorTableRow is one row of the error table as a client sees it.
 type ErrorTableRow struct {
 	Status  int
@@ -15,3 +17,16 @@ func ErrorTableRows() []ErrorTableRow {
 	}
 	return rows
 }
+
+// RegisteredRoutes returns the patterns routes registers, in order, so that
+// the contract test in package httpapi_test can hold them against
+// api/openapi.yaml.
+func RegisteredRoutes() []string {
+	var rec routeRecorder
+	(&server{}).routes(&rec)
+	return rec
+}
+
+type routeRecorder []string
+
+func (r *routeRecorder) Handle(pattern string, _ http.Handler) { *r = append(*r, pattern) }

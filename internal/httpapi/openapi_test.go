@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"net/http"
 	"net/url"
@@ -534,61 +531,9 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	}
 }
 
-// registeredRoutes returns the patterns routes.go registers, read from its
-// source so that a route added there without a contract fails the test.
+// registeredRoutes returns the patterns routes.go registers, as it registers
+// them, so that a route added there without a contract fails the test.
 func registeredRoutes(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "routes.go", nil, 0)
-	if err != nil {
-		t.Fatalf("parse routes.go: %v", err)
-	}
-	consts := map[string]string{}
-	var eval func(ast.Expr) (string, bool)
-	eval = func(e ast.Expr) (string, bool) {
-		switch e := e.(type) {
-		case *ast.BasicLit:
-			s, err := strconv.Unquote(e.Value)
-			return s, err == nil
-		case *ast.Ident:
-			s, ok := consts[e.Name]
-			return s, ok
-		case *ast.BinaryExpr:
-			a, ok1 := eval(e.X)
-			b, ok2 := eval(e.Y)
-			return a + b, ok1 && ok2 && e.Op == token.ADD
-		case *ast.ParenExpr:
-			return eval(e.X)
-		}
-		return "", false
-	}
-	var routes []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.GenDecl:
-			if n.Tok == token.CONST {
-				for _, s := range n.Specs {
-					vs := s.(*ast.ValueSpec)
-					for i, name := range vs.Names {
-						if i < len(vs.Values) {
-							if v, ok := eval(vs.Values[i]); ok {
-								consts[name.Name] = v
-							}
-						}
-					}
-				}
-			}
-		case *ast.CallExpr:
-			sel, ok := n.Fun.(*ast.SelectorExpr)
-			if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") || len(n.Args) != 2 {
-				return true
-			}
-			p, ok := eval(n.Args[0])
-			if !ok {
-				t.Fatalf("routes.go: cannot read the pattern %T of a %s call; keep patterns constant strings", n.Args[0], sel.Sel.Name)
-			}
-			routes = append(routes, p)
-		}
-		return true
-	})
-	return routes
+	return httpapi.RegisteredRoutes()
 }

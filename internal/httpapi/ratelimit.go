@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"math"
 	"net/netip"
 	"time"
 
@@ -64,9 +63,4 @@ func limitKeyOfIP(ip string) string {
 		return ip
 	}
 	return prefix.String()
-}
-
-// retryAfterSeconds rounds d up to whole seconds, at least 1.
-func retryAfterSeconds(d time.Duration) int {
-	return max(1, int(math.Ceil(d.Seconds())))
 }

@@ -1,40 +1,64 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
 
-// routes lists every route. The middleware that wraps them all (request id,
-// deadline, logging, panic recovery, CORS) is applied in NewServer.
-func (s *server) routes(mux *http.ServeMux) {
-	const (
-		getIngest = "/functions/v1/get-ivs-ingest"
-		rotate    = "/functions/v1/rotate-ivs-stream-key"
-		revoke    = "/functions/v1/revoke-ivs-stream-key"
-		auditLog  = "/functions/v1/ivs-audit"
-	)
-	mux.Handle("POST "+getIngest, s.handle(s.limitBody(s.getIngestDetails)))
-	mux.Handle("OPTIONS "+getIngest, preflight("POST, OPTIONS"))
-	mux.Handle(getIngest, s.handle(methodNotAllowed("POST, OPTIONS")))
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+)
 
-	mux.Handle("POST "+rotate, s.handle(s.limitBody(s.rotateStreamKey)))
-	mux.Handle("OPTIONS "+rotate, preflight("POST, OPTIONS"))
-	mux.Handle(rotate, s.handle(methodNotAllowed("POST, OPTIONS")))
+// routes lists every route with its middleware and authentication. What
+// wraps them all (request id, deadline, log line, panic recovery, CORS,
+// path cleaning) is applied in NewServer.
+func (s *server) routes(mux router) {
+	s.endpoint(mux, "POST", "/functions/v1/get-ivs-ingest", limitBody(s.authed(ingest.ActionGet, getIngest(s.ingest))))
+	s.endpoint(mux, "POST", "/functions/v1/rotate-ivs-stream-key", limitBody(s.authed(ingest.ActionRotate, rotateKey(s.ingest))))
+	s.endpoint(mux, "POST", "/functions/v1/revoke-ivs-stream-key", limitBody(s.authed(ingest.ActionRevoke, revokeKey(s.ingest))))
+	s.endpoint(mux, "GET", "/functions/v1/ivs-audit", s.authed(ingest.ActionAuditRead, readAudit(s.ingest)))
 
-	mux.Handle("POST "+revoke, s.handle(s.limitBody(s.revokeStreamKey)))
-	mux.Handle("OPTIONS "+revoke, preflight("POST, OPTIONS"))
-	mux.Handle(revoke, s.handle(methodNotAllowed("POST, OPTIONS")))
-
-	mux.Handle("GET "+auditLog, s.handle(s.readAudit))
-	mux.Handle("OPTIONS "+auditLog, preflight("GET, OPTIONS"))
-	mux.Handle(auditLog, s.handle(methodNotAllowed("GET, OPTIONS")))
-
-	mux.Handle("GET /healthz", s.handle(healthz))
-	mux.Handle("/healthz", s.handle(methodNotAllowed("GET, HEAD")))
-	mux.Handle("GET /readyz", s.handle(s.readyz))
-	mux.Handle("/readyz", s.handle(methodNotAllowed("GET, HEAD")))
-	mux.Handle("GET /metrics", s.handle(s.serveMetrics))
-	mux.Handle("/metrics", s.handle(methodNotAllowed("GET, HEAD")))
-	mux.Handle("GET /openapi.yaml", s.handle(openAPI))
-	mux.Handle("/openapi.yaml", s.handle(methodNotAllowed("GET, HEAD")))
+	s.readOnly(mux, "/healthz", healthz)
+	s.readOnly(mux, "/readyz", readyz(s.ready))
+	s.readOnly(mux, "/metrics", serveMetrics(s.metricsHandler, s.metricsToken))
+	s.readOnly(mux, "/openapi.yaml", openAPI)
 
 	mux.Handle("/", s.handle(notFound))
+}
+
+// router is where routes registers its patterns: an *http.ServeMux (or, in
+// tests, a recorder of the patterns).
+type router interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// endpoint registers an API endpoint answering method at path, the CORS
+// preflight for it, and 405 for any other method.
+func (s *server) endpoint(mux router, method, path string, h handlerFunc) {
+	allow := method + ", OPTIONS"
+	refuse := methodNotAllowed(allow)
+	mux.Handle(method+" "+path, s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method != method {
+			// A GET pattern also matches HEAD, which would run the
+			// endpoint (and write its audit row) for an answer without
+			// a body.
+			return refuse(w, r)
+		}
+		return h(w, r)
+	}))
+	mux.Handle("OPTIONS "+path, preflight(allow))
+	mux.Handle(path, s.handle(refuse))
+}
+
+// readOnly registers a resource for machines (probes, scrapers, tools) at
+// path: GET and HEAD, no CORS preflight, 405 for any other method.
+func (s *server) readOnly(mux router, path string, h handlerFunc) {
+	mux.Handle("GET "+path, s.handle(h))
+	mux.Handle(path, s.handle(methodNotAllowed("GET, HEAD")))
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) error { return errNotFound }
+
+func methodNotAllowed(allow string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return errMethodNotAllowed
+	}
 }

@@ -5,8 +5,13 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
+	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
@@ -79,31 +84,31 @@ func (noMetrics) RefusalNotAudited()                         {}
 const MaxBodyBytes = 64 << 10
 
 type server struct {
-	authn       Authenticator
-	ingest      IngestService
-	ready       *readiness
-	cors        cors
-	limits      requestLimits
-	timeout     time.Duration
-	logger      *slog.Logger
-	metrics     Metrics
-	scrape      http.Handler // nil when metrics are not served
-	scrapeToken secret.String
+	authn          Authenticator
+	ingest         IngestService
+	ready          *readiness
+	cors           cors
+	limits         requestLimits
+	timeout        time.Duration
+	logger         *slog.Logger
+	metrics        Metrics
+	metricsHandler http.Handler // nil when metrics are not served
+	metricsToken   secret.String
 }
 
 // NewServer returns the service's HTTP handler.
 func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFunc) http.Handler {
 	s := &server{
-		authn:       authn,
-		ingest:      svc,
-		ready:       &readiness{check: ready},
-		cors:        newCORS(cfg.AllowedOrigins),
-		limits:      newRequestLimits(cfg.Limits, cfg.RequestsPerMinute, cfg.RequestsPerMinutePerIP),
-		timeout:     cfg.RequestTimeout,
-		logger:      cfg.Logger,
-		metrics:     cfg.Metrics,
-		scrape:      cfg.MetricsHandler,
-		scrapeToken: cfg.MetricsToken,
+		authn:          authn,
+		ingest:         svc,
+		ready:          &readiness{check: ready},
+		cors:           newCORS(cfg.AllowedOrigins),
+		limits:         newRequestLimits(cfg.Limits, cfg.RequestsPerMinute, cfg.RequestsPerMinutePerIP),
+		timeout:        cfg.RequestTimeout,
+		logger:         cfg.Logger,
+		metrics:        cfg.Metrics,
+		metricsHandler: cfg.MetricsHandler,
+		metricsToken:   cfg.MetricsToken,
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
@@ -117,6 +122,41 @@ func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFu
 	mux := http.NewServeMux()
 	s.routes(mux)
 	return s.requestContext(s.recoverPanics(s.cors.middleware(s.cleanPaths(mux))))
+}
+
+// cleanPaths answers 404 to a path that is not in canonical form, which
+// ServeMux would otherwise redirect with a bodiless 301/307.
+func (s *server) cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if p != "/" && (path.Clean(p) != p || !strings.HasPrefix(p, "/")) {
+			s.writeError(w, r, errNotFound)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a panic into a 500 answer and a log line with the stack.
+func (s *server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger.ErrorContext(r.Context(), "panic serving request",
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if rec, ok := w.(*statusRecorder); ok && rec.code != 0 {
+				return // too late for another answer
+			}
+			s.writeError(w, r, errors.New("panic"))
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // NewHTTPServer wraps h in an http.Server with the timeouts every listener
