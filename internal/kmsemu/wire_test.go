@@ -5,15 +5,18 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -264,5 +267,42 @@ func TestNoSecretInErrors(t *testing.T) {
 				t.Errorf("%s answered %s, which quotes a secret", op, resp.body)
 			}
 		}
+	}
+}
+
+// TestEndpointFromEnvironment uses the standard AWS_ENDPOINT_URL_KMS
+// override, as the service will in its tests. It cannot run in parallel
+// because it sets environment variables.
+func TestEndpointFromEnvironment(t *testing.T) {
+	emu, url := startEmulator(t, nil)
+	key := emu.CreateKey("")
+	dir := t.TempDir()
+	t.Setenv("AWS_ENDPOINT_URL_KMS", url)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	cfg, err := config.LoadDefaultConfig(context.Background(),
+		config.WithRegion(testRegion),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testKeyID, testSecret, "")))
+	if err != nil {
+		t.Fatalf("LoadDefaultConfig = %v", err)
+	}
+	out, err := kms.NewFromConfig(cfg).GenerateDataKey(context.Background(),
+		&kms.GenerateDataKeyInput{KeyId: aws.String(key.ID), KeySpec: types.DataKeySpecAes256})
+	if err != nil {
+		t.Fatalf("GenerateDataKey via AWS_ENDPOINT_URL_KMS = %v", err)
+	}
+	if aws.ToString(out.KeyId) != key.ARN || emu.Succeeded("GenerateDataKey") != 1 {
+		t.Errorf("GenerateDataKey via AWS_ENDPOINT_URL_KMS = key %q, %d calls served; want %s from the emulator",
+			aws.ToString(out.KeyId), emu.Succeeded("GenerateDataKey"), key.ARN)
+	}
+}
+
+func TestRequestIDReachesSDK(t *testing.T) {
+	t.Parallel()
+	_, url := startEmulator(t, nil)
+	_, err := newClient(url).DescribeKey(context.Background(), &kms.DescribeKeyInput{KeyId: aws.String("alias/none")})
+	var withID interface{ ServiceRequestID() string }
+	if !errors.As(err, &withID) || !uuidRe.MatchString(withID.ServiceRequestID()) {
+		t.Errorf("DescribeKey error %v carries no request id", err)
 	}
 }
