@@ -24,6 +24,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/sigv4"
 )
 
 // Defaults applied by New to an empty Config field.
@@ -31,6 +33,9 @@ const (
 	DefaultRegion    = "us-east-1"
 	DefaultAccountID = "123456789012"
 )
+
+// sigService is the service name requests must be signed for.
+const sigService = "ivs"
 
 // maxBodyBytes bounds a request body; IVS requests are a few hundred bytes.
 const maxBodyBytes = 1 << 20
@@ -103,7 +108,7 @@ func redact(s string) string {
 type Emulator struct {
 	region     string
 	accountID  string
-	creds      identity
+	creds      sigv4.Credentials
 	stateFile  string
 	hostPrefix string // the account's subdomain on live-video.net
 	now        func() time.Time
@@ -147,10 +152,10 @@ func New(cfg Config) (*Emulator, error) {
 	e := &Emulator{
 		region:    cfg.Region,
 		accountID: cfg.AccountID,
-		creds: identity{
-			accessKeyID:     cfg.AccessKeyID,
-			secretAccessKey: cfg.SecretAccessKey,
-			sessionToken:    cfg.SessionToken,
+		creds: sigv4.Credentials{
+			AccessKeyID:     cfg.AccessKeyID,
+			SecretAccessKey: cfg.SecretAccessKey,
+			SessionToken:    cfg.SessionToken,
 		},
 		stateFile: cfg.StateFile,
 		now:       time.Now,
@@ -247,8 +252,8 @@ func (e *Emulator) serve(r *http.Request, op string, handle opFunc) (response, b
 		}
 		return errorResponse(errValidation("could not read the request body")), true
 	}
-	if aerr := verifySigV4(r, body, e.creds, e.region, e.now()); aerr != nil {
-		return errorResponse(aerr), true
+	if err := sigv4.Verify(r, body, e.creds, sigService, e.region, e.now()); err != nil {
+		return errorResponse(signatureError(err)), true
 	}
 	if aerr := e.admit(op); aerr != nil {
 		return errorResponse(aerr), true

@@ -2,8 +2,11 @@ package ivsemu
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/sigv4"
 )
 
 // apiError is an error answered to the client: a name from the table in
@@ -72,6 +75,16 @@ func errorResponse(e *apiError) response {
 		Message:          e.msg,
 	})
 	return response{status: status, errName: e.name, body: body}
+}
+
+// signatureError converts an error of sigv4.Verify, which always is a
+// *sigv4.Error, to the error answered.
+func signatureError(err error) *apiError {
+	var serr *sigv4.Error
+	if errors.As(err, &serr) {
+		return &apiError{name: serr.Code, msg: serr.Message}
+	}
+	return errInternal()
 }
 
 func errValidation(format string, args ...any) *apiError {

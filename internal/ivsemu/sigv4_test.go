@@ -3,7 +3,6 @@ package ivsemu
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"strings"
@@ -182,16 +181,5 @@ func TestSessionToken(t *testing.T) {
 				t.Errorf("ListChannels with %s = %v, want code %q", tt.name, err, tt.wantCode)
 			}
 		})
-	}
-}
-
-func TestUnitSigningKey(t *testing.T) {
-	t.Parallel()
-	// The example from AWS's SigV4 documentation ("Examples of how to derive
-	// a signing key for Signature Version 4").
-	got := signingKey("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam")
-	const want = "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
-	if h := hex.EncodeToString(got); h != want {
-		t.Errorf("signingKey(AWS example) = %s, want %s", h, want)
 	}
 }
