@@ -186,6 +186,10 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, p.err()
 }
 
+// RequestTimeout is how long a request may work: it may wait for IVS call
+// budget (IVS_BUDGET_WAIT), then needs time for its IVS calls.
+func (c Config) RequestTimeout() time.Duration { return c.IVSBudgetWait + 30*time.Second }
+
 // RequireDatabase reports a missing DATABASE_URL.
 func (c Config) RequireDatabase() error {
 	if c.DatabaseURL.IsZero() {
