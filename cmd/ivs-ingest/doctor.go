@@ -141,11 +141,12 @@ func (d *doctor) run(ctx context.Context) app.Policy {
 	return app.IAMPolicy(cfg)
 }
 
-// configVars are the variables each check needs valid.
-var configVars = map[string][]string{
-	checkDatabase: {"DATABASE_URL"},
-	checkJWKS:     {"SUPABASE_URL", "SUPABASE_JWKS_URL", "SUPABASE_JWT_SECRET"},
-	checkAWS:      {"AWS_REGION", "AWS_ENDPOINT_URL_IVS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"},
+// checkGroups are the configuration groups whose dependency each check
+// reaches: the check needs the group's Reach variables valid.
+var checkGroups = map[string]config.Group{
+	checkDatabase: config.GroupDatabase,
+	checkJWKS:     config.GroupAuth,
+	checkAWS:      config.GroupAWS,
 }
 
 // checkConfig loads the configuration as `serve` does and reports each
@@ -187,9 +188,9 @@ func flatten(err error) []error {
 // wrong, and reports whether it did.
 func (d *doctor) needsConfig(check string, bad map[string]bool) bool {
 	var wrong []string
-	for _, v := range configVars[check] {
-		if bad[v] {
-			wrong = append(wrong, v)
+	for _, v := range config.Vars() {
+		if v.Reach && v.Group == checkGroups[check] && bad[v.Name] {
+			wrong = append(wrong, v.Name)
 		}
 	}
 	if len(wrong) == 0 {
