@@ -50,6 +50,7 @@ type Domain struct {
 // App is the assembled service.
 type App struct {
 	*Domain
+	// Handler serves the HTTP API, /healthz, /readyz and /metrics.
 	Handler http.Handler
 	// RequestTimeout bounds a request's work; the server's write timeout
 	// must exceed it.
