@@ -14,23 +14,16 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
-	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 )
 
-// openService opens DATABASE_URL's store, refusing an outdated schema, and
+// openDomain opens DATABASE_URL's store, refusing an outdated schema, and
 // the domain over it, for the commands that act without HTTP.
-func openService(ctx context.Context, getenv func(string) string, stderr io.Writer) (*ingest.Service, *postgres.DB, func(), error) {
+func openDomain(ctx context.Context, getenv func(string) string, stderr io.Writer) (*app.Domain, error) {
 	cfg, err := databaseConfig(getenv)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	logger := logging.New(stderr, cfg.LogLevel)
-	db, err := app.OpenStore(ctx, cfg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	svc := app.NewService(ctx, cfg, db, logger)
-	return svc, db, func() { svc.Close(); db.Close() }, nil
+	return app.OpenDomain(ctx, cfg, logging.New(stderr, cfg.LogLevel))
 }
 
 // databaseConfig loads the configuration of a command that needs only the
@@ -70,12 +63,12 @@ func cmdRotateExpired(ctx context.Context, args []string, getenv func(string) st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	svc, _, closeAll, err := openService(ctx, getenv, stderr)
+	d, err := openDomain(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
-	res, err := svc.RotateExpired(ctx)
+	defer d.Close()
+	res, err := d.Service.RotateExpired(ctx)
 	if err != nil {
 		return err
 	}
@@ -102,12 +95,12 @@ func cmdProvision(ctx context.Context, args []string, getenv func(string) string
 		}
 		ids = []string{id}
 	}
-	svc, _, closeAll, err := openService(ctx, getenv, stderr)
+	d, err := openDomain(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
-	res, err := svc.Provision(ctx, ids)
+	defer d.Close()
+	res, err := d.Service.Provision(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -135,12 +128,12 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 	if *limit < 1 {
 		return fmt.Errorf("%w: --limit must be positive", errUsage)
 	}
-	_, db, closeAll, err := openService(ctx, getenv, stderr)
+	d, err := openDomain(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
-	entries, err := db.ReadAudit(ctx, q)
+	defer d.Close()
+	entries, err := d.Store.ReadAudit(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -182,13 +175,12 @@ func cmdPruneAudit(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintln(stdout, "AUDIT_RETENTION is 0: audit rows are kept for ever; 0 deleted")
 		return nil
 	}
-	logger := logging.New(stderr, cfg.LogLevel)
-	db, err := app.OpenStore(ctx, cfg)
+	d, err := app.OpenDomain(ctx, cfg, logging.New(stderr, cfg.LogLevel))
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	res, err := app.NewRetention(cfg, db, logger).Prune(ctx)
+	defer d.Close()
+	res, err := d.Retention.Prune(ctx)
 	if err != nil {
 		return fmt.Errorf("%w (%d deleted before the failure)", err, res.Deleted)
 	}

@@ -21,12 +21,10 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/demo"
 	"github.com/ivs-ingest/ivs-ingest/internal/devauth"
 	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
-	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
 	"github.com/ivs-ingest/ivs-ingest/internal/ivsemu"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
-	"github.com/ivs-ingest/ivs-ingest/internal/sqlite"
 	"github.com/ivs-ingest/ivs-ingest/internal/version"
 )
 
@@ -106,17 +104,15 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	store, sessions, closeStore, err := openDevStore(startCtx, cfg, *dataDir, devDB, *allowAny, logger)
+	store, storeParts, sessions, closeStore, err := openDevStore(startCtx, cfg, *dataDir, devDB, *allowAny, logger)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
 	parts.postgres = !cfg.DatabaseURL.IsZero()
 
-	ivsClient, err := ivs.New(startCtx, ivs.Config{
-		Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpointIVS,
-		AccessKeyID: cfg.AWSAccessKeyID, SecretAccessKey: cfg.AWSSecretAccessKey, SessionToken: cfg.AWSSessionToken,
-	})
+	// The demo's channels are made before serving, outside the call budget.
+	ivsClient, err := app.IVS(startCtx, cfg, app.IVSOptions{})
 	if err != nil {
 		return err
 	}
@@ -133,7 +129,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		}
 	}
 
-	a, err := app.Build(startCtx, cfg, store, logger)
+	a, err := app.Assemble(startCtx, cfg, storeParts, logger)
 	if err != nil {
 		return err
 	}
@@ -182,35 +178,35 @@ func startEmulator(dir, region string, logger *slog.Logger) (stop func(), endpoi
 
 // openDevStore opens DATABASE_URL's PostgreSQL (migrated first, and marked
 // as a dev database when it has no sellers) when set, else the SQLite file
-// in the data directory. devDB is what checkDevDatabase found. sessions is
-// non-nil where the store checks sessions, so the dev issuer records the
-// ones its tokens name.
-func openDevStore(ctx context.Context, cfg config.Config, dir string, devDB postgres.DevDatabase, allowAny bool, logger *slog.Logger) (devStore, demo.SessionAdder, func(), error) {
+// in the data directory, with the parts the service runs over. devDB is
+// what checkDevDatabase found. sessions is non-nil where the store checks
+// sessions, so the dev issuer records the ones its tokens name.
+func openDevStore(ctx context.Context, cfg config.Config, dir string, devDB postgres.DevDatabase, allowAny bool, logger *slog.Logger) (devStore, app.Parts, demo.SessionAdder, func(), error) {
 	if cfg.DatabaseURL.IsZero() {
-		db, err := sqlite.Open(ctx, filepath.Join(dir, sqliteFile))
+		db, err := app.OpenSQLite(ctx, filepath.Join(dir, sqliteFile))
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, app.Parts{}, nil, nil, err
 		}
-		return db, nil, func() { _ = db.Close() }, nil
+		return db, app.SQLiteParts(db), nil, func() { _ = db.Close() }, nil
 	}
 	if err := postgres.Migrate(ctx, cfg.DatabaseURL.Reveal(), logger); err != nil {
-		return nil, nil, nil, err
+		return nil, app.Parts{}, nil, nil, err
 	}
 	if !devDB.Marked && !devDB.HasSellers {
 		marked, err := postgres.MarkDevDatabase(ctx, cfg.DatabaseURL.Reveal())
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, app.Parts{}, nil, nil, err
 		}
 		if !marked && !allowAny {
 			// Sellers arrived since checkDevDatabase looked.
-			return nil, nil, nil, fmt.Errorf("%w: %s got sellers while dev started; run dev again to see why it refuses", errNotDevDatabase, dbTarget(cfg.DatabaseURL.Reveal()))
+			return nil, app.Parts{}, nil, nil, fmt.Errorf("%w: %s got sellers while dev started; run dev again to see why it refuses", errNotDevDatabase, postgres.Target(cfg.DatabaseURL.Reveal()))
 		}
 	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: cfg.DatabaseMaxConns})
+	db, err := app.OpenPostgres(ctx, cfg, postgres.Options{})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, app.Parts{}, nil, nil, err
 	}
-	return db, db, db.Close, nil
+	return db, app.PostgresParts(db), db, db.Close, nil
 }
 
 // ensureDemo returns the demo data: demo.json's when it still describes the
@@ -329,7 +325,7 @@ func checkDevDatabase(ctx context.Context, cmd string, dbURL secret.String, allo
 	if d.Marked || (cmd == "dev" && !d.HasSellers) {
 		return d, nil
 	}
-	target := dbTarget(dbURL.Reveal())
+	target := postgres.Target(dbURL.Reveal())
 	why := "which is not marked as a dev database (no ivs_ingest.dev_database)"
 	if cmd == "dev" {
 		why = "which has sellers and is not marked as a dev database (no ivs_ingest.dev_database)"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ivs-ingest/ivs-ingest/internal/demo"
 	"github.com/ivs-ingest/ivs-ingest/internal/devauth"
+	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
 )
@@ -327,7 +328,7 @@ CREATE TABLE public.sellers (id uuid PRIMARY KEY, user_id uuid NOT NULL UNIQUE, 
 INSERT INTO public.sellers VALUES (gen_random_uuid(), gen_random_uuid(), 'approved');`)
 	dbURL, password := withPassword(t, env.DatabaseURL)
 	vars := map[string]string{"DATABASE_URL": dbURL}
-	target := dbTarget(dbURL)
+	target := postgres.Target(dbURL)
 
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	dir := filepath.Join(t.TempDir(), "data")
@@ -385,7 +386,7 @@ func TestTokenRefusesADatabaseNotMarkedAsDev(t *testing.T) {
 	env.Seller(t, "approved")
 	dbURL, password := withPassword(t, env.DatabaseURL)
 	getenv := func(k string) string { return map[string]string{"DATABASE_URL": dbURL}[k] }
-	target := dbTarget(dbURL)
+	target := postgres.Target(dbURL)
 	dir := t.TempDir()
 	if _, err := devauth.LoadOrCreate(dir, "http://127.0.0.1:8080"); err != nil {
 		t.Fatal(err)

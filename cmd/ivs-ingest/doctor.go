@@ -12,10 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
+	"github.com/ivs-ingest/ivs-ingest/internal/app"
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
-	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
@@ -109,8 +107,7 @@ func cmdDoctor(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		d.showID = id
 	}
-	actions := d.run(ctx)
-	if err := d.print(stdout, *asJSON, *policy, actions); err != nil {
+	if err := d.print(stdout, *asJSON, *policy, d.run(ctx)); err != nil {
 		return err
 	}
 	if failed := d.failed(); len(failed) > 0 {
@@ -119,10 +116,10 @@ func cmdDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	return nil
 }
 
-// run runs every check and returns the IAM policy's statement for the
-// enabled features. A check that needs another one's result is skipped when
+// run runs every check and returns the IAM policy for the enabled
+// features. A check that needs another one's result is skipped when
 // that one failed; the others run whatever came before.
-func (d *doctor) run(ctx context.Context) policyStatement {
+func (d *doctor) run(ctx context.Context) app.Policy {
 	cfg, bad := d.checkConfig()
 
 	db := d.checkDatabase(ctx, cfg, bad)
@@ -134,20 +131,22 @@ func (d *doctor) run(ctx context.Context) policyStatement {
 	d.checkJWKS(ctx, cfg, bad)
 	// The doctor's call spends the IVS call budget that every replica
 	// shares, when the database that holds it is usable.
-	var slots budget.SlotSource = budget.NewLocal()
+	var parts app.Parts
 	if db != nil {
-		slots = db
+		parts = app.PostgresParts(db)
 	}
-	client, identity := d.checkAWS(ctx, cfg, bad, budget.New(slots, cfg.IVSCallsPerSecond, cfg.IVSBudgetWait))
+	client, identity := d.checkAWS(ctx, cfg, bad, parts)
 	d.checkChannel(ctx, cfg, db, client, identity)
-	return d.listIAM(cfg)
+	d.listIAM(cfg)
+	return app.IAMPolicy(cfg)
 }
 
-// configVars are the variables each check needs valid.
-var configVars = map[string][]string{
-	checkDatabase: {"DATABASE_URL"},
-	checkJWKS:     {"SUPABASE_URL", "SUPABASE_JWKS_URL", "SUPABASE_JWT_SECRET"},
-	checkAWS:      {"AWS_REGION", "AWS_ENDPOINT_URL_IVS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"},
+// checkGroups are the configuration groups whose dependency each check
+// reaches: the check needs the group's Reach variables valid.
+var checkGroups = map[string]config.Group{
+	checkDatabase: config.GroupDatabase,
+	checkJWKS:     config.GroupAuth,
+	checkAWS:      config.GroupAWS,
 }
 
 // checkConfig loads the configuration as `serve` does and reports each
@@ -189,9 +188,9 @@ func flatten(err error) []error {
 // wrong, and reports whether it did.
 func (d *doctor) needsConfig(check string, bad map[string]bool) bool {
 	var wrong []string
-	for _, v := range configVars[check] {
-		if bad[v] {
-			wrong = append(wrong, v)
+	for _, v := range config.Vars() {
+		if v.Reach && v.Group == checkGroups[check] && bad[v.Name] {
+			wrong = append(wrong, v.Name)
 		}
 	}
 	if len(wrong) == 0 {
@@ -207,12 +206,12 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg config.Config, bad map[s
 	if d.needsConfig(checkDatabase, bad) {
 		return nil
 	}
-	target := dbTarget(cfg.DatabaseURL.Reveal())
+	target := postgres.Target(cfg.DatabaseURL.Reveal())
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: 2, ConnectTimeout: d.timeout})
+	db, err := app.OpenPostgres(ctx, cfg, postgres.Options{MaxConns: 2, ConnectTimeout: d.timeout})
 	if err != nil {
-		cause, advice := explainDBError(err)
+		cause, advice := postgres.Explain(err)
 		if advice != "" {
 			cause += ": " + advice
 		}
@@ -350,41 +349,6 @@ func (d *doctor) checkShared(ctx context.Context, db *postgres.DB) {
 	}
 }
 
-// explainDBError reduces a connection failure to its cause: what PostgreSQL
-// answered, or why no connection was made (pgx repeats the latter for every
-// address and TLS mode it tried), and says what to check when the cause is
-// the connection itself. Other causes (a missing privilege, say) carry their
-// own advice.
-func explainDBError(err error) (cause, advice string) {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		cause = fmt.Sprintf("PostgreSQL refused: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
-		if strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000" { // authentication; no such database
-			advice = "check DATABASE_URL's user, password and database name"
-		}
-		return cause, advice
-	}
-	const reach = "check DATABASE_URL and that the database accepts connections from this host"
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return "cannot connect: " + opErr.Error(), reach
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return err.Error(), reach
-	}
-	return err.Error(), ""
-}
-
-// dbTarget names the database at rawURL by user, host, port and name, never
-// the password (wherever the URL or key=value string puts it).
-func dbTarget(rawURL string) string {
-	c, err := pgconn.ParseConfig(rawURL)
-	if err != nil {
-		return "DATABASE_URL"
-	}
-	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
-}
-
 // checkJWKS fetches the key set as the verifier does and counts the keys it
 // would use. The legacy secret alone is enough to verify HS256 tokens.
 func (d *doctor) checkJWKS(ctx context.Context, cfg config.Config, bad map[string]bool) {
@@ -437,22 +401,15 @@ func usableKeys(n int) string {
 
 // checkAWS builds the IVS client as the service does and resolves its
 // credentials through the same providers. It returns the client and the
-// identity, or a nil client when no credentials resolve.
-func (d *doctor) checkAWS(ctx context.Context, cfg config.Config, bad map[string]bool, calls *budget.Budget) (*ivs.Client, ivs.Identity) {
+// identity, or a nil client when no credentials resolve. Its call spends
+// the budget in parts.Slots, shared with the replicas when set.
+func (d *doctor) checkAWS(ctx context.Context, cfg config.Config, bad map[string]bool, parts app.Parts) (*ivs.Client, ivs.Identity) {
 	if d.needsConfig(checkAWS, bad) {
 		return nil, ivs.Identity{}
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	client, err := ivs.New(ctx, ivs.Config{
-		Region:          cfg.AWSRegion,
-		Endpoint:        cfg.AWSEndpointIVS,
-		AccessKeyID:     cfg.AWSAccessKeyID,
-		SecretAccessKey: cfg.AWSSecretAccessKey,
-		SessionToken:    cfg.AWSSessionToken,
-		AttemptTimeout:  d.timeout,
-		Budget:          calls,
-	})
+	client, err := app.IVS(ctx, cfg, app.IVSOptions{Budget: app.CallBudget(cfg, parts.Slots), AttemptTimeout: d.timeout})
 	if err != nil {
 		d.add(checkAWS, statusFail, "%v: fix the AWS configuration (AWS_PROFILE, AWS_CONFIG_FILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", err)
 		return nil, ivs.Identity{}
@@ -526,95 +483,34 @@ func (d *doctor) checkChannel(ctx context.Context, cfg config.Config, db *postgr
 	}
 	ch, err := client.GetChannel(ctx, show.ChannelARN)
 	if err != nil {
-		d.add(checkChannel, statusFail, "show %s: GetChannel %s: %s", d.showID, show.ChannelARN, explainIVSError(err, cfg, id))
+		d.add(checkChannel, statusFail, "show %s: GetChannel %s: %s", d.showID, show.ChannelARN, ivs.Explain(err, cfg.AWSRegion, id))
 		return
 	}
 	d.add(checkChannel, statusPass, "show %s: GetChannel %s readable, ingest endpoint %s", d.showID, show.ChannelARN, ch.IngestEndpoint)
 }
 
-// explainIVSError says what an IVS error means and what to do about it.
-func explainIVSError(err error, cfg config.Config, id ivs.Identity) string {
-	key := "the access key"
-	if id.AccessKeyHint != "" {
-		key = "the access key ending " + id.AccessKeyHint
-	}
-	secretVar := "the secret of the credentials from " + id.Source
-	if cfg.AWSAccessKeyID != "" {
-		secretVar = "AWS_SECRET_ACCESS_KEY"
-	}
-	code, msg := ivs.APIError(err)
-	switch {
-	case code == "InvalidSignatureException" && strings.Contains(msg, "expired"),
-		code == "RequestExpired", code == "RequestTimeTooSkewed":
-		return fmt.Sprintf("AWS refused the request's time (%s): this host's clock is off by over 15 minutes; fix it (NTP)", code)
-	case code == "InvalidSignatureException", code == "SignatureDoesNotMatch":
-		return fmt.Sprintf("AWS refused the request signature (%s): %s is not the secret of %s; fix it", code, secretVar, key)
-	case code == "UnrecognizedClientException", code == "InvalidClientTokenId":
-		return fmt.Sprintf("AWS does not know %s or its session token (%s): the key was deleted or mistyped, or the session token is wrong", key, code)
-	case code == "ExpiredTokenException":
-		return fmt.Sprintf("the session token has expired (%s): refresh the credentials", code)
-	case code == "AccessDeniedException":
-		return fmt.Sprintf("the credentials may not call ivs:GetChannel on this channel (%s): attach the policy that `ivs-ingest doctor --policy` prints", code)
-	case errors.Is(err, ingest.ErrIVSNotFound):
-		return fmt.Sprintf("no such channel in region %s (%s): the show's ivs_channel_arn names a deleted channel, or one in another account or region (AWS_REGION)", cfg.AWSRegion, code)
-	case code == "ValidationException":
-		return fmt.Sprintf("IVS refused the ARN (%s: %s): check public.shows.ivs_channel_arn", code, msg)
-	case errors.Is(err, budget.ErrExhausted):
-		return "the IVS call budget (IVS_MAX_CALLS_PER_SECOND) has no free slot within IVS_BUDGET_WAIT: the replicas are busy; try again"
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Sprintf("no answer within the doctor's timeout: check that this host reaches the IVS endpoint (%v)", err)
-	}
-	return err.Error()
-}
-
-// policyStatement is one statement of an IAM policy.
-type policyStatement struct {
-	Effect   string
-	Action   []string
-	Resource []string
-}
-
 // listIAM lists the IVS actions each enabled feature needs; the doctor can
 // only try GetChannel, so the others are listed, not tested.
-func (d *doctor) listIAM(cfg config.Config) policyStatement {
-	actions := []string{"ivs:GetChannel", "ivs:ListStreamKeys", "ivs:GetStreamKey", "ivs:CreateStreamKey"}
-	d.add(checkIAM, statusInfo, "get-ivs-ingest and provision need %s", strings.Join(actions, ", "))
-	more := []string{"ivs:DeleteStreamKey", "ivs:StopStream"}
-	d.add(checkIAM, statusInfo, "rotate-ivs-stream-key and revoke-ivs-stream-key also need %s", strings.Join(more, ", "))
-	actions = append(actions, more...)
+func (d *doctor) listIAM(cfg config.Config) {
+	d.add(checkIAM, statusInfo, "get-ivs-ingest and provision need %s", strings.Join(ivs.Actions(ivs.NeedKeys), ", "))
+	d.add(checkIAM, statusInfo, "rotate-ivs-stream-key and revoke-ivs-stream-key also need %s", strings.Join(ivs.Actions(ivs.NeedRotation), ", "))
+	expiry := strings.Join(ivs.Actions(ivs.NeedExpiry), ", ")
 	if cfg.StreamKeyMaxAge > 0 {
-		d.add(checkIAM, statusInfo, "key expiry (STREAM_KEY_MAX_AGE=%s) and rotate-expired also need ivs:GetStream", cfg.StreamKeyMaxAge)
-		actions = append(actions, "ivs:GetStream")
+		d.add(checkIAM, statusInfo, "key expiry (STREAM_KEY_MAX_AGE=%s) and rotate-expired also need %s", cfg.StreamKeyMaxAge, expiry)
 	} else {
-		d.add(checkIAM, statusInfo, "key expiry is off (STREAM_KEY_MAX_AGE unset), so ivs:GetStream is not needed")
+		d.add(checkIAM, statusInfo, "key expiry is off (STREAM_KEY_MAX_AGE unset), so %s is not needed", expiry)
 	}
 	d.add(checkIAM, statusInfo, "only ivs:GetChannel is tried (with --show); `ivs-ingest doctor --policy` prints the policy to attach")
-	region := cfg.AWSRegion
-	if region == "" {
-		region = "*"
-	}
-	return policyStatement{
-		Effect:   "Allow",
-		Action:   actions,
-		Resource: []string{"arn:aws:ivs:" + region + ":*:channel/*", "arn:aws:ivs:" + region + ":*:stream-key/*"},
-	}
 }
 
-// iamPolicy is a ready-to-attach identity policy.
-type iamPolicy struct {
-	Version   string
-	Statement []policyStatement
-}
-
-func (d *doctor) print(w io.Writer, asJSON, withPolicy bool, stmt policyStatement) error {
-	policy := iamPolicy{Version: "2012-10-17", Statement: []policyStatement{stmt}}
+func (d *doctor) print(w io.Writer, asJSON, withPolicy bool, policy app.Policy) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
 			OK     bool        `json:"ok"`
 			Checks []checkLine `json:"checks"`
-			Policy iamPolicy   `json:"policy"`
+			Policy app.Policy  `json:"policy"`
 		}{len(d.failed()) == 0, d.lines, policy})
 	}
 	for _, l := range d.lines {

@@ -90,7 +90,7 @@ func TestDoctorHealthy(t *testing.T) {
 		t.Fatalf("doctor on a healthy setup = %v, want nil\n%s", err, out)
 	}
 	wantLine(t, out, "config", "PASS  config    every variable serve needs is set and valid")
-	wantLine(t, out, "database", fmt.Sprintf("PASS  database  %s reachable, schema %d (this binary's)", dbTarget(env.DatabaseURL), postgres.SchemaVersion))
+	wantLine(t, out, "database", fmt.Sprintf("PASS  database  %s reachable, schema %d (this binary's)", postgres.Target(env.DatabaseURL), postgres.SchemaVersion))
 	wantLine(t, out, "columns", "PASS  columns   anon and authenticated cannot write sellers.status, sellers.user_id or user_roles, and trigger zz_ivs_ingest_protect_columns keeps them from shows' ivs_* and seller_id columns")
 	wantLine(t, out, "shared", "PASS  shared    no IVS channel is named by shows of two different sellers")
 	wantLine(t, out, "jwks", "PASS  jwks      GET "+env.Issuer.JWKSURL()+": 2 usable keys; the legacy HS256 secret is set too")
@@ -174,7 +174,7 @@ func TestDoctorAndServeRefuseAnOldSchema(t *testing.T) {
 		need := fmt.Sprintf("database schema is at version %d, this binary needs %d: run `ivs-ingest migrate` first", tt.version, postgres.SchemaVersion)
 		out, err := runDoctor(t, tt.env.Getenv(nil), "--show", testenv.NewID(t))
 		wantFailed(t, err, "database")
-		wantLine(t, out, "database", "FAIL  database  "+dbTarget(tt.env.DatabaseURL)+" reachable, but "+need)
+		wantLine(t, out, "database", "FAIL  database  "+postgres.Target(tt.env.DatabaseURL)+" reachable, but "+need)
 		wantLine(t, out, "channel", "SKIP  channel   skipped: needs database")
 
 		err = run(context.Background(), []string{"serve"}, tt.env.Getenv(nil), io.Discard, io.Discard)

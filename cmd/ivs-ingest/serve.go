@@ -41,7 +41,7 @@ func prepareServe(ctx context.Context, synopsis string, args []string, getenv fu
 	logger := logging.New(stderr, cfg.LogLevel)
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	a, err := app.New(startCtx, cfg, logger, opts...)
+	a, err := app.Open(startCtx, cfg, logger, opts...)
 	if err != nil {
 		return nil, cfg, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/app"
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/demo"
 	"github.com/ivs-ingest/ivs-ingest/internal/devauth"
@@ -58,7 +59,7 @@ func cmdToken(ctx context.Context, args []string, getenv func(string) string, st
 		if _, err := checkDevDatabase(ctx, "token", cfg.DatabaseURL, *allowAny, stderr); err != nil {
 			return err
 		}
-		db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: 2})
+		db, err := app.OpenPostgres(ctx, cfg, postgres.Options{MaxConns: 2})
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,14 @@
 // Package app assembles ivs-ingest from its configuration: the store, the
 // token verifier, the IVS client, the domain service and the HTTP handler.
-// The serve and dev commands and the end-to-end tests build the service
-// through it, so all of them run the same wiring.
+// It is the only place that does: serve, Lambda, dev, doctor, the batch
+// commands and the end-to-end tests build what they run through it, so all
+// of them run the same wiring.
+//
+// Open assembles the service over DATABASE_URL's PostgreSQL, Assemble over
+// Parts the caller opened (dev's SQLite, tests), and OpenDomain the domain
+// without its HTTP front for the batch commands. The builders they share
+// (OpenPostgres, OpenSQLite, IVS, CallBudget, IAMPolicy) are exported for
+// the commands that need one part only.
 package app
 
 import (
@@ -16,40 +23,43 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
-	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/metrics"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/version"
 )
 
-// Store is what the service needs of a store.
-type Store interface {
-	ingest.Store
-	ingest.AuditPruner
-	Ping(ctx context.Context) error
-}
-
-// App is the assembled service.
-type App struct {
-	Handler http.Handler
-	// Service is the domain, for commands that act without HTTP.
+// Domain is the service without its HTTP front: what the batch commands
+// run, and the core of an App.
+type Domain struct {
+	// Service is the domain.
 	Service *ingest.Service
-	// RequestTimeout bounds a request's work; the server's write timeout
-	// must exceed it.
-	RequestTimeout time.Duration
-
-	// Metrics is the process's registry, also served at GET /metrics.
+	// Store is the store the service runs over, for reads the domain does
+	// not wrap (the audit command's).
+	Store Store
+	// Metrics is the process's registry, also served at GET /metrics by an
+	// App. Always set: nothing downstream handles a missing registry.
 	Metrics *metrics.Metrics
 	// Retention deletes audit rows older than AUDIT_RETENTION.
 	Retention *ingest.Retention
 
-	verifier *auth.Verifier
-	closers  []func()
-	logger   *slog.Logger
+	closers []func()
+	logger  *slog.Logger
 }
 
-// Option changes how New and Build assemble the service.
+// App is the assembled service.
+type App struct {
+	*Domain
+	// Handler serves the HTTP API, /healthz, /readyz and /metrics.
+	Handler http.Handler
+	// RequestTimeout bounds a request's work; the server's write timeout
+	// must exceed it.
+	RequestTimeout time.Duration
+
+	verifier *auth.Verifier
+}
+
+// Option changes how Open and Assemble assemble the service.
 type Option func(*options)
 
 type options struct {
@@ -63,14 +73,15 @@ func WithMetricsOnlyBehindToken() Option {
 	return func(o *options) { o.metricsNeedToken = true }
 }
 
-// New opens the PostgreSQL store named by cfg and assembles the service over
-// it. cfg must satisfy cfg.RequireServe.
-func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
-	db, err := OpenStore(ctx, cfg)
+// Open opens DATABASE_URL's PostgreSQL store, refusing a schema older than
+// this binary, and assembles the service over it; Close closes both. cfg
+// must satisfy cfg.RequireServe.
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (*App, error) {
+	db, err := openChecked(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	a, err := Build(ctx, cfg, db, logger, opts...)
+	a, err := Assemble(ctx, cfg, PostgresParts(db), logger, opts...)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -85,27 +96,33 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	return a, nil
 }
 
-// OpenStore opens DATABASE_URL's PostgreSQL store and refuses one whose
-// schema is older than this binary.
-func OpenStore(ctx context.Context, cfg config.Config) (*postgres.DB, error) {
-	db, err := postgres.Open(ctx, cfg.DatabaseURL.Reveal(), postgres.Options{MaxConns: cfg.DatabaseMaxConns})
+// OpenDomain opens DATABASE_URL's PostgreSQL store, refusing a schema older
+// than this binary, and assembles the domain over it, for the commands that
+// act without HTTP; Close closes both. cfg must satisfy cfg.RequireDatabase.
+func OpenDomain(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Domain, error) {
+	db, err := openChecked(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.CheckSchema(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	d := newDomain(ctx, cfg, PostgresParts(db), logger, metrics.New(version.String()))
+	d.closers = append(d.closers, db.Close)
+	return d, nil
 }
 
-// Build assembles the service over store, which the caller keeps and closes.
-func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Logger, opts ...Option) (*App, error) {
+// Assemble assembles the service over parts, whose store the caller keeps
+// and closes after the App.
+func Assemble(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, opts ...Option) (*App, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
 	m := metrics.New(version.String())
+	var requestLimits limit.Source // nil: this process's memory
+	if cfg.RequestLimitsInDatabase {
+		if requestLimits = parts.Limits; requestLimits == nil {
+			return nil, fmt.Errorf("RATE_LIMIT_STORE=database: the %T store cannot keep rate limits", parts.Store)
+		}
+	}
 	verifier, err := auth.New(context.WithoutCancel(ctx), auth.Config{
 		Issuer:          cfg.JWTIssuer,
 		JWKSURL:         cfg.JWKSURL,
@@ -117,49 +134,59 @@ func Build(ctx context.Context, cfg config.Config, store Store, logger *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("token verification: %w", err)
 	}
-	svc := newService(ctx, cfg, store, logger, m)
-	work := RequestTimeout(cfg)
+	d := newDomain(ctx, cfg, parts, logger, m)
 	scrape := m.Handler()
 	if o.metricsNeedToken && cfg.MetricsToken.IsZero() {
 		scrape = nil // httpapi answers 404
-	}
-	var requestLimits limit.Source // nil: this process's memory
-	if cfg.RequestLimitsInDatabase {
-		if requestLimits = sharedLimits(store); requestLimits == nil {
-			svc.Close()
-			verifier.Close()
-			return nil, fmt.Errorf("RATE_LIMIT_STORE=database: the %T store cannot keep rate limits", store)
-		}
 	}
 	handler := httpapi.NewServer(httpapi.Config{
 		AllowedOrigins:         cfg.CORSAllowedOrigins,
 		RequestsPerMinute:      cfg.RequestsPerMinute,
 		RequestsPerMinutePerIP: cfg.RequestsPerMinutePerIP,
 		Limits:                 requestLimits,
-		RequestTimeout:         work,
+		RequestTimeout:         cfg.RequestTimeout(),
 		Logger:                 logger,
 		Metrics:                m,
 		MetricsHandler:         scrape,
 		MetricsToken:           cfg.MetricsToken,
-	}, verifier, svc, store.Ping)
-	return &App{Handler: handler, Service: svc, RequestTimeout: work, Metrics: m, Retention: NewRetention(cfg, store, logger),
-		verifier: verifier, closers: []func(){svc.Close}, logger: logger}, nil
+	}, verifier, d.Service, parts.Store.Ping)
+	return &App{Domain: d, Handler: handler, RequestTimeout: cfg.RequestTimeout(), verifier: verifier}, nil
 }
 
-// NewRetention returns the retention of store's audit trail, leased
-// across replicas where the store can lease (one process holds the
-// embedded store, which needs no lease).
-func NewRetention(cfg config.Config, store ingest.AuditPruner, logger *slog.Logger) *ingest.Retention {
-	opts := ingest.RetentionOptions{Age: cfg.AuditRetention, Logger: logger}
-	if l, ok := store.(ingest.Leaser); ok {
-		opts.Leases = l
+// newDomain assembles the domain over parts, reporting to m.
+func newDomain(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics) *Domain {
+	svc := newService(ctx, cfg, parts, logger, m)
+	retention := ingest.NewRetention(parts.Store, ingest.RetentionOptions{
+		Age: cfg.AuditRetention, Leases: parts.Leases, Sweep: parts.SweepLimits, Logger: logger,
+	})
+	return &Domain{Service: svc, Store: parts.Store, Metrics: m, Retention: retention, closers: []func(){svc.Close}, logger: logger}
+}
+
+// newService assembles the domain service over parts: the IVS client, its
+// call budget kept in parts.Slots and each seller's share of it in
+// parts.Limits (this process's memory where the parts keep none).
+func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics) *ingest.Service {
+	limits := parts.Limits
+	if limits == nil {
+		limits = limit.NewLocal()
 	}
-	if p, ok := store.(interface {
-		PruneRateLimits(ctx context.Context) (int64, error)
-	}); ok {
-		opts.Sweep = p.PruneRateLimits
+	calls := CallBudget(cfg, parts.Slots).
+		ShareBySeller(limits, cfg.AWSRegion, limit.PerSecond(cfg.IVSSellerCallsPerSecond, cfg.IVSSellerBurst))
+	ivsClient, err := IVS(ctx, cfg, IVSOptions{Budget: calls, Metrics: m})
+	if err != nil {
+		// Calls to IVS will fail and log this again.
+		logger.Warn("AWS is not usable; requests that need IVS will fail", "error", err.Error())
 	}
-	return ingest.NewRetention(store, opts)
+	return ingest.NewService(parts.Store, ivsClient, ingest.Options{
+		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
+		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
+		Budget:            calls,
+		Limits:            limits,
+		KeyMaxAge:         cfg.StreamKeyMaxAge,
+		ResolveTimeout:    cfg.RequestTimeout(),
+		Logger:            logger,
+		Metrics:           m,
+	})
 }
 
 // AuditRetentionInterval is how often a serving process prunes the audit
@@ -169,19 +196,43 @@ const AuditRetentionInterval = time.Hour
 // StartAuditRetention prunes the audit trail now and then about every
 // interval, in the background, until Close. It does nothing when
 // AUDIT_RETENTION is 0.
-func (a *App) StartAuditRetention(every time.Duration) {
-	if a.Retention.Age() <= 0 {
-		a.logger.Info("audit retention off: AUDIT_RETENTION is 0, rows are kept for ever")
+func (d *Domain) StartAuditRetention(every time.Duration) {
+	if d.Retention.Age() <= 0 {
+		d.logger.Info("audit retention off: AUDIT_RETENTION is 0, rows are kept for ever")
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		a.Retention.Run(ctx, every)
+		d.Retention.Run(ctx, every)
 	}()
 	// First among the closers: the loop ends before the store closes.
-	a.closers = append([]func(){func() { cancel(); <-done }}, a.closers...)
+	d.closers = append([]func(){func() { cancel(); <-done }}, d.closers...)
+}
+
+// Close stops background work and closes what OpenDomain opened, in order:
+// the service's leftover key resolutions before the store they use.
+func (d *Domain) Close() {
+	for _, c := range d.closers {
+		c()
+	}
+}
+
+// Close stops the token verifier's refreshes, then closes the Domain.
+func (a *App) Close() {
+	a.verifier.Close()
+	a.Domain.Close()
+}
+
+// CallBudget is the IVS call budget of IVS_MAX_CALLS_PER_SECOND, waiting at
+// most IVS_BUDGET_WAIT, over slots: the schedule every replica shares, or
+// nil for this process's memory.
+func CallBudget(cfg config.Config, slots budget.SlotSource) *budget.Budget {
+	if slots == nil {
+		slots = budget.NewLocal()
+	}
+	return budget.New(slots, cfg.IVSCallsPerSecond, cfg.IVSBudgetWait)
 }
 
 // poolStats reads db's pool figures for the metrics.
@@ -196,80 +247,5 @@ func poolStats(db *postgres.DB) metrics.PoolStats {
 		AcquireDuration:      s.AcquireDuration(),
 		EmptyAcquireCount:    s.EmptyAcquireCount(),
 		CanceledAcquireCount: s.CanceledAcquireCount(),
-	}
-}
-
-// RequestTimeout is how long a request may work: it may wait for IVS call
-// budget, then needs time for its IVS calls.
-func RequestTimeout(cfg config.Config) time.Duration { return cfg.IVSBudgetWait + 30*time.Second }
-
-// NewService assembles the domain over store: the IVS client, with the call
-// budget shared by every replica where the store can share it (in process
-// otherwise: the embedded store has one process). The caller closes it.
-func NewService(ctx context.Context, cfg config.Config, store ingest.Store, logger *slog.Logger) *ingest.Service {
-	return newService(ctx, cfg, store, logger, nil)
-}
-
-// newService is NewService reporting to m, which may be nil.
-func newService(ctx context.Context, cfg config.Config, store ingest.Store, logger *slog.Logger, m *metrics.Metrics) *ingest.Service {
-	// A nil *Metrics in an interface would not be a nil interface: give the
-	// consumers nil itself, so that they install no instrumentation at all.
-	var (
-		ivsMetrics ivs.Metrics
-		svcMetrics ingest.Metrics
-	)
-	if m != nil {
-		ivsMetrics, svcMetrics = m, m
-	}
-	var slots budget.SlotSource = budget.NewLocal()
-	if shared, ok := store.(budget.SlotSource); ok {
-		slots = shared
-	}
-	limits := sharedLimits(store)
-	if limits == nil {
-		limits = limit.NewLocal()
-	}
-	calls := budget.New(slots, cfg.IVSCallsPerSecond, cfg.IVSBudgetWait).
-		ShareBySeller(limits, cfg.AWSRegion, limit.PerSecond(cfg.IVSSellerCallsPerSecond, cfg.IVSSellerBurst))
-	ivsClient, err := ivs.New(ctx, ivs.Config{
-		Region:          cfg.AWSRegion,
-		Endpoint:        cfg.AWSEndpointIVS,
-		AccessKeyID:     cfg.AWSAccessKeyID,
-		SecretAccessKey: cfg.AWSSecretAccessKey,
-		SessionToken:    cfg.AWSSessionToken,
-		Budget:          calls,
-		Metrics:         ivsMetrics,
-	})
-	if err != nil {
-		// Calls to IVS will fail and log this again.
-		logger.Warn("AWS is not usable; requests that need IVS will fail", "error", err.Error())
-	}
-	return ingest.NewService(store, ivsClient, ingest.Options{
-		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
-		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
-		Budget:            calls,
-		Limits:            limits,
-		KeyMaxAge:         cfg.StreamKeyMaxAge,
-		ResolveTimeout:    RequestTimeout(cfg),
-		Logger:            logger,
-		Metrics:           svcMetrics,
-	})
-}
-
-// sharedLimits returns the store's rate limits, shared by every replica on
-// it; nil when the store keeps none (the embedded store: one process).
-func sharedLimits(store any) limit.Source {
-	if shared, ok := store.(limit.Source); ok {
-		return shared
-	}
-	return nil
-}
-
-// Close stops background work and closes what New opened, in order: the
-// service's leftover key resolutions before the store they use.
-func (a *App) Close() {
-	a.verifier.Close()
-	for _, c := range a.closers {
-		c()
 	}
 }

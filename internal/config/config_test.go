@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +243,120 @@ func TestAuditRetention(t *testing.T) {
 	}
 	if got := printed(t, nil); !strings.Contains(got, "AUDIT_RETENTION=9600h0m0s\n") {
 		t.Errorf("Print() lacks the default AUDIT_RETENTION=9600h0m0s:\n%s", got)
+	}
+}
+
+// secretValues are valid values of every secret variable, each with a part
+// that Print must never show.
+var secretValues = map[string]struct{ value, hidden string }{
+	"DATABASE_URL":          {"postgres://app:db-pa55word@db.example:5432/postgres", "db-pa55word"},
+	"SUPABASE_JWT_SECRET":   {"jwt-secret-jwt-secret-jwt-secret-0123456789", "jwt-secret"},
+	"AWS_SECRET_ACCESS_KEY": {"aws-secret-value", "aws-secret-value"},
+	"AWS_SESSION_TOKEN":     {"aws-session-token", "aws-session-token"},
+	"METRICS_TOKEN":         {"metrics-token-0123456789", "metrics-token"},
+}
+
+// Every variable the table marks secret is redacted by Print; a new secret
+// variable fails here until it has a value above.
+func TestPrintRedactsEverySecretOfTheTable(t *testing.T) {
+	t.Parallel()
+	for _, v := range config.Vars() {
+		s, ok := secretValues[v.Name]
+		if ok != v.Secret {
+			t.Errorf("%s: Secret is %v, but secretValues has it: %v", v.Name, v.Secret, ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		vars := map[string]string{v.Name: s.value}
+		if v.Name == "AWS_SECRET_ACCESS_KEY" {
+			vars["AWS_ACCESS_KEY_ID"] = "AKIAEXAMPLE"
+		}
+		got := printed(t, vars)
+		if strings.Contains(got, s.hidden) {
+			t.Errorf("Print() with %s set shows it:\n%s", v.Name, strings.ReplaceAll(got, s.hidden, "<the secret>"))
+		}
+		if !strings.Contains(got, v.Name+"=") {
+			t.Errorf("Print() lacks %s:\n%s", v.Name, got)
+		}
+	}
+}
+
+// Print shows every variable of the table, once, in the table's order.
+func TestPrintFollowsTheTable(t *testing.T) {
+	t.Parallel()
+	var names []string
+	for l := range strings.Lines(printed(t, nil)) {
+		name, _, _ := strings.Cut(l, "=")
+		names = append(names, name)
+	}
+	var want []string
+	for _, v := range config.Vars() {
+		want = append(want, v.Name)
+	}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("Print()'s variables (-table +printed):\n%s", diff)
+	}
+}
+
+// The variables that say where and as whom the service reaches a
+// dependency: doctor skips that dependency's check when one is wrong.
+func TestReachVariables(t *testing.T) {
+	t.Parallel()
+	got := map[config.Group][]string{}
+	for _, v := range config.Vars() {
+		if v.Reach {
+			got[v.Group] = append(got[v.Group], v.Name)
+		}
+	}
+	want := map[config.Group][]string{
+		config.GroupDatabase: {"DATABASE_URL"},
+		config.GroupAuth:     {"SUPABASE_URL", "SUPABASE_JWT_ISSUER", "SUPABASE_JWKS_URL", "SUPABASE_JWT_SECRET"},
+		config.GroupAWS:      {"AWS_REGION", "AWS_ENDPOINT_URL_IVS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Reach variables by group (-want +got):\n%s", diff)
+	}
+}
+
+// A bad value of any number or duration variable is named, and the default
+// is kept in its place.
+func TestBadValuesKeepTheDefault(t *testing.T) {
+	t.Parallel()
+	defaults, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range config.Vars() {
+		_, numErr := strconv.ParseFloat(v.Default, 64)
+		_, durErr := time.ParseDuration(strings.TrimSuffix(v.Default, "d") + "h")
+		if numErr != nil && durErr != nil {
+			continue // not a number or a duration
+		}
+		c, err := config.Load(env(map[string]string{v.Name: "not-a-value"}))
+		var ve *config.VarError
+		if !errors.As(err, &ve) || ve.Name != v.Name || !strings.Contains(err.Error(), `"not-a-value"`) {
+			t.Errorf("%s=not-a-value: error %v, want one naming %s and quoting the value", v.Name, err, v.Name)
+		}
+		if diff := cmp.Diff(defaults, c, cmp.Comparer(func(a, b config.Config) bool {
+			var x, y strings.Builder
+			_ = a.Print(&x)
+			_ = b.Print(&y)
+			return x.String() == y.String()
+		})); diff != "" {
+			t.Errorf("%s=not-a-value did not keep the default (-defaults +got):\n%s", v.Name, diff)
+		}
+	}
+}
+
+func TestRequestTimeout(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"IVS_BUDGET_WAIT": "10s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.RequestTimeout(), 40*time.Second; got != want {
+		t.Errorf("RequestTimeout() with IVS_BUDGET_WAIT=10s = %v, want %v", got, want)
 	}
 }

@@ -64,9 +64,9 @@ func start(t *testing.T, env *testenv.Env, overrides map[string]string) *service
 	logger := logging.New(logs, slog.LevelDebug)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := app.New(ctx, cfg, logger)
+	a, err := app.Open(ctx, cfg, logger)
 	if err != nil {
-		t.Fatalf("app.New: %v", err)
+		t.Fatalf("app.Open: %v", err)
 	}
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() {

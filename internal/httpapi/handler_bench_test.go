@@ -21,7 +21,7 @@ import (
 // verification against a JWKS served over HTTP, the per-user limit, the
 // authorization query and the audit row on a real PostgreSQL
 // (TEST_DATABASE_URL), and the JSON answer. The service is assembled by
-// app.New exactly as `serve` assembles it.
+// app.Open exactly as `serve` assembles it.
 //
 //   - recorder: ServeHTTP with httptest.NewRecorder, no network;
 //   - loopback: a real HTTP round trip through httptest.NewServer;
@@ -50,9 +50,9 @@ func BenchmarkHotRequest(b *testing.B) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		a, err := app.New(ctx, cfg, logging.New(io.Discard, level))
+		a, err := app.Open(ctx, cfg, logging.New(io.Discard, level))
 		if err != nil {
-			b.Fatalf("app.New: %v", err)
+			b.Fatalf("app.Open: %v", err)
 		}
 		b.Cleanup(a.Close)
 		return a.Handler

@@ -1,0 +1,68 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/budget"
+	"github.com/ivs-ingest/ivs-ingest/internal/config"
+	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
+)
+
+// IVSOptions are what differs between the IVS clients built from one
+// configuration: the service's, doctor's, dev's demo seeding's.
+type IVSOptions struct {
+	// Budget spaces every attempt of every call (see CallBudget); nil for
+	// none.
+	Budget *budget.Budget
+	// AttemptTimeout bounds each HTTP attempt; 0 for the adapter's 10 s.
+	AttemptTimeout time.Duration
+	// Metrics counts every attempt; nil for none.
+	Metrics ivs.Metrics
+}
+
+// IVS returns the IVS client cfg describes: its region and endpoint, and
+// static keys when AWS_ACCESS_KEY_ID is set (the SDK's default chain
+// otherwise). The client is usable even with an error, which says why AWS
+// is not: its calls then fail with ingest.ErrIVSCredentials.
+func IVS(ctx context.Context, cfg config.Config, opts IVSOptions) (*ivs.Client, error) {
+	c := ivs.Config{
+		Region:          cfg.AWSRegion,
+		Endpoint:        cfg.AWSEndpointIVS,
+		AccessKeyID:     cfg.AWSAccessKeyID,
+		SecretAccessKey: cfg.AWSSecretAccessKey,
+		SessionToken:    cfg.AWSSessionToken,
+		AttemptTimeout:  opts.AttemptTimeout,
+		Budget:          opts.Budget,
+		Metrics:         opts.Metrics,
+	}
+	return ivs.New(ctx, c)
+}
+
+// Policy is an IAM identity policy, ready to attach.
+type Policy struct {
+	Version   string
+	Statement []PolicyStatement
+}
+
+// PolicyStatement is one statement of a Policy.
+type PolicyStatement struct {
+	Effect   string
+	Action   []string
+	Resource []string
+}
+
+// IAMPolicy is the policy the service's IAM identity needs for the features
+// cfg enables: ivs.RequiredActions on the channels and stream keys of
+// AWS_REGION.
+func IAMPolicy(cfg config.Config) Policy {
+	region := cfg.AWSRegion
+	if region == "" {
+		region = "*"
+	}
+	return Policy{Version: "2012-10-17", Statement: []PolicyStatement{{
+		Effect:   "Allow",
+		Action:   ivs.RequiredActions(cfg.StreamKeyMaxAge > 0),
+		Resource: []string{"arn:aws:ivs:" + region + ":*:channel/*", "arn:aws:ivs:" + region + ":*:stream-key/*"},
+	}}}
+}

@@ -1,0 +1,109 @@
+package app_test
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/app"
+	"github.com/ivs-ingest/ivs-ingest/internal/config"
+	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
+)
+
+// repoRoot is the module's root, where go.mod is.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// iamAction is an IAM action on IVS as documents name it (not an ARN's
+// "ivs:us-east-1" or a wildcard).
+var iamAction = regexp.MustCompile(`\bivs:[A-Z][A-Za-z]+`)
+
+// TestOneIAMActionList checks the Lambda template and every markdown file
+// of the repository that names IVS actions against the one list,
+// ivs.RequiredActions: each must name exactly those actions, no fewer (an
+// AccessDenied in production) and no more (a needless grant). The files
+// are found by what they say, not by name, so the check follows the
+// documentation wherever it moves.
+func TestOneIAMActionList(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	want := ivs.RequiredActions(true)
+	slices.Sort(want)
+	files := []string{filepath.Join(root, "deploy", "lambda", "template.yaml")}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".md") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := slices.Compact(slices.Sorted(slices.Values(iamAction.FindAllString(string(b), -1))))
+		rel, _ := filepath.Rel(root, f)
+		if len(named) == 0 {
+			if strings.HasSuffix(f, "template.yaml") {
+				t.Errorf("%s names no IVS action, want the role's policy to grant %v", rel, want)
+			}
+			continue
+		}
+		checked++
+		if diff := cmp.Diff(want, named); diff != "" {
+			t.Errorf("%s names other IVS actions than ivs.RequiredActions (-list +%s):\n%s", rel, rel, diff)
+		}
+	}
+	if checked < 2 {
+		t.Errorf("%d files name IVS actions, want the Lambda template and the documentation's IAM policy at least", checked)
+	}
+}
+
+func TestIAMPolicy(t *testing.T) {
+	t.Parallel()
+	cfg := config.Config{AWSRegion: "eu-west-1"}
+	want := app.Policy{Version: "2012-10-17", Statement: []app.PolicyStatement{{
+		Effect:   "Allow",
+		Action:   ivs.RequiredActions(false),
+		Resource: []string{"arn:aws:ivs:eu-west-1:*:channel/*", "arn:aws:ivs:eu-west-1:*:stream-key/*"},
+	}}}
+	if diff := cmp.Diff(want, app.IAMPolicy(cfg)); diff != "" {
+		t.Errorf("IAMPolicy(no key expiry) (-want +got):\n%s", diff)
+	}
+	cfg.StreamKeyMaxAge = 720 * time.Hour
+	if got := app.IAMPolicy(cfg).Statement[0].Action; !slices.Equal(got, ivs.RequiredActions(true)) {
+		t.Errorf("IAMPolicy(key expiry).Action = %v, want %v", got, ivs.RequiredActions(true))
+	}
+}

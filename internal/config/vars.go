@@ -1,0 +1,468 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/logging"
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
+)
+
+// Group is the part of the service a variable configures.
+type Group string
+
+// The groups, as the documentation names them.
+const (
+	GroupHTTP     Group = "HTTP"
+	GroupDatabase Group = "database"
+	GroupAuth     Group = "auth"
+	GroupAWS      Group = "AWS"
+	GroupKeys     Group = "stream keys"
+	GroupLimits   Group = "limits"
+	GroupOps      Group = "operations"
+)
+
+// Var is one environment variable of the configuration: the table (Vars)
+// holds each once, and it drives Load, Print, doctor's checks and the
+// configuration document (docs/configuration.md).
+type Var struct {
+	Name  string
+	Group Group
+	// Default is the value taken when the variable is unset or blank,
+	// written as one would set it; "" for none.
+	Default string
+	// DefaultDoc describes a default that Default cannot say (one derived
+	// from other variables, or none because the variable is required), for
+	// the documentation; "" when Default says it.
+	DefaultDoc string
+	// Doc says what the variable does, in markdown.
+	Doc string
+	// Secret marks a value that is never printed, logged or quoted in an
+	// error as it is: Print shows it redacted.
+	Secret bool
+	// Reach marks a variable that says where, or as whom, the service
+	// reaches its group's dependency: doctor skips its check of that
+	// dependency when one is wrong.
+	Reach bool
+
+	// load parses and validates the variable into c, reporting problems
+	// through l; it may read the fields of the variables before it.
+	load func(l *loader, c *Config)
+	// show is the variable's effective value for Print, redacted.
+	show func(c Config) string
+}
+
+// Vars returns the table of variables, in the order Load reads them and
+// Print prints them.
+func Vars() []Var { return append([]Var(nil), table...) }
+
+// Why Secret and show both: show does the redacting (a database URL keeps
+// its host), Secret is what the documentation says and what the tests
+// check every show against.
+var table = []Var{
+	{
+		Name: "PORT", Group: GroupHTTP, Default: "8080",
+		Doc:  "port to listen on, on all interfaces",
+		load: func(l *loader, c *Config) { c.Port = l.int(0, 65535) },
+		show: func(c Config) string { return strconv.Itoa(c.Port) },
+	},
+	{
+		Name: "DATABASE_URL", Group: GroupDatabase, DefaultDoc: "(required)", Secret: true, Reach: true,
+		Doc: "PostgreSQL URL. `serve` works through a transaction-mode pooler (Supavisor/PgBouncer, port 6543); " +
+			"`migrate` needs a direct or session-mode connection (port 5432). `dev` uses it instead of its SQLite file when set",
+		load: func(l *loader, c *Config) { c.DatabaseURL = secret.New(l.value()) },
+		show: func(c Config) string { return redactDatabaseURL(c.DatabaseURL) },
+	},
+	{
+		Name: "DATABASE_MAX_CONNS", Group: GroupDatabase, Default: "20",
+		Doc: "connection pool size per process. At most half of it is ever held by key creations (which wait on IVS), " +
+			"so a burst of new shows cannot starve requests for existing ones",
+		load: func(l *loader, c *Config) { c.DatabaseMaxConns = int32(l.int(2, 1000)) },
+		show: func(c Config) string { return strconv.Itoa(int(c.DatabaseMaxConns)) },
+	},
+	{
+		Name: "SUPABASE_URL", Group: GroupAuth, DefaultDoc: "(required)", Reach: true,
+		Doc: "`https://<ref>.supabase.co`. Tokens must be issued by `${SUPABASE_URL}/auth/v1`; keys are fetched from " +
+			"`${SUPABASE_URL}/auth/v1/.well-known/jwks.json`",
+		load: func(l *loader, c *Config) {
+			c.SupabaseURL = strings.TrimRight(l.value(), "/")
+			if c.SupabaseURL != "" {
+				l.httpURL(c.SupabaseURL)
+			}
+		},
+		show: func(c Config) string { return secret.RedactURL(c.SupabaseURL) },
+	},
+	{
+		Name: "SUPABASE_JWT_ISSUER", Group: GroupAuth, DefaultDoc: "`${SUPABASE_URL}/auth/v1`", Reach: true,
+		Doc: "override for self-hosted auth servers",
+		load: func(l *loader, c *Config) {
+			if c.JWTIssuer = l.value(); c.JWTIssuer == "" && c.SupabaseURL != "" {
+				c.JWTIssuer = c.SupabaseURL + "/auth/v1"
+			}
+		},
+		show: func(c Config) string { return secret.RedactURL(c.JWTIssuer) },
+	},
+	{
+		Name: "SUPABASE_JWKS_URL", Group: GroupAuth, DefaultDoc: "`${SUPABASE_URL}/auth/v1/.well-known/jwks.json`", Reach: true,
+		Doc: "override for self-hosted auth servers",
+		load: func(l *loader, c *Config) {
+			if c.JWKSURL = l.value(); c.JWKSURL != "" {
+				// Only when set: one derived from a bad SUPABASE_URL is
+				// that variable's error.
+				l.httpURL(c.JWKSURL)
+			} else if c.SupabaseURL != "" {
+				c.JWKSURL = c.SupabaseURL + "/auth/v1/.well-known/jwks.json"
+			}
+		},
+		show: func(c Config) string { return secret.RedactURL(c.JWKSURL) },
+	},
+	{
+		Name: "SUPABASE_JWT_SECRET", Group: GroupAuth, Secret: true, Reach: true,
+		Doc: "the project's legacy HS256 secret (at least 32 bytes); when unset, HS256 tokens are refused",
+		load: func(l *loader, c *Config) {
+			c.JWTSecret = secret.New(l.untrimmed())
+			if n := len(c.JWTSecret.Reveal()); n > 0 && n < 32 {
+				// Supabase's own minimum; a shorter HMAC key could be
+				// brute-forced from any token it signed.
+				l.fail(fmt.Sprintf("is %d bytes long, want at least 32 (Project Settings, JWT Keys, Legacy JWT secret)", n))
+			}
+		},
+		show: func(c Config) string { return c.JWTSecret.String() },
+	},
+	{
+		Name: "JWKS_MIN_REFETCH_INTERVAL", Group: GroupAuth, Default: "30s",
+		Doc:  "least time between key-set fetches caused by tokens with an unknown `kid`",
+		load: func(l *loader, c *Config) { c.JWKSRefetchInterval = l.duration() },
+		show: func(c Config) string { return c.JWKSRefetchInterval.String() },
+	},
+	{
+		Name: "AWS_REGION", Group: GroupAWS, Default: "us-east-1", Reach: true,
+		Doc:  "the IVS region",
+		load: func(l *loader, c *Config) { c.AWSRegion = l.value() },
+		show: func(c Config) string { return c.AWSRegion },
+	},
+	{
+		Name: "AWS_ENDPOINT_URL_IVS", Group: GroupAWS, DefaultDoc: "`AWS_ENDPOINT_URL`, else AWS's", Reach: true,
+		Doc: "IVS endpoint override (the SDK's standard variable; its general `AWS_ENDPOINT_URL` applies too)",
+		load: func(l *loader, c *Config) {
+			if c.AWSEndpointIVS = l.value(); c.AWSEndpointIVS == "" {
+				// The SDK's general override applies to every service.
+				c.AWSEndpointIVS = strings.TrimSpace(l.getenv("AWS_ENDPOINT_URL"))
+			}
+			if c.AWSEndpointIVS != "" {
+				l.httpURL(c.AWSEndpointIVS)
+			}
+		},
+		show: func(c Config) string { return secret.RedactURL(c.AWSEndpointIVS) },
+	},
+	{
+		Name: "AWS_ACCESS_KEY_ID", Group: GroupAWS, Reach: true,
+		Doc:  "static credentials, with `AWS_SECRET_ACCESS_KEY`; unset, the SDK's default chain (profiles, web identity, container and instance roles)",
+		load: func(l *loader, c *Config) { c.AWSAccessKeyID = l.value() },
+		show: func(c Config) string { return c.AWSAccessKeyID },
+	},
+	{
+		Name: "AWS_SECRET_ACCESS_KEY", Group: GroupAWS, Secret: true, Reach: true,
+		Doc: "the secret of `AWS_ACCESS_KEY_ID`; set both or neither",
+		load: func(l *loader, c *Config) {
+			c.AWSSecretAccessKey = secret.New(l.untrimmed())
+			if (c.AWSAccessKeyID == "") != c.AWSSecretAccessKey.IsZero() {
+				l.fail("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
+			}
+		},
+		show: func(c Config) string { return c.AWSSecretAccessKey.String() },
+	},
+	{
+		Name: "AWS_SESSION_TOKEN", Group: GroupAWS, Secret: true, Reach: true,
+		Doc:  "the session token of temporary static credentials (AWS Lambda sets all three)",
+		load: func(l *loader, c *Config) { c.AWSSessionToken = secret.New(l.untrimmed()) },
+		show: func(c Config) string { return c.AWSSessionToken.String() },
+	},
+	{
+		Name: "CORS_ALLOWED_ORIGINS", Group: GroupHTTP, Default: "*",
+		Doc: "comma-separated origins, such as `https://shop.example,https://admin.shop.example`",
+		load: func(l *loader, c *Config) {
+			if c.CORSAllowedOrigins = splitList(l.value()); len(c.CORSAllowedOrigins) == 0 {
+				c.CORSAllowedOrigins = splitList(l.v.Default)
+			}
+			for _, o := range c.CORSAllowedOrigins {
+				if o != "*" {
+					l.httpURL(o)
+				}
+			}
+		},
+		show: func(c Config) string { return strings.Join(c.CORSAllowedOrigins, ",") },
+	},
+	{
+		Name: "LOG_LEVEL", Group: GroupOps, Default: "info",
+		Doc: "`debug`, `info`, `warn` or `error`",
+		load: func(l *loader, c *Config) {
+			s := l.untrimmed()
+			if s == "" {
+				s = l.v.Default
+			}
+			level, err := logging.ParseLevel(s)
+			if err != nil {
+				l.fail(err.Error())
+			}
+			c.LogLevel = level
+		},
+		show: func(c Config) string { return strings.ToLower(c.LogLevel.String()) },
+	},
+	{
+		Name: "STREAM_KEY_CACHE_TTL", Group: GroupKeys, Default: "5m",
+		Doc: "how long a key read from IVS is reused without asking IVS again; `0` disables the cache. " +
+			"It bounds how long a key deleted out of band (in the console) may still be handed out",
+		load: func(l *loader, c *Config) { c.StreamKeyCacheTTL = l.duration() },
+		show: func(c Config) string { return c.StreamKeyCacheTTL.String() },
+	},
+	{
+		Name: "STREAM_KEY_MAX_AGE", Group: GroupKeys, Default: "0",
+		Doc: "keys older than this (a Go duration such as `720h`) are replaced when their channel is offline; `0`: never. " +
+			"See [Key expiry](api.md#key-expiry)",
+		load: func(l *loader, c *Config) { c.StreamKeyMaxAge = l.duration() },
+		show: func(c Config) string { return c.StreamKeyMaxAge.String() },
+	},
+	{
+		Name: "RATE_LIMIT_REQUESTS_PER_MINUTE", Group: GroupLimits, Default: "120",
+		Doc:  "requests per user per minute, in bursts of at most 10; `0`: none. See [Limits](operations.md#limits)",
+		load: func(l *loader, c *Config) { c.RequestsPerMinute = l.int(0, 1_000_000) },
+		show: func(c Config) string { return strconv.Itoa(c.RequestsPerMinute) },
+	},
+	{
+		Name: "RATE_LIMIT_REQUESTS_PER_MINUTE_PER_IP", Group: GroupLimits, Default: "0",
+		Doc:  "requests per client IP (IPv6: per /64) per minute, checked before the token is read; `0`: none",
+		load: func(l *loader, c *Config) { c.RequestsPerMinutePerIP = l.int(0, 1_000_000) },
+		show: func(c Config) string { return strconv.Itoa(c.RequestsPerMinutePerIP) },
+	},
+	{
+		Name: "RATE_LIMIT_STORE", Group: GroupLimits, DefaultDoc: "`memory` (`database` in AWS Lambda)",
+		Doc: "where the request limits are kept: `memory`, per process, or `database`, shared by every replica",
+		load: func(l *loader, c *Config) {
+			switch store := strings.ToLower(l.value()); store {
+			case "":
+				// In Lambda every concurrent request may have a process,
+				// and so a limiter, of its own.
+				c.RequestLimitsInDatabase = l.getenv("AWS_LAMBDA_RUNTIME_API") != ""
+			case "memory", "database":
+				c.RequestLimitsInDatabase = store == "database"
+			default:
+				l.fail(fmt.Sprintf("%q is not memory or database", store))
+			}
+		},
+		show: func(c Config) string {
+			return map[bool]string{false: "memory", true: "database"}[c.RequestLimitsInDatabase]
+		},
+	},
+	{
+		Name: "RATE_LIMIT_KEY_CREATES_PER_HOUR", Group: GroupLimits, Default: "10",
+		Doc:  "key creations and rotations per seller per hour, across every replica; `0`: none",
+		load: func(l *loader, c *Config) { c.KeyCreatesPerHour = l.int(0, 1_000_000) },
+		show: func(c Config) string { return strconv.Itoa(c.KeyCreatesPerHour) },
+	},
+	{
+		Name: "IVS_MAX_CALLS_PER_SECOND", Group: GroupLimits, Default: "4",
+		Doc:  "IVS calls per second of all replicas together (keep it below AWS's quota of 5); `0`: none",
+		load: func(l *loader, c *Config) { c.IVSCallsPerSecond = l.float(0, 1000) },
+		show: func(c Config) string { return strconv.FormatFloat(c.IVSCallsPerSecond, 'g', -1, 64) },
+	},
+	{
+		Name: "IVS_BUDGET_WAIT", Group: GroupLimits, Default: "90s",
+		Doc:  "longest a request waits for IVS call budget before it answers 503; a request may work for this plus 30 s",
+		load: func(l *loader, c *Config) { c.IVSBudgetWait = l.duration() },
+		show: func(c Config) string { return c.IVSBudgetWait.String() },
+	},
+	{
+		Name: "IVS_MAX_CALLS_PER_SECOND_PER_SELLER", Group: GroupLimits, Default: "1",
+		Doc:  "each seller's share of the IVS call budget, across replicas; `0`: no share",
+		load: func(l *loader, c *Config) { c.IVSSellerCallsPerSecond = l.float(0, 1000) },
+		show: func(c Config) string { return strconv.FormatFloat(c.IVSSellerCallsPerSecond, 'g', -1, 64) },
+	},
+	{
+		Name: "IVS_MAX_QUEUED_CALLS_PER_SELLER", Group: GroupLimits, Default: "20",
+		Doc: "how many IVS calls a seller may reserve ahead of their share's rate: at least one whole rotation's 5 " +
+			"(GetChannel, ListStreamKeys, DeleteStreamKey, StopStream, CreateStreamKey)",
+		load: func(l *loader, c *Config) { c.IVSSellerBurst = l.int(5, 1000) },
+		show: func(c Config) string { return strconv.Itoa(c.IVSSellerBurst) },
+	},
+	{
+		Name: "PPROF_ADDR", Group: GroupOps,
+		Doc: "a loopback address (such as `127.0.0.1:6060`) serving `net/http/pprof` on a listener of its own; anything else is refused",
+		load: func(l *loader, c *Config) {
+			if c.PprofAddr = l.value(); c.PprofAddr != "" {
+				// Profiles show memory and request data: never on a
+				// public address.
+				host, _, err := net.SplitHostPort(c.PprofAddr)
+				ip := net.ParseIP(host)
+				if err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+					l.fail(fmt.Sprintf("%q is not a loopback address such as 127.0.0.1:6060", c.PprofAddr))
+				}
+			}
+		},
+		show: func(c Config) string { return c.PprofAddr },
+	},
+	{
+		Name: "METRICS_TOKEN", Group: GroupOps, Secret: true,
+		Doc: "when set (at least 16 characters), `GET /metrics` requires `Authorization: Bearer <METRICS_TOKEN>`; " +
+			"unset, it is open to anyone who can reach the port (in Lambda: off, 404)",
+		load: func(l *loader, c *Config) {
+			c.MetricsToken = secret.New(l.value())
+			if n := len(c.MetricsToken.Reveal()); n > 0 && n < 16 {
+				l.fail(fmt.Sprintf("is %d characters long, want at least 16 (e.g. openssl rand -hex 32)", n))
+			}
+		},
+		show: func(c Config) string { return c.MetricsToken.String() },
+	},
+	{
+		Name: "AUDIT_RETENTION", Group: GroupOps, Default: "400d",
+		Doc: "how long audit rows are kept, a Go duration or whole days (`400d` is `9600h`); `0`: for ever. " +
+			"See [Retention](api.md#retention)",
+		load: func(l *loader, c *Config) { c.AuditRetention = l.days() },
+		show: func(c Config) string { return c.AuditRetention.String() },
+	},
+}
+
+// loader reads the variables for Load, one at a time, and gathers their
+// problems.
+type loader struct {
+	getenv func(string) string
+	v      *Var // the variable being read
+	errs   []error
+}
+
+// untrimmed is the variable's value as set (secrets are taken as they are).
+func (l *loader) untrimmed() string { return l.getenv(l.v.Name) }
+
+// value is the variable's value without surrounding spaces; Default when
+// that is blank.
+func (l *loader) value() string {
+	if s := strings.TrimSpace(l.getenv(l.v.Name)); s != "" {
+		return s
+	}
+	return l.v.Default
+}
+
+// set reports whether the variable has a value, and that value.
+func (l *loader) set() (string, bool) {
+	s := strings.TrimSpace(l.getenv(l.v.Name))
+	return s, s != ""
+}
+
+// fail records a problem with the variable; msg never quotes a secret.
+func (l *loader) fail(msg string) {
+	l.errs = append(l.errs, &VarError{Name: l.v.Name, msg: l.v.Name + ": " + msg})
+}
+
+func (l *loader) err() error { return errors.Join(l.errs...) }
+
+// parse reads the variable with parse when set, else its Default; a value
+// that does not parse is reported with bad (given the value) and the
+// Default is taken instead.
+func parse[T any](l *loader, parse func(string) (T, bool), bad func(s string) string) T {
+	def, ok := parse(l.v.Default)
+	if !ok {
+		panic("config: the default of " + l.v.Name + " does not parse")
+	}
+	s, set := l.set()
+	if !set {
+		return def
+	}
+	v, ok := parse(s)
+	if !ok {
+		l.fail(bad(s))
+		return def
+	}
+	return v
+}
+
+func (l *loader) int(lo, hi int) int {
+	return parse(l, func(s string) (int, bool) {
+		n, err := strconv.Atoi(s)
+		return n, err == nil && n >= lo && n <= hi
+	}, func(s string) string { return fmt.Sprintf("%q is not a whole number from %d to %d", s, lo, hi) })
+}
+
+func (l *loader) float(lo, hi float64) float64 {
+	return parse(l, func(s string) (float64, bool) {
+		f, err := strconv.ParseFloat(s, 64)
+		return f, err == nil && f >= lo && f <= hi
+	}, func(s string) string { return fmt.Sprintf("%q is not a number from %g to %g", s, lo, hi) })
+}
+
+func parseDuration(s string) (time.Duration, bool) {
+	d, err := time.ParseDuration(s)
+	return d, err == nil && d >= 0
+}
+
+func (l *loader) duration() time.Duration {
+	return parse(l, parseDuration, func(s string) string { return fmt.Sprintf("%q is not a duration such as 30s or 5m", s) })
+}
+
+// days is duration that also takes whole days, such as 400d.
+func (l *loader) days() time.Duration {
+	var inDays bool
+	return parse(l, func(s string) (time.Duration, bool) {
+		n, ok := strings.CutSuffix(s, "d")
+		if inDays = ok; !ok {
+			return parseDuration(s)
+		}
+		d, err := strconv.Atoi(n)
+		return time.Duration(d) * 24 * time.Hour, err == nil && d >= 0 && d <= 100*365
+	}, func(s string) string {
+		if inDays {
+			return fmt.Sprintf("%q is not a duration such as 400d or 9600h", s)
+		}
+		return fmt.Sprintf("%q is not a duration such as 30s or 5m", s)
+	})
+}
+
+// httpURL reports s, the variable's value, unless it is an http(s) URL.
+func (l *loader) httpURL(s string) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		// Not echoed: an unparsable value may still carry a password.
+		l.fail("is not a valid URL")
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		l.fail(fmt.Sprintf("%q is not an http(s) URL", secret.RedactURL(s)))
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// redactDatabaseURL shows a database URL without its password, wherever
+// the URL puts it.
+func redactDatabaseURL(s secret.String) string {
+	if s.IsZero() {
+		return ""
+	}
+	u, err := url.Parse(s.Reveal())
+	if err != nil || u.Scheme == "" {
+		return "[REDACTED]" // an unparsable URL could hide a password anywhere
+	}
+	// libpq and pgx also take the password, and the client key's
+	// passphrase, as query parameters.
+	q := u.Query()
+	for _, k := range []string{"password", "sslpassword"} {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+		}
+	}
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
