@@ -104,3 +104,8 @@ func (db *DB) DeleteAuditBefore(ctx context.Context, cutoff time.Time, limit int
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// WriteAudit implements ingest.ChannelTx: the row commits with the section.
+func (c channelTx) WriteAudit(ctx context.Context, e ingest.AuditEntry) error {
+	return insertAudit(ctx, c.tx, e)
+}

@@ -3,19 +3,21 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest/storetest"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
-	"github.com/ivs-ingest/ivs-ingest/internal/storetest"
 )
 
 // TestContract runs the store contract shared with internal/sqlite, each
 // store a new migrated database. The auth.sessions part of authorization is
-// PostgreSQL's own and tested in postgres_test.go.
+// PostgreSQL's own and tested in postgres_test.go. The store dates its rows
+// with the database's now(), so it has no use for the suite's clock.
 func TestContract(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) storetest.Store {
+	storetest.Run(t, func(t *testing.T, _ func() time.Time) storetest.Store {
 		_, db := migrated(t)
 		return db
 	})

@@ -50,3 +50,17 @@ func keyCreationWait(ctx context.Context, q querier, sellerID string, limit int,
 	// Never 0 when refused: 0 means "now".
 	return max(oldest.Add(window).Sub(now), time.Second), nil
 }
+
+// ReserveKeyCreation implements ingest.CreationLimiter in the section's
+// transaction.
+func (c channelTx) ReserveKeyCreation(ctx context.Context, sellerID string, limit int, window time.Duration) (int64, time.Duration, error) {
+	return reserveKeyCreation(ctx, c.tx, sellerID, limit, window)
+}
+
+// CancelKeyCreation implements ingest.CreationLimiter.
+func (c channelTx) CancelKeyCreation(ctx context.Context, id int64) error {
+	if _, err := c.tx.Exec(ctx, `DELETE FROM ivs_ingest.key_creations WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("cancel key creation: %w", err)
+	}
+	return nil
+}

@@ -10,12 +10,9 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 )
 
-// timeLayout stores times as sortable UTC text.
-const timeLayout = "2006-01-02T15:04:05.000000Z"
-
 // WriteAudit implements ingest.Auditor. The row is committed when it returns.
 func (db *DB) WriteAudit(ctx context.Context, e ingest.AuditEntry) error {
-	return insertAudit(ctx, db.write, e)
+	return insertAudit(ctx, db.write, e, db.Now())
 }
 
 // execer is the writing connection or a channel section's transaction.
@@ -23,10 +20,11 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func insertAudit(ctx context.Context, ex execer, e ingest.AuditEntry) error {
+// insertAudit inserts e with ex, dated now unless e has a time.
+func insertAudit(ctx context.Context, ex execer, e ingest.AuditEntry, now time.Time) error {
 	at := e.OccurredAt
 	if at.IsZero() {
-		at = time.Now()
+		at = now
 	}
 	_, err := ex.ExecContext(ctx, `INSERT INTO audit_log
 	(occurred_at, request_id, action, outcome, http_status, actor_user_id, impersonated_seller_id, seller_id, show_id,
@@ -118,4 +116,13 @@ func (db *DB) DeleteAuditBefore(ctx context.Context, cutoff time.Time, limit int
 		return 0, fmt.Errorf("delete old audit rows: %w", err)
 	}
 	return int(n), nil
+}
+
+// WriteAudit implements ingest.ChannelTx: the row commits with the section.
+func (c *channelTx) WriteAudit(ctx context.Context, e ingest.AuditEntry) error {
+	tx, err := c.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("write audit row: %w", err)
+	}
+	return insertAudit(ctx, tx, e, c.db.Now())
 }

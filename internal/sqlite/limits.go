@@ -10,15 +10,13 @@ import (
 
 // KeyCreationWait implements ingest.Store.
 func (db *DB) KeyCreationWait(ctx context.Context, sellerID string, limit int, window time.Duration) (time.Duration, error) {
-	return keyCreationWait(ctx, db.read, sellerID, limit, window)
+	return keyCreationWait(ctx, db.read, db.Now(), sellerID, limit, window)
 }
 
-type rowQuerier interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func keyCreationWait(ctx context.Context, q rowQuerier, sellerID string, limit int, window time.Duration) (time.Duration, error) {
-	now := time.Now().UTC()
+// keyCreationWait is how long sellerID must wait at now for a creation
+// within limit per window; 0 when not at all.
+func keyCreationWait(ctx context.Context, q rowQuerier, now time.Time, sellerID string, limit int, window time.Duration) (time.Duration, error) {
+	now = now.UTC()
 	var n int
 	var oldest sql.NullString
 	err := q.QueryRowContext(ctx, `SELECT count(*), min(created_at) FROM key_creations WHERE seller_id = ?1 AND created_at > ?2`,
@@ -45,12 +43,13 @@ func (c *channelTx) ReserveKeyCreation(ctx context.Context, sellerID string, lim
 	if err != nil {
 		return 0, 0, fmt.Errorf("reserve key creation: %w", err)
 	}
-	wait, err := keyCreationWait(ctx, tx, sellerID, limit, window)
+	now := c.db.Now()
+	wait, err := keyCreationWait(ctx, tx, now, sellerID, limit, window)
 	if err != nil || wait > 0 {
 		return 0, wait, err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO key_creations (seller_id, created_at) VALUES (?1, ?2)`,
-		strings.ToLower(sellerID), time.Now().UTC().Format(timeLayout))
+		strings.ToLower(sellerID), now.UTC().Format(timeLayout))
 	if err != nil {
 		return 0, 0, fmt.Errorf("reserve key creation: %w", err)
 	}

@@ -12,14 +12,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest/storetest"
 	"github.com/ivs-ingest/ivs-ingest/internal/sqlite"
-	"github.com/ivs-ingest/ivs-ingest/internal/storetest"
 )
 
 func TestContract(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) storetest.Store {
-		return open(t, filepath.Join(t.TempDir(), "ivs-ingest.db"))
+	storetest.Run(t, func(t *testing.T, now func() time.Time) storetest.Store {
+		db := open(t, filepath.Join(t.TempDir(), "ivs-ingest.db"))
+		db.Now = now
+		return db
 	})
 }
 
@@ -222,6 +224,11 @@ func TestTwoDBsOnOneFile(t *testing.T) {
 
 	bWrite := make(chan error, 1)
 	go func() { bWrite <- b.SetIngestEndpoint(ctx, show1, "b.global-contribute.live-video.net") }()
+	// Why a sleep: b's write must be under way while a holds the file's
+	// write lock, and it waits inside SQLite's busy handler, which tells
+	// nobody that it waits. No clock helps: SQLite's own sleeps do the
+	// waiting. Had b's write not started yet, the test would still pass,
+	// only without proving the wait.
 	time.Sleep(200 * time.Millisecond)
 	close(release)
 	if err := <-aDone; err != nil {

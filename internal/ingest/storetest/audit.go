@@ -39,8 +39,8 @@ func countAudit(t *testing.T, s Store, q ingest.AuditQuery) int {
 	return n
 }
 
-func testAudit(t *testing.T, open func(*testing.T) Store) {
-	s := open(t)
+func testAudit(t *testing.T, open Opener) {
+	s := open(t, time.Now)
 	ctx := context.Background()
 	entries := []ingest.AuditEntry{
 		{RequestID: "r1", Action: ingest.ActionCreate, Outcome: ingest.OutcomeAllowed, HTTPStatus: 200, ActorUserID: sellerUser,
@@ -79,8 +79,8 @@ func testAudit(t *testing.T, open func(*testing.T) Store) {
 
 // Paging by id (BeforeID) loses and repeats nothing while entries are
 // added between pages, and the domain's pages end exactly.
-func testAuditPaging(t *testing.T, open func(*testing.T) Store) {
-	s := open(t)
+func testAuditPaging(t *testing.T, open Opener) {
+	s := open(t, time.Now)
 	seed(t, s)
 	ctx := context.Background()
 	write := func(id, show string) {
@@ -139,8 +139,8 @@ func testAuditPaging(t *testing.T, open func(*testing.T) Store) {
 	}
 }
 
-func testAuditFilters(t *testing.T, open func(*testing.T) Store) {
-	s := open(t)
+func testAuditFilters(t *testing.T, open Opener) {
+	s := open(t, time.Now)
 	ctx := context.Background()
 	t0 := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 	for _, e := range []ingest.AuditEntry{
@@ -190,8 +190,8 @@ func testAuditFilters(t *testing.T, open func(*testing.T) Store) {
 
 // The owner's view: the owner's own entries, admins' (without actor, client
 // IP or user agent) and the operator's; everyone else's only counted.
-func testAuditOwnerView(t *testing.T, open func(*testing.T) Store) {
-	s := open(t)
+func testAuditOwnerView(t *testing.T, open Opener) {
+	s := open(t, time.Now)
 	seed(t, s)
 	ctx := context.Background()
 	entries := []ingest.AuditEntry{
@@ -274,8 +274,8 @@ func testAuditOwnerView(t *testing.T, open func(*testing.T) Store) {
 
 // Retention deletes the entries older than its cutoff, oldest first, in
 // batches of the size asked for, and nothing newer.
-func testAuditRetention(t *testing.T, open func(*testing.T) Store) {
-	s := open(t)
+func testAuditRetention(t *testing.T, open Opener) {
+	s := open(t, time.Now)
 	ctx := context.Background()
 	now := time.Now()
 	write := func(id string, at time.Time) {

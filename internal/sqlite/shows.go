@@ -3,15 +3,55 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 )
 
+// showColumns reads a show (aliased sh, with k its stream_keys row) as
+// scannedShow expects it, with whether another seller's show names the same
+// channel.
+const showColumns = `sh.id, sh.seller_id, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn, k.first_seen_at,
+	EXISTS (SELECT 1 FROM shows o WHERE o.ivs_channel_arn = sh.ivs_channel_arn AND o.seller_id <> sh.seller_id)`
+
+// scannedShow receives showColumns.
+type scannedShow struct {
+	id, seller, channelARN, endpoint, keyARN, firstSeen *string
+	shared                                              bool
+}
+
+func (s *scannedShow) dest() []any {
+	return []any{&s.id, &s.seller, &s.channelARN, &s.endpoint, &s.keyARN, &s.firstSeen, &s.shared}
+}
+
+// show returns the scanned show; nil when there was none.
+func (s *scannedShow) show() (*ingest.Show, error) {
+	if s.id == nil {
+		return nil, nil
+	}
+	sh := &ingest.Show{
+		ID:             *s.id,
+		SellerID:       deref(s.seller),
+		ChannelARN:     deref(s.channelARN),
+		IngestEndpoint: deref(s.endpoint),
+		StreamKeyARN:   deref(s.keyARN),
+		ChannelShared:  s.shared,
+	}
+	if s.firstSeen != nil {
+		t, err := time.Parse(timeLayout, *s.firstSeen)
+		if err != nil {
+			return nil, fmt.Errorf("first_seen_at %q: %w", *s.firstSeen, err)
+		}
+		sh.KeyFirstSeen = t
+	}
+	return sh, nil
+}
+
 // NoteKeySeen implements ingest.Store.
 func (db *DB) NoteKeySeen(ctx context.Context, keyARN, channelARN string) error {
 	_, err := db.write.ExecContext(ctx, `INSERT INTO stream_keys (key_arn, channel_arn, first_seen_at) VALUES (?1, ?2, ?3)
-		ON CONFLICT (key_arn) DO NOTHING`, keyARN, channelARN, time.Now().UTC().Format(timeLayout))
+		ON CONFLICT (key_arn) DO NOTHING`, keyARN, channelARN, db.Now().UTC().Format(timeLayout))
 	if err != nil {
 		return fmt.Errorf("note stream key: %w", err)
 	}
@@ -21,7 +61,7 @@ func (db *DB) NoteKeySeen(ctx context.Context, keyARN, channelARN string) error 
 // ShowsWithKeysOlderThan implements ingest.Store.
 func (db *DB) ShowsWithKeysOlderThan(ctx context.Context, age time.Duration) ([]ingest.Show, error) {
 	return db.shows(ctx, `JOIN stream_keys k ON k.key_arn = sh.ivs_stream_key_arn
-		WHERE sh.ivs_channel_arn IS NOT NULL AND k.first_seen_at < ?1`, time.Now().Add(-age).UTC().Format(timeLayout))
+		WHERE sh.ivs_channel_arn IS NOT NULL AND k.first_seen_at < ?1`, db.Now().Add(-age).UTC().Format(timeLayout))
 }
 
 // ShowsWithoutKey implements ingest.Store.
@@ -58,4 +98,14 @@ func (db *DB) shows(ctx context.Context, tail string, args ...any) ([]ingest.Sho
 		return nil, fmt.Errorf("list shows: %w", err)
 	}
 	return out, nil
+}
+
+// SetIngestEndpoint implements ingest.Store.
+func (db *DB) SetIngestEndpoint(ctx context.Context, showID, endpoint string) error {
+	_, err := db.write.ExecContext(ctx, `UPDATE shows SET ivs_ingest_endpoint = ?2
+		WHERE id = ?1 AND ivs_ingest_endpoint IS NOT ?2`, strings.ToLower(showID), endpoint)
+	if err != nil {
+		return fmt.Errorf("update ingest endpoint: %w", err)
+	}
+	return nil
 }
