@@ -247,8 +247,7 @@ func newService(ctx context.Context, cfg config.Config, store ingest.Store, logg
 	return ingest.NewService(store, ivsClient, ingest.Options{
 		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
 		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
-		Budget:            calls,
-		Limits:            limits,
+		Revocations:       limit.New(limits, ingest.LimitRevocations, limit.Rate{Interval: ingest.RevokeInterval, Burst: 1}),
 		KeyMaxAge:         cfg.StreamKeyMaxAge,
 		ResolveTimeout:    RequestTimeout(cfg),
 		Logger:            logger,

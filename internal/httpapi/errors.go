@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
-	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 )
@@ -71,7 +70,7 @@ var errorTable = []struct {
 	{errNotFound, http.StatusNotFound, "Not found"},
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed"},
 	{errUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
-	{budget.ErrExhausted, http.StatusServiceUnavailable, "Service unavailable"},
+	{ingest.ErrIVSBusy, http.StatusServiceUnavailable, "Service unavailable"},
 }
 
 // statusOf returns the status and client message for err.

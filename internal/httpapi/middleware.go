@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
@@ -64,10 +63,10 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body := errorBody{Error: message}
 	var (
-		over      *limit.LimitedError
-		limited   *ingest.RateLimitedError
-		exhausted *budget.ExhaustedError
-		audited   *ingest.AuditedError
+		over    *limit.LimitedError
+		limited *ingest.RateLimitedError
+		busy    *ingest.BusyError
+		audited *ingest.AuditedError
 	)
 	switch {
 	case errors.As(err, &over):
@@ -76,14 +75,14 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &limited):
 		s.metrics.Rejected(metrics.LimitKeyCreations)
 		body.RetryAfter = retryAfterSeconds(limited.RetryAfter)
-	case errors.As(err, &exhausted):
+	case errors.As(err, &busy):
 		if errors.Is(err, ingest.ErrIVSThrottled) {
 			s.metrics.Rejected(metrics.LimitIVSThrottled)
 		} else {
 			s.metrics.Rejected(metrics.LimitIVSBudget)
 		}
 		// 503 says only "Service unavailable"; when to retry is in the header.
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(exhausted.RetryAfter)))
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(busy.RetryAfter)))
 	}
 	if body.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(body.RetryAfter))

@@ -146,11 +146,28 @@ func TestAuthorizationOrder(t *testing.T) {
 	}
 }
 
-// panickingIVS is an IVS whose every call panics: a bug in an adapter must
-// cost one request a 500, not the process its life.
-type panickingIVS struct{ ingest.IVS }
+// wrapIVS is an IVS whose reservations' calls are wrapped by wrap: the real
+// adapter, but for the calls a test replaces.
+type wrapIVS struct {
+	ingest.IVS
+	wrap func(ingest.Calls) ingest.Calls
+}
 
-func (panickingIVS) GetChannel(context.Context, string) (ingest.Channel, error) { panic("adapter bug") }
+func (w wrapIVS) Reserve(ctx context.Context, c ingest.Claim) (ingest.Calls, error) {
+	calls, err := w.IVS.Reserve(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return w.wrap(calls), nil
+}
+
+// panickingCalls are calls whose GetChannel panics: a bug in an adapter must
+// cost one request a 500, not the process its life.
+type panickingCalls struct{ ingest.Calls }
+
+func (panickingCalls) GetChannel(context.Context, string) (ingest.Channel, error) {
+	panic("adapter bug")
+}
 
 func TestPanicInAKeyFlightIsAnError(t *testing.T) {
 	t.Parallel()
@@ -160,7 +177,8 @@ func TestPanicInAKeyFlightIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	svc := ingest.NewService(db, panickingIVS{}, ingest.Options{Logger: slog.New(slog.DiscardHandler)})
+	panicking := wrapIVS{IVS: newIVS(t, env), wrap: func(c ingest.Calls) ingest.Calls { return panickingCalls{c} }}
+	svc := ingest.NewService(db, panicking, ingest.Options{Logger: slog.New(slog.DiscardHandler)})
 	owner := env.Seller(t, "approved")
 	show := env.Show(t, owner, true)
 
