@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -139,10 +140,11 @@ func TestAuthorizationOrder(t *testing.T) {
 			ingest.ErrNoChannel},
 	}
 	for _, tt := range tests {
-		_, err := svc.IngestDetails(context.Background(), tt.req)
-		if err != tt.want {
-			t.Errorf("%s: IngestDetails() = %v, want %v", tt.name, err, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := svc.IngestDetails(context.Background(), tt.req); !errors.Is(err, tt.want) {
+				t.Errorf("IngestDetails(%+v) = %v, want %v", tt.req, err, tt.want)
+			}
+		})
 	}
 }
 
