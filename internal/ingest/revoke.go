@@ -53,10 +53,11 @@ func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (_ Rev
 	if facts.IsAdmin {
 		p = Batch
 	} else {
-		give, err := s.takeRevocation(ctx, show)
-		if err != nil {
-			return Revoked{}, err
+		give, terr := s.takeRevocation(ctx, show)
+		if terr != nil {
+			return Revoked{}, terr
 		}
+		// err is the named result: what the revocation returns.
 		defer func() {
 			if err != nil {
 				give()
