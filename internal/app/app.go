@@ -180,8 +180,7 @@ func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slo
 	return ingest.NewService(parts.Store, ivsClient, ingest.Options{
 		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
 		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
-		Budget:            calls,
-		Limits:            limits,
+		Revocations:       limit.New(limits, ingest.LimitRevocations, limit.Rate{Interval: ingest.RevokeInterval, Burst: 1}),
 		KeyMaxAge:         cfg.StreamKeyMaxAge,
 		ResolveTimeout:    cfg.RequestTimeout(),
 		Logger:            logger,

@@ -313,16 +313,3 @@ func sleepUntil(ctx context.Context, at time.Time) error {
 		return fmt.Errorf("wait for a call slot: %w", ctx.Err())
 	}
 }
-
-type reservationKey struct{}
-
-// NewContext returns ctx carrying r, for the calls made under ctx to use.
-func NewContext(ctx context.Context, r *Reservation) context.Context {
-	return context.WithValue(ctx, reservationKey{}, r)
-}
-
-// FromContext returns the reservation ctx carries, or nil.
-func FromContext(ctx context.Context) *Reservation {
-	r, _ := ctx.Value(reservationKey{}).(*Reservation)
-	return r
-}

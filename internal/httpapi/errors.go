@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth"
-	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/metrics"
@@ -75,7 +74,7 @@ var errorTable = []struct {
 	{errNotFound, http.StatusNotFound, "Not found"},
 	{errMethodNotAllowed, http.StatusMethodNotAllowed, "Method not allowed"},
 	{errUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
-	{budget.ErrExhausted, http.StatusServiceUnavailable, "Service unavailable"},
+	{ingest.ErrIVSBusy, http.StatusServiceUnavailable, "Service unavailable"},
 }
 
 // statusOf returns the status and client message for err.
@@ -120,9 +119,9 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body := errorBody{Error: message}
 	var (
-		over      *limit.LimitedError
-		limited   *ingest.RateLimitedError
-		exhausted *budget.ExhaustedError
+		over    *limit.LimitedError
+		limited *ingest.RateLimitedError
+		busy    *ingest.BusyError
 	)
 	switch {
 	case errors.As(err, &over):
@@ -131,14 +130,14 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &limited):
 		s.metrics.Rejected(metrics.LimitKeyCreations)
 		body.RetryAfter = retryAfterSeconds(limited.RetryAfter)
-	case errors.As(err, &exhausted):
+	case errors.As(err, &busy):
 		if errors.Is(err, ingest.ErrIVSThrottled) {
 			s.metrics.Rejected(metrics.LimitIVSThrottled)
 		} else {
 			s.metrics.Rejected(metrics.LimitIVSBudget)
 		}
 		// 503 says only "Service unavailable"; when to retry is in the header.
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(exhausted.RetryAfter)))
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(busy.RetryAfter)))
 	}
 	if body.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(body.RetryAfter))

@@ -59,6 +59,28 @@ func mayRevoke(f AuthzFacts) (Show, error) {
 	return *f.Show, nil
 }
 
+// mayReadAudit decides whether the caller of facts may read the audit trail
+// of the show in facts, or of every show when allShows. Admins may read any;
+// sellers, whatever their status, their own shows' (in the owner's view,
+// which ReadAudit applies).
+func mayReadAudit(f AuthzFacts, allShows bool) error {
+	switch {
+	case !f.SessionActive:
+		return ErrSessionEnded
+	case f.IsAdmin:
+		return nil
+	case allShows:
+		return ErrAuditForbidden
+	case f.Seller == nil:
+		return ErrSellerNotFound
+	case f.Show == nil:
+		return ErrShowNotFound
+	case f.Show.SellerID != f.Seller.ID:
+		return ErrNotShowOwner
+	}
+	return nil
+}
+
 // stillBound decides whether a show read again under its channel's lock is
 // still the one a key is being read or changed for: same seller, same
 // channel, and (unless shared is allowed) a channel no other seller names.
@@ -75,6 +97,16 @@ func stillBound(was, now Show, found, sharedAllowed bool) error {
 		return ErrChannelShared
 	}
 	return nil
+}
+
+// checkBound reads the show again under its channel's lock and refuses to go
+// on when it no longer names the same seller and channel.
+func checkBound(ctx context.Context, tx ChannelTx, was Show, sharedAllowed bool) error {
+	now, found, err := tx.Show(ctx, was.ID)
+	if err != nil {
+		return fmt.Errorf("read show again: %w", err)
+	}
+	return stillBound(was, now, found, sharedAllowed)
 }
 
 // reauthorize runs a request's authorization again in a channel section,

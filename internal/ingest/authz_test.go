@@ -103,8 +103,46 @@ func TestStillBound(t *testing.T) {
 		{"channel now shared, allowed", shared, true, true, nil},
 	}
 	for _, tt := range tests {
-		if err := stillBound(was, tt.now, tt.found, tt.shared); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
-			t.Errorf("%s: stillBound() = %v, want %v", tt.name, err, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if err := stillBound(was, tt.now, tt.found, tt.shared); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Errorf("stillBound(%+v, %+v, %v, %v) = %v, want %v", was, tt.now, tt.found, tt.shared, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMayReadAudit(t *testing.T) {
+	t.Parallel()
+	pending := &Seller{ID: sellerA, Status: "pending"}
+	own := &Show{ID: "s", SellerID: sellerA, ChannelARN: channel}
+	tests := []struct {
+		name     string
+		facts    AuthzFacts
+		allShows bool
+		want     error
+	}{
+		{"signed out", AuthzFacts{Seller: pending, Show: own}, false, ErrSessionEnded},
+		{"signed-out admin", AuthzFacts{IsAdmin: true}, true, ErrSessionEnded},
+		{"admin, every show", AuthzFacts{SessionActive: true, IsAdmin: true}, true, nil},
+		{"admin, a show not theirs", AuthzFacts{SessionActive: true, IsAdmin: true, Show: own}, false, nil},
+		{"admin, no such show", AuthzFacts{SessionActive: true, IsAdmin: true}, false, nil},
+		{"seller, every show", AuthzFacts{SessionActive: true, Seller: pending, Show: own}, true, ErrAuditForbidden},
+		{"no seller, every show", AuthzFacts{SessionActive: true}, true, ErrAuditForbidden},
+		{"no seller", AuthzFacts{SessionActive: true, Show: own}, false, ErrSellerNotFound},
+		{"no show", AuthzFacts{SessionActive: true, Seller: pending}, false, ErrShowNotFound},
+		{"another seller's show", AuthzFacts{SessionActive: true, Seller: &Seller{ID: sellerB}, Show: own}, false, ErrNotShowOwner},
+		{"pending owner", AuthzFacts{SessionActive: true, Seller: pending, Show: own}, false, nil},
+		// A shared channel or a missing channel does not hide a show's trail
+		// from its owner.
+		{"owner on a shared channel", AuthzFacts{SessionActive: true, Seller: pending,
+			Show: &Show{ID: "s", SellerID: sellerA, ChannelARN: channel, ChannelShared: true}}, false, nil},
+		{"owner, no channel", AuthzFacts{SessionActive: true, Seller: pending, Show: &Show{ID: "s", SellerID: sellerA}}, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := mayReadAudit(tt.facts, tt.allShows); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Errorf("mayReadAudit(%+v, %v) = %v, want %v", tt.facts, tt.allShows, err, tt.want)
+			}
+		})
 	}
 }

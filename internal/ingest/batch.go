@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 )
 
 // BatchResult counts what a batch command did with each show.
@@ -34,7 +32,7 @@ func (s *Service) RotateExpired(ctx context.Context) (BatchResult, error) {
 	}
 	var res BatchResult
 	for _, show := range shows {
-		live, err := s.live(ctx, show, budget.Batch)
+		live, err := s.live(ctx, show, Batch)
 		switch {
 		case err != nil:
 			res.add(show.ID, "", err)
@@ -44,7 +42,7 @@ func (s *Service) RotateExpired(ctx context.Context) (BatchResult, error) {
 		default:
 			// The rotation writes its own row with the change; only a
 			// failure before it changed anything is written here.
-			_, err := s.rotate(ctx, show, ActionExpire, budget.Batch, batchAudit(ActionExpire, show), nil)
+			_, err := s.rotate(ctx, show, ActionExpire, Batch, batchAudit(ActionExpire, show), nil)
 			res.add(show.ID, "rotated", err)
 			var audited *AuditedError
 			if err != nil && !errors.As(err, &audited) {
@@ -83,7 +81,7 @@ func (s *Service) Provision(ctx context.Context, showIDs []string) (BatchResult,
 			res.add(show.ID, "", ErrNoChannel)
 			continue
 		}
-		d, err := s.resolve(ctx, show, budget.Batch)
+		d, err := s.resolve(ctx, show, Batch)
 		switch {
 		case err != nil:
 			res.add(show.ID, "", err)

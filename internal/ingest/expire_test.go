@@ -15,12 +15,16 @@ import (
 )
 
 // liveIVS is the real IVS client but for Live, which runs live instead.
-type liveIVS struct {
-	ingest.IVS
+func liveIVS(t *testing.T, env *testenv.Env, live func(ctx context.Context) (bool, error)) ingest.IVS {
+	return wrapIVS{IVS: newIVS(t, env), wrap: func(c ingest.Calls) ingest.Calls { return liveCalls{c, live} }}
+}
+
+type liveCalls struct {
+	ingest.Calls
 	live func(ctx context.Context) (bool, error)
 }
 
-func (l liveIVS) Live(ctx context.Context, _ string) (bool, error) { return l.live(ctx) }
+func (l liveCalls) Live(ctx context.Context, _ string) (bool, error) { return l.live(ctx) }
 
 // expiredShow returns a show of a new seller whose key exists and was first
 // seen two hours ago, and the store it lives in.
@@ -48,7 +52,7 @@ func TestPanicInAnExpiryRenewalIsAnError(t *testing.T) {
 	t.Parallel()
 	env := testenv.New(t, testenv.Options{})
 	db, req := expiredShow(t, env)
-	ivs := liveIVS{IVS: newIVS(t, env), live: func(context.Context) (bool, error) { panic("adapter bug") }}
+	ivs := liveIVS(t, env, func(context.Context) (bool, error) { panic("adapter bug") })
 	svc := ingest.NewService(db, ivs, ingest.Options{KeyMaxAge: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(svc.Close)
 	errs := make(chan error, 5)
@@ -73,21 +77,24 @@ func TestHungExpiryRenewalEnds(t *testing.T) {
 		name    string
 		timeout time.Duration
 		close   bool
+		// cause is why the hung call's context ended: not the client's
+		// hang-up (context.Canceled), which must not end a shared renewal.
+		cause error
 	}{
-		{"by Close", time.Hour, true},
-		{"by the resolve timeout", 200 * time.Millisecond, false},
+		{"by Close", time.Hour, true, ingest.ErrClosed},
+		{"by the resolve timeout", 200 * time.Millisecond, false, context.DeadlineExceeded},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			env := testenv.New(t, testenv.Options{})
 			db, req := expiredShow(t, env)
 			started, ended := make(chan struct{}), make(chan error, 1)
-			ivs := liveIVS{IVS: newIVS(t, env), live: func(ctx context.Context) (bool, error) {
+			ivs := liveIVS(t, env, func(ctx context.Context) (bool, error) {
 				close(started)
 				<-ctx.Done()
-				ended <- ctx.Err()
+				ended <- context.Cause(ctx)
 				return false, ctx.Err()
-			}}
+			})
 			svc := ingest.NewService(db, ivs, ingest.Options{KeyMaxAge: time.Hour, ResolveTimeout: c.timeout,
 				Logger: slog.New(slog.DiscardHandler)})
 			t.Cleanup(svc.Close)
@@ -107,9 +114,9 @@ func TestHungExpiryRenewalEnds(t *testing.T) {
 				svc.Close()
 			}
 			select {
-			case err := <-ended:
-				if err == nil {
-					t.Error("the hung call ended without its context being done")
+			case cause := <-ended:
+				if !errors.Is(cause, c.cause) {
+					t.Errorf("the hung call's context ended with cause %v, want %v", cause, c.cause)
 				}
 			case <-time.After(30 * time.Second): // a failure bound, not a performance target
 				t.Fatal("the hung renewal call was never cancelled")

@@ -63,7 +63,9 @@ func budgeted(t *testing.T, env *testenv.Env, maxWait time.Duration) (*ingest.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := ingest.NewService(db, client, ingest.Options{Budget: b, Limits: db, KeyCreatesPerHour: 2, Logger: slog.New(slog.DiscardHandler)})
+	svc := ingest.NewService(db, client, ingest.Options{
+		Revocations:       limit.New(db, ingest.LimitRevocations, limit.Rate{Interval: ingest.RevokeInterval, Burst: 1}),
+		KeyCreatesPerHour: 2, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(svc.Close)
 	return svc, slots, db
 }

@@ -5,11 +5,8 @@
 package ingest
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -76,53 +73,6 @@ func (d Details) SRTURL() string {
 		"&passphrase=" + url.QueryEscape(d.SRT.Passphrase.Reveal())
 }
 
-// The domain's errors. The HTTP layer maps each to a status and a message in
-// one table; any other error is an internal error whose details are only logged.
-var (
-	ErrSessionEnded        = errors.New("session ended or unknown")
-	ErrImpersonationDenied = errors.New("only admins can impersonate sellers")
-	ErrSellerNotFound      = errors.New("seller profile not found")
-	ErrSellerNotApproved   = errors.New("seller not approved")
-	ErrShowNotFound        = errors.New("show not found")
-	ErrNotShowOwner        = errors.New("caller does not own the show")
-	// ErrChannelShared: another seller's show names the same channel, so
-	// its key would be theirs too.
-	ErrChannelShared = errors.New("channel is shared with another seller's show")
-	// ErrShowChanged: the show was moved to another seller or channel
-	// while its key was being read or changed.
-	ErrShowChanged          = errors.New("show changed during the request")
-	ErrNoChannel            = errors.New("show has no IVS channel")
-	ErrChannelUnavailable   = errors.New("failed to retrieve channel details")
-	ErrStreamKeyUnavailable = errors.New("failed to read or create the stream key")
-	ErrAuditForbidden       = errors.New("caller may not read this audit trail")
-	// ErrRateLimited matches every *RateLimitedError.
-	ErrRateLimited = errors.New("too many key creations")
-)
-
-// RateLimitedError says a seller created or rotated too many keys lately.
-type RateLimitedError struct {
-	RetryAfter time.Duration
-}
-
-func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("too many key creations: retry after %s", e.RetryAfter.Round(time.Second))
-}
-
-// Is makes errors.Is(err, ErrRateLimited) hold.
-func (e *RateLimitedError) Is(target error) bool { return target == ErrRateLimited }
-
-// AuditedError is the error of a change that went part way and committed
-// what it did, with the audit row of RequestID saying so: the caller must not
-// write a second row for it.
-type AuditedError struct {
-	Err       error
-	RequestID string
-}
-
-func (e *AuditedError) Error() string { return e.Err.Error() }
-
-func (e *AuditedError) Unwrap() error { return e.Err }
-
 // AuthzQuery names everything one authorization decision needs.
 type AuthzQuery struct {
 	UserID               string
@@ -169,80 +119,6 @@ type Show struct {
 	ChannelShared bool
 }
 
-// CreationLimiter counts key creations (and rotations) per seller, exactly
-// across every replica sharing the store. A ChannelTx is one.
-type CreationLimiter interface {
-	// ReserveKeyCreation records a creation for sellerID unless limit
-	// creations happened within window; then it returns id 0 and how long
-	// until the oldest leaves the window.
-	ReserveKeyCreation(ctx context.Context, sellerID string, limit int, window time.Duration) (id int64, retryAfter time.Duration, err error)
-	// CancelKeyCreation forgets a reservation whose creation failed.
-	CancelKeyCreation(ctx context.Context, id int64) error
-}
-
-// Store is the persistence the domain needs.
-type Store interface {
-	Auditor
-	// Authorize reads the facts for q in one round trip.
-	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
-	// KeyCreationWait says how long until sellerID may create a key, with
-	// limit creations per window: 0 when it may now. It reserves nothing:
-	// it lets a request that would be refused stop before it reserves IVS
-	// calls; the exact count is taken under the channel's lock.
-	KeyCreationWait(ctx context.Context, sellerID string, limit int, window time.Duration) (time.Duration, error)
-	// SetIngestEndpoint records a show's channel ingest host.
-	SetIngestEndpoint(ctx context.Context, showID, endpoint string) error
-	// NoteKeySeen records, once, when the service first saw a key.
-	NoteKeySeen(ctx context.Context, keyARN, channelARN string) error
-	// ShowsWithKeysOlderThan lists the shows with a channel whose key was
-	// first seen longer than age ago.
-	ShowsWithKeysOlderThan(ctx context.Context, age time.Duration) ([]Show, error)
-	// ShowsWithoutKey lists the shows with a channel and no recorded key.
-	ShowsWithoutKey(ctx context.Context) ([]Show, error)
-	// Show reads one show; found is false when there is none.
-	Show(ctx context.Context, id string) (show Show, found bool, err error)
-	// WithChannelLock runs fn while holding a lock on channelARN that every
-	// replica sharing the store respects, and commits what fn recorded when
-	// it returns nil.
-	WithChannelLock(ctx context.Context, channelARN string, fn func(ChannelTx) error) error
-}
-
-// ChannelTx is the store as seen while holding a channel's lock: what it
-// writes commits together, when the section ends well.
-type ChannelTx interface {
-	// CreationLimiter counts a creation within the section: it commits
-	// with the section, so a section that fails counts nothing.
-	CreationLimiter
-	// Show reads the show again, and keeps it from changing until the
-	// section ends; found is false when it is gone.
-	Show(ctx context.Context, showID string) (show Show, found bool, err error)
-	// Authorize reads the facts for q again, as Store.Authorize does, and
-	// keeps the show from changing until the section ends.
-	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
-	// StreamKeyARN returns the stream key ARN recorded for the show ("" for none).
-	StreamKeyARN(ctx context.Context, showID string) (string, error)
-	// RecordStreamKey records the show's key ARN ("" clears it) and its
-	// channel's ingest host.
-	RecordStreamKey(ctx context.Context, showID, keyARN, endpoint string) error
-	// WriteAudit records e with the section's changes.
-	WriteAudit(ctx context.Context, e AuditEntry) error
-}
-
-// IVS is the part of Amazon IVS the domain calls.
-type IVS interface {
-	GetChannel(ctx context.Context, arn string) (Channel, error)
-	GetStreamKey(ctx context.Context, arn string) (StreamKey, error)
-	// ListStreamKeys returns the ARNs of every key of the channel.
-	ListStreamKeys(ctx context.Context, channelARN string) ([]string, error)
-	CreateStreamKey(ctx context.Context, channelARN string) (StreamKey, error)
-	DeleteStreamKey(ctx context.Context, arn string) error
-	// StopStream ends the channel's live stream; ErrIVSNotBroadcasting
-	// when there is none.
-	StopStream(ctx context.Context, channelARN string) error
-	// Live reports whether the channel is broadcasting.
-	Live(ctx context.Context, channelARN string) (bool, error)
-}
-
 // Channel is an IVS channel.
 type Channel struct {
 	ARN            string
@@ -256,21 +132,6 @@ type StreamKey struct {
 	ChannelARN string
 	Value      secret.String
 }
-
-// Errors an IVS implementation reports so the domain can tell them apart.
-var (
-	// ErrIVSNotFound: the channel or key does not exist.
-	ErrIVSNotFound = errors.New("ivs: resource not found")
-	// ErrIVSKeyQuota: the channel already has its one stream key.
-	ErrIVSKeyQuota = errors.New("ivs: stream key quota exceeded")
-	// ErrIVSCredentials: no AWS credentials could be found or used.
-	ErrIVSCredentials = errors.New("ivs: aws credentials unavailable")
-	// ErrIVSNotBroadcasting: the channel has no live stream.
-	ErrIVSNotBroadcasting = errors.New("ivs: channel not broadcasting")
-	// ErrIVSThrottled: IVS still throttled the call after every retry. It
-	// comes with a *budget.ExhaustedError saying when to come back.
-	ErrIVSThrottled = errors.New("ivs: throttled")
-)
 
 // NormalizeEndpoint reduces a stored ingest endpoint to the bare host name
 // IVS returns, dropping a scheme, port or path an older function may have

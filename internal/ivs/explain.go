@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 )
 
@@ -44,7 +43,9 @@ func Explain(err error, region string, id Identity) string {
 		return fmt.Sprintf("no such channel in region %s (%s): the show's ivs_channel_arn names a deleted channel, or one in another account or region (AWS_REGION)", region, code)
 	case code == "ValidationException":
 		return fmt.Sprintf("IVS refused the ARN (%s: %s): check public.shows.ivs_channel_arn", code, msg)
-	case errors.Is(err, budget.ErrExhausted):
+	case errors.Is(err, ingest.ErrIVSThrottled):
+		return "IVS throttled the calls through every retry: something else on this account and region spends its 5 calls per second; try again"
+	case errors.Is(err, ingest.ErrIVSBusy):
 		return "the IVS call budget (IVS_MAX_CALLS_PER_SECOND) has no free slot within IVS_BUDGET_WAIT: the replicas are busy; try again"
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Sprintf("no answer within the doctor's timeout: check that this host reaches the IVS endpoint (%v)", err)

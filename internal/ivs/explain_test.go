@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
 )
 
@@ -66,7 +67,8 @@ func TestExplain(t *testing.T) {
 		err  error
 		want string
 	}{
-		{fmt.Errorf("get channel: %w", &budget.ExhaustedError{}), "the IVS call budget (IVS_MAX_CALLS_PER_SECOND) has no free slot within IVS_BUDGET_WAIT: the replicas are busy; try again"},
+		{fmt.Errorf("get channel: %w: %w", ingest.ErrIVSThrottled, &ingest.BusyError{RetryAfter: ingest.ThrottledRetryAfter}), "IVS throttled the calls through every retry: something else on this account and region spends its 5 calls per second; try again"},
+		{fmt.Errorf("get channel: %w", &ingest.BusyError{Err: &budget.ExhaustedError{}}), "the IVS call budget (IVS_MAX_CALLS_PER_SECOND) has no free slot within IVS_BUDGET_WAIT: the replicas are busy; try again"},
 		{fmt.Errorf("get channel: %w", context.DeadlineExceeded), "no answer within the doctor's timeout: check that this host reaches the IVS endpoint (get channel: context deadline exceeded)"},
 		{errors.New("something else"), "something else"},
 	} {

@@ -1,0 +1,67 @@
+package ingest
+
+import (
+	"context"
+	"time"
+)
+
+// expired reports whether show's key is older than the maximum age.
+func (s *Service) expired(show Show) bool {
+	return s.maxAge > 0 && show.StreamKeyARN != "" && !show.KeyFirstSeen.IsZero() && s.now().Sub(show.KeyFirstSeen) > s.maxAge
+}
+
+// renewExpired rotates show's expired key unless its channel is live: a
+// live encoder keeps its key, and the rotation waits for a later request.
+// ok is false when the current key stays. The rotation is the service's own
+// upkeep, not charged to the seller; audit is the row of the request that
+// triggered it.
+func (s *Service) renewExpired(ctx context.Context, show Show, audit AuditEntry) (d Details, ok bool) {
+	live, err := s.live(ctx, show, Background)
+	if err != nil {
+		s.logger.WarnContext(ctx, "expired key kept: could not tell whether the channel is live", "show_id", show.ID, "error", err.Error())
+		return Details{}, false
+	}
+	if live {
+		return Details{}, false
+	}
+	d, err = s.rotate(ctx, show, ActionExpire, Background, audit, nil)
+	if err != nil {
+		// The next request tries again; a rotation that failed after its
+		// delete is repaired by the ordinary path.
+		s.logger.WarnContext(ctx, "expired key not rotated", "show_id", show.ID, "error", err.Error())
+		return Details{}, false
+	}
+	return d, true
+}
+
+// live asks IVS whether the channel is broadcasting, remembering a "live"
+// answer for a little while: an expired key of a live channel is asked
+// about on every request, within the call budget.
+func (s *Service) live(ctx context.Context, show Show, p Priority) (bool, error) {
+	s.liveMu.Lock()
+	until, ok := s.liveUntil[show.ChannelARN]
+	s.liveMu.Unlock()
+	if ok && s.now().Before(until) {
+		return true, nil
+	}
+	calls, err := s.reserve(ctx, show, 1, p)
+	if err != nil {
+		return false, err
+	}
+	defer s.release(ctx, calls)
+	live, err := calls.Live(ctx, show.ChannelARN)
+	if err != nil {
+		return false, err
+	}
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	if live {
+		s.liveUntil[show.ChannelARN] = s.now().Add(liveMemory)
+	} else {
+		delete(s.liveUntil, show.ChannelARN)
+	}
+	return live, nil
+}
+
+// liveMemory is how long a "live" answer is trusted.
+const liveMemory = 30 * time.Second

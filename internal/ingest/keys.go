@@ -1,0 +1,212 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// resolve reads or creates the show's key through IVS. Concurrent requests
+// for the same show share one resolution; the result does not depend on who
+// asked, since every asker was authorized before (and each is authorized
+// again before it answers).
+func (s *Service) resolve(ctx context.Context, show Show, p Priority) (Details, error) {
+	// The recorded key is part of the flight: a request that already saw a
+	// rotated (or revoked) key must not share a flight that started from
+	// the old one. So is the priority: it decides who pays for the calls
+	// and whether a creation counts against the seller's hourly limit, so
+	// a seller's request and an operator's provision never share a flight
+	// (whoever started it would decide for both).
+	key := fmt.Sprintf("resolve|%d|%s|%s|%s", p, show.ID, show.ChannelARN, show.StreamKeyARN)
+	return flight(s, ctx, key, func(fctx context.Context) (Details, error) {
+		return s.resolveOnce(fctx, show, p)
+	})
+}
+
+func (s *Service) resolveOnce(ctx context.Context, show Show, p Priority) (Details, error) {
+	// GetChannel, then GetStreamKey of the recorded key, or ListStreamKeys
+	// and the creation (or the adoption of a key found) under the lock.
+	n := 3
+	if show.StreamKeyARN != "" {
+		n = 2
+	}
+	calls, err := s.reserve(ctx, show, n, p)
+	if err != nil {
+		return Details{}, err
+	}
+	defer s.release(ctx, calls)
+	// GetChannel first, outside the lock: it waits for the reservation's
+	// first slot, proves the channel exists and refreshes the ingest
+	// endpoint, which may have changed since it was stored.
+	channel, err := calls.GetChannel(ctx, show.ChannelARN)
+	if err != nil {
+		return Details{}, ivsFailure(ErrChannelUnavailable, "get channel", err)
+	}
+	if show.StreamKeyARN != "" {
+		key, ok, err := s.readKey(ctx, calls, show.StreamKeyARN, show.ChannelARN)
+		if err != nil {
+			return Details{}, err
+		}
+		if ok {
+			if show.IngestEndpoint != channel.IngestEndpoint {
+				if err := s.store.SetIngestEndpoint(ctx, show.ID, channel.IngestEndpoint); err != nil {
+					return Details{}, fmt.Errorf("record ingest endpoint: %w", err)
+				}
+			}
+			return s.handOut(ctx, show, channel, key, ActionGet), nil
+		}
+		// The recorded key is gone: ListStreamKeys and a creation follow,
+		// reserved before the lock.
+		s.release(ctx, calls)
+		if calls, err = s.reserve(ctx, show, 2, p); err != nil {
+			return Details{}, err
+		}
+		defer s.release(ctx, calls)
+		if err := calls.Ready(ctx); err != nil {
+			return Details{}, lockFailure(err)
+		}
+	}
+	// Only a seller's own request counts its creation against the seller's
+	// hourly limit: the service's renewals and operators' commands do not.
+	key, action, err := s.keyUnderLock(ctx, calls, show, channel.IngestEndpoint, p != Interactive)
+	if err != nil {
+		return Details{}, lockFailure(err)
+	}
+	return s.handOut(ctx, show, channel, key, action), nil
+}
+
+// keyUnderLock finds the show's key, or creates it (exempt from the seller's
+// hourly limit when exempt), under its channel's lock, and records it with
+// the channel's ingest endpoint. action is ActionCreate when it created the
+// key, ActionGet otherwise.
+func (s *Service) keyUnderLock(ctx context.Context, calls Calls, show Show, endpoint string, exempt bool) (key StreamKey, action Action, err error) {
+	action = ActionGet
+	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) error {
+		calls.Hold(lockedSlotWait)
+		if err := checkBound(ctx, tx, show, false); err != nil {
+			return err
+		}
+		// Another request, maybe on another replica, may have recorded a
+		// key while this one waited for the lock.
+		k, ok, err := s.recordedByOthers(ctx, calls, tx, show)
+		if err == nil && !ok {
+			k, ok, err = s.keyOfChannel(ctx, calls, show.ChannelARN)
+		}
+		if err == nil && !ok {
+			var created bool
+			if k, created, err = s.createKey(ctx, calls, tx, show, exempt); created {
+				action = ActionCreate
+			}
+		}
+		if err != nil {
+			return err
+		}
+		key = k
+		return tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
+	})
+	return key, action, err
+}
+
+// recordedByOthers returns the key another section recorded for the show
+// since it was read (ok false when there is none, or it no longer exists).
+func (s *Service) recordedByOthers(ctx context.Context, calls Calls, tx ChannelTx, show Show) (StreamKey, bool, error) {
+	recorded, err := tx.StreamKeyARN(ctx, show.ID)
+	if err != nil {
+		return StreamKey{}, false, fmt.Errorf("read recorded key: %w", err)
+	}
+	if recorded == "" || recorded == show.StreamKeyARN {
+		return StreamKey{}, false, nil
+	}
+	return s.readKey(ctx, calls, recorded, show.ChannelARN)
+}
+
+// readKey reads a key by ARN. ok is false when the key no longer exists or
+// belongs to another channel than channelARN.
+func (s *Service) readKey(ctx context.Context, calls Calls, keyARN, channelARN string) (StreamKey, bool, error) {
+	key, err := calls.GetStreamKey(ctx, keyARN)
+	switch {
+	case errors.Is(err, ErrIVSNotFound):
+		s.keys.forget(keyARN)
+		s.logger.InfoContext(ctx, "stored stream key no longer exists in IVS", "stream_key_arn", keyARN)
+		return StreamKey{}, false, nil
+	case err != nil:
+		return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "get stream key", err)
+	case key.ChannelARN != channelARN:
+		s.logger.InfoContext(ctx, "stored stream key belongs to another channel",
+			"stream_key_arn", keyARN, "key_channel_arn", key.ChannelARN, "channel_arn", channelARN)
+		return StreamKey{}, false, nil
+	}
+	return key, true, nil
+}
+
+// keyOfChannel returns the channel's first readable key; ok is false when it
+// has none.
+func (s *Service) keyOfChannel(ctx context.Context, calls Calls, channelARN string) (StreamKey, bool, error) {
+	arns, err := calls.ListStreamKeys(ctx, channelARN)
+	if err != nil {
+		return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "list stream keys", err)
+	}
+	for _, arn := range arns {
+		if k, ok, err := s.readKey(ctx, calls, arn, channelARN); err != nil || ok {
+			return k, ok, err
+		}
+	}
+	return StreamKey{}, false, nil
+}
+
+// createKey creates the key of show's channel, within the seller's hourly
+// limit unless exempt (the service's own renewals and operators' commands),
+// counted in the section tx so that it commits with the key's record. The
+// caller holds the channel's lock, so within the replicas sharing the store
+// this is the only creator; a creator outside them (the console, a script)
+// shows up as a quota error, and its key is then adopted instead: created is
+// false then.
+func (s *Service) createKey(ctx context.Context, calls Calls, tx ChannelTx, show Show, exempt bool) (key StreamKey, created bool, err error) {
+	if !exempt {
+		id, err := s.reserveCreation(ctx, tx, show)
+		if err != nil {
+			return StreamKey{}, false, err
+		}
+		defer func() {
+			if err == nil && !created && id != 0 {
+				err = tx.CancelKeyCreation(ctx, id)
+			}
+		}()
+	}
+	k, err := calls.CreateStreamKey(ctx, show.ChannelARN)
+	if errors.Is(err, ErrIVSKeyQuota) {
+		s.logger.InfoContext(ctx, "channel got a key from elsewhere; reading it", "channel_arn", show.ChannelARN)
+		k, ok, err := s.keyOfChannel(ctx, calls, show.ChannelARN)
+		if err == nil && !ok {
+			err = ivsFailure(ErrStreamKeyUnavailable, "create stream key", ErrIVSKeyQuota)
+		}
+		return k, false, err
+	}
+	if err != nil {
+		return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "create stream key", err)
+	}
+	s.logger.InfoContext(ctx, "created stream key", "channel_arn", show.ChannelARN, "stream_key_arn", k.ARN)
+	return k, true, nil
+}
+
+// details is what a seller gets for show: its channel's ingest and key.
+func details(show Show, ch Channel, key StreamKey, action Action) Details {
+	return Details{IngestEndpoint: ch.IngestEndpoint, StreamKey: key.Value, SRT: ch.SRT, Action: action,
+		StreamKeyARN: key.ARN, SellerID: show.SellerID}
+}
+
+// handOut caches key read or made through IVS, notes when it was first seen,
+// and returns show's details with it.
+func (s *Service) handOut(ctx context.Context, show Show, ch Channel, key StreamKey, action Action) Details {
+	s.keys.put(key, ch.SRT, s.now())
+	s.noteSeen(ctx, key)
+	return details(show, ch, key, action)
+}
+
+// noteSeen records when key was first seen, for its age. A failure only
+// delays the ageing, so it is logged, not returned.
+func (s *Service) noteSeen(ctx context.Context, key StreamKey) {
+	if err := s.store.NoteKeySeen(ctx, key.ARN, key.ChannelARN); err != nil {
+		s.logger.WarnContext(ctx, "could not record when a key was first seen", "stream_key_arn", key.ARN, "error", err.Error())
+	}
+}

@@ -1,0 +1,185 @@
+package ingest
+
+import (
+	"context"
+	"time"
+)
+
+// CreationLimiter counts key creations (and rotations) per seller, exactly
+// across every replica sharing the store. A ChannelTx is one.
+type CreationLimiter interface {
+	// ReserveKeyCreation records a creation for sellerID unless limit
+	// creations happened within window; then it returns id 0 and how long
+	// until the oldest leaves the window.
+	ReserveKeyCreation(ctx context.Context, sellerID string, limit int, window time.Duration) (id int64, retryAfter time.Duration, err error)
+	// CancelKeyCreation forgets a reservation whose creation failed.
+	CancelKeyCreation(ctx context.Context, id int64) error
+}
+
+// Store is the persistence the domain needs.
+type Store interface {
+	Auditor
+	// Authorize reads the facts for q in one round trip.
+	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
+	// KeyCreationWait says how long until sellerID may create a key, with
+	// limit creations per window: 0 when it may now. It reserves nothing:
+	// it lets a request that would be refused stop before it reserves IVS
+	// calls; the exact count is taken under the channel's lock.
+	KeyCreationWait(ctx context.Context, sellerID string, limit int, window time.Duration) (time.Duration, error)
+	// SetIngestEndpoint records a show's channel ingest host.
+	SetIngestEndpoint(ctx context.Context, showID, endpoint string) error
+	// NoteKeySeen records, once, when the service first saw a key.
+	NoteKeySeen(ctx context.Context, keyARN, channelARN string) error
+	// ShowsWithKeysOlderThan lists the shows with a channel whose key was
+	// first seen longer than age ago.
+	ShowsWithKeysOlderThan(ctx context.Context, age time.Duration) ([]Show, error)
+	// ShowsWithoutKey lists the shows with a channel and no recorded key.
+	ShowsWithoutKey(ctx context.Context) ([]Show, error)
+	// Show reads one show; found is false when there is none.
+	Show(ctx context.Context, id string) (show Show, found bool, err error)
+	// WithChannelLock runs fn while holding a lock on channelARN that every
+	// replica sharing the store respects, and commits what fn recorded when
+	// it returns nil.
+	WithChannelLock(ctx context.Context, channelARN string, fn func(ChannelTx) error) error
+}
+
+// ChannelTx is the store as seen while holding a channel's lock: what it
+// writes commits together, when the section ends well.
+type ChannelTx interface {
+	// CreationLimiter counts a creation within the section: it commits
+	// with the section, so a section that fails counts nothing.
+	CreationLimiter
+	// Show reads the show again, and keeps it from changing until the
+	// section ends; found is false when it is gone.
+	Show(ctx context.Context, showID string) (show Show, found bool, err error)
+	// Authorize reads the facts for q again, as Store.Authorize does, and
+	// keeps the show from changing until the section ends.
+	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
+	// StreamKeyARN returns the stream key ARN recorded for the show ("" for none).
+	StreamKeyARN(ctx context.Context, showID string) (string, error)
+	// RecordStreamKey records the show's key ARN ("" clears it) and its
+	// channel's ingest host.
+	RecordStreamKey(ctx context.Context, showID, keyARN, endpoint string) error
+	// WriteAudit records e with the section's changes.
+	WriteAudit(ctx context.Context, e AuditEntry) error
+}
+
+// IVS is the part of Amazon IVS the domain calls. Every call is made
+// through a reservation: a step reserves the calls it is about to make, with
+// who they are for, before it takes any lock.
+type IVS interface {
+	// Reserve reserves c.Calls calls on c.ChannelARN's account and region.
+	// It refuses with a *BusyError when IVS has no room within the wait
+	// allowed, or with the implementation's own error when the seller's
+	// share of IVS is spent (which the domain passes on as it is). The
+	// caller releases the calls when its step ends.
+	Reserve(ctx context.Context, c Claim) (Calls, error)
+}
+
+// Claim says what a reservation of IVS calls is for.
+type Claim struct {
+	// Calls is the number of IVS calls the step is about to make.
+	Calls int
+	// SellerID is the seller whose show the calls are for.
+	SellerID string
+	// ChannelARN is the channel the calls are about: it names the account
+	// and region whose limits they count against.
+	ChannelARN string
+	Priority   Priority
+}
+
+// Priority says whose work a claim is, and so who pays for it.
+type Priority int
+
+// The priorities.
+const (
+	// Interactive is a request of a seller (or of an admin acting as one):
+	// its calls are charged to the seller's share, and a key it creates to
+	// the seller's hourly limit.
+	Interactive Priority = iota
+	// Background is the service's own upkeep (renewing an expired key): it
+	// is charged to no seller.
+	Background
+	// Batch is an operator's command (provision, rotate-expired) or an
+	// admin's revocation: it is charged to no seller.
+	Batch
+)
+
+// Calls are the IVS calls of one reservation. Calls beyond the reserved
+// number are allowed; each takes a slot of its own.
+type Calls interface {
+	GetChannel(ctx context.Context, arn string) (Channel, error)
+	GetStreamKey(ctx context.Context, arn string) (StreamKey, error)
+	// ListStreamKeys returns the ARNs of every key of the channel.
+	ListStreamKeys(ctx context.Context, channelARN string) ([]string, error)
+	CreateStreamKey(ctx context.Context, channelARN string) (StreamKey, error)
+	DeleteStreamKey(ctx context.Context, arn string) error
+	// StopStream ends the channel's live stream; ErrIVSNotBroadcasting
+	// when there is none.
+	StopStream(ctx context.Context, channelARN string) error
+	// Live reports whether the channel is broadcasting.
+	Live(ctx context.Context, channelARN string) (bool, error)
+
+	// Ready waits for the reservation's first call slot, or until ctx is
+	// done. Why: a step waits here before it takes a lock, so that it never
+	// holds the lock while queueing behind others' calls.
+	Ready(ctx context.Context) error
+	// Hold marks the calls that follow as made under a lock: a call that
+	// needs a slot beyond the reservation's own (it starts late, or it is
+	// a retry) waits at most wait for one, and otherwise fails with a
+	// *BusyError.
+	Hold(wait time.Duration)
+	// Release gives back the calls not made. It may be called more than
+	// once; calls after it take slots of their own.
+	Release(ctx context.Context) error
+}
+
+// Limiter limits an action per key (a show's revocations), across every
+// replica that shares it.
+type Limiter interface {
+	// Take charges n units to key, or refuses with an error saying when to
+	// come back, which the domain passes on as it is.
+	Take(ctx context.Context, key string, n int) error
+	// Give returns n units a Take charged and that were not used.
+	Give(ctx context.Context, key string, n int) error
+}
+
+// Metrics is what the service reports about its work.
+type Metrics interface {
+	KeyCacheLookup(hit bool)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) KeyCacheLookup(bool) {}
+
+// Auditor is the store's audit trail.
+type Auditor interface {
+	// WriteAudit records e durably before it returns. A zero OccurredAt is
+	// the store's clock's now.
+	WriteAudit(ctx context.Context, e AuditEntry) error
+	// ReadAudit returns the entries q selects, newest (highest id) first.
+	ReadAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// CountAudit counts the entries q selects, whatever q.BeforeID, up
+	// to q.Limit.
+	CountAudit(ctx context.Context, q AuditQuery) (int, error)
+}
+
+// AuditPruner deletes old audit entries.
+type AuditPruner interface {
+	// DeleteAuditBefore deletes up to limit of the entries that occurred
+	// before cutoff, oldest first, and returns how many it deleted.
+	DeleteAuditBefore(ctx context.Context, cutoff time.Time, limit int) (int, error)
+}
+
+// Leaser hands out leases: a named job that only one holder at a time, of
+// every replica sharing the store, may run.
+type Leaser interface {
+	// TakeLease gives name to holder until ttl from now, unless another
+	// holder has it and it has not expired; it reports whether holder has it.
+	// A holder that has it extends it.
+	TakeLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	// ReleaseLease ends holder's lease on name; nothing when holder has
+	// not got it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+}
