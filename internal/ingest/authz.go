@@ -91,7 +91,7 @@ func stillBound(was, now Show, found, sharedAllowed bool) error {
 	switch {
 	case !found:
 		return ErrShowNotFound
-	case now.SellerID != was.SellerID || now.ChannelARN != was.ChannelARN:
+	case !sameBinding(was, now):
 		return ErrShowChanged
 	case now.ChannelShared && !sharedAllowed:
 		return ErrChannelShared
@@ -109,6 +109,12 @@ func checkBound(ctx context.Context, tx ChannelTx, was Show, sharedAllowed bool)
 	return stillBound(was, now, found, sharedAllowed)
 }
 
+// sameBinding reports whether a show read again still belongs to the same
+// seller and names the same channel as when it was first read.
+func sameBinding(was, now Show) bool {
+	return now.SellerID == was.SellerID && now.ChannelARN == was.ChannelARN
+}
+
 // reauthorize runs a request's authorization again in a channel section,
 // with the show's row held until the section ends, and refuses to go on
 // when may now refuses or the show moved to another seller or channel.
@@ -124,7 +130,7 @@ func reauthorize(ctx context.Context, tx ChannelTx, q AuthzQuery, may func(Authz
 	if err != nil {
 		return err
 	}
-	if now.SellerID != was.SellerID || now.ChannelARN != was.ChannelARN {
+	if !sameBinding(was, now) {
 		return ErrShowChanged
 	}
 	return nil

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 )
@@ -17,6 +18,9 @@ import (
 // The key must name everything the result depends on, who asks included
 // where that changes what fn does (a priority, an exemption): callers that
 // share a flight get the starter's result.
+// errFlightPanic is what the callers of a flight that panicked get.
+var errFlightPanic = errors.New("panic in a shared key resolution (logged with its stack)")
+
 func flight[T any](s *Service, ctx context.Context, key string, fn func(ctx context.Context) (T, error)) (T, error) {
 	ch := s.flights.DoChan(key, func() (v any, err error) {
 		fctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
@@ -27,7 +31,9 @@ func flight[T any](s *Service, ctx context.Context, key string, fn func(ctx cont
 		defer func() {
 			if p := recover(); p != nil {
 				s.logger.ErrorContext(ctx, "panic in a shared key resolution", "flight", key, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				v, err = nil, fmt.Errorf("panic in a shared key resolution: %v", p)
+				// The value is logged once, here, with its stack; the error
+				// each waiting request logs again does not repeat it.
+				v, err = nil, errFlightPanic
 			}
 		}()
 		return fn(fctx)

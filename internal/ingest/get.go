@@ -96,7 +96,7 @@ func (s *Service) answerAfterWait(ctx context.Context, req Request, was Show, d 
 	if err != nil {
 		return Details{}, err
 	}
-	if now.SellerID != was.SellerID || now.ChannelARN != was.ChannelARN {
+	if !sameBinding(was, now) {
 		return Details{}, fmt.Errorf("%w: %w", ErrStreamKeyUnavailable, ErrShowChanged)
 	}
 	return d, nil

@@ -161,22 +161,35 @@ func (s *Service) keyOfChannel(ctx context.Context, calls Calls, channelARN stri
 // this is the only creator; a creator outside them (the console, a script)
 // shows up as a quota error, and its key is then adopted instead: created is
 // false then.
-func (s *Service) createKey(ctx context.Context, calls Calls, tx ChannelTx, show Show, exempt bool) (key StreamKey, created bool, err error) {
+func (s *Service) createKey(ctx context.Context, calls Calls, tx ChannelTx, show Show, exempt bool) (StreamKey, bool, error) {
+	var creation int64
 	if !exempt {
-		id, err := s.reserveCreation(ctx, tx, show)
-		if err != nil {
+		var err error
+		if creation, err = s.reserveCreation(ctx, tx, show); err != nil {
 			return StreamKey{}, false, err
 		}
-		defer func() {
-			if err == nil && !created && id != 0 {
-				err = tx.CancelKeyCreation(ctx, id)
-			}
-		}()
 	}
-	k, err := calls.CreateStreamKey(ctx, show.ChannelARN)
+	key, created, err := s.createOrAdopt(ctx, calls, show.ChannelARN)
+	if err != nil {
+		return StreamKey{}, false, err // the section rolls back, and the count with it
+	}
+	if !created && creation != 0 {
+		// The key was adopted: the seller made no creation.
+		if err := tx.CancelKeyCreation(ctx, creation); err != nil {
+			return StreamKey{}, false, fmt.Errorf("cancel key creation: %w", err)
+		}
+	}
+	return key, created, nil
+}
+
+// createOrAdopt creates a key on channelARN, or adopts the one a creator
+// outside the lock (the console, a script) made first, which IVS reports as
+// its key quota: created is false then.
+func (s *Service) createOrAdopt(ctx context.Context, calls Calls, channelARN string) (key StreamKey, created bool, err error) {
+	k, err := calls.CreateStreamKey(ctx, channelARN)
 	if errors.Is(err, ErrIVSKeyQuota) {
-		s.logger.InfoContext(ctx, "channel got a key from elsewhere; reading it", "channel_arn", show.ChannelARN)
-		k, ok, err := s.keyOfChannel(ctx, calls, show.ChannelARN)
+		s.logger.InfoContext(ctx, "channel got a key from elsewhere; reading it", "channel_arn", channelARN)
+		k, ok, err := s.keyOfChannel(ctx, calls, channelARN)
 		if err == nil && !ok {
 			err = ivsFailure(ErrStreamKeyUnavailable, "create stream key", ErrIVSKeyQuota)
 		}
@@ -185,7 +198,7 @@ func (s *Service) createKey(ctx context.Context, calls Calls, tx ChannelTx, show
 	if err != nil {
 		return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "create stream key", err)
 	}
-	s.logger.InfoContext(ctx, "created stream key", "channel_arn", show.ChannelARN, "stream_key_arn", k.ARN)
+	s.logger.InfoContext(ctx, "created stream key", "channel_arn", channelARN, "stream_key_arn", k.ARN)
 	return k, true, nil
 }
 

@@ -118,16 +118,10 @@ func (r *rotation) run(ctx context.Context, tx ChannelTx) (err error) {
 		}
 		return err
 	}
-	k, err := r.calls.CreateStreamKey(ctx, r.show.ChannelARN)
-	if errors.Is(err, ErrIVSKeyQuota) {
-		// A creator outside the lock was quicker: its key is as new.
-		var ok bool
-		if k, ok, err = r.s.keyOfChannel(ctx, r.calls, r.show.ChannelARN); err == nil && !ok {
-			err = ErrIVSKeyQuota
-		}
-	}
+	// A key a creator outside the lock made meanwhile is as new: adopted.
+	k, _, err := r.s.createOrAdopt(ctx, r.calls, r.show.ChannelARN)
 	if err != nil {
-		return r.failed(ctx, tx, ivsFailure(ErrStreamKeyUnavailable, "create stream key", err))
+		return r.failed(ctx, tx, err)
 	}
 	r.key = k
 	if err := tx.RecordStreamKey(ctx, r.show.ID, k.ARN, r.channel.IngestEndpoint); err != nil {
