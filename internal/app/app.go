@@ -180,11 +180,13 @@ func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slo
 	return ingest.NewService(parts.Store, ivsClient, ingest.Options{
 		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
 		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
-		Revocations:       limit.New(limits, ingest.LimitRevocations, limit.Rate{Interval: ingest.RevokeInterval, Burst: 1}),
-		KeyMaxAge:         cfg.StreamKeyMaxAge,
-		ResolveTimeout:    cfg.RequestTimeout(),
-		Logger:            logger,
-		Metrics:           m,
+		Limits: func(name string, interval time.Duration, burst int) ingest.Limiter {
+			return limit.New(limits, name, limit.Rate{Interval: interval, Burst: burst})
+		},
+		KeyMaxAge:      cfg.StreamKeyMaxAge,
+		ResolveTimeout: cfg.RequestTimeout(),
+		Logger:         logger,
+		Metrics:        m,
 	})
 }
 

@@ -64,7 +64,7 @@ func budgeted(t *testing.T, env *testenv.Env, maxWait time.Duration) (*ingest.Se
 		t.Fatal(err)
 	}
 	svc := ingest.NewService(db, client, ingest.Options{
-		Revocations:       limit.New(db, ingest.LimitRevocations, limit.Rate{Interval: ingest.RevokeInterval, Burst: 1}),
+		Limits:            limitsIn(db),
 		KeyCreatesPerHour: 2, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(svc.Close)
 	return svc, slots, db

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
+	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
@@ -48,6 +49,13 @@ func newService(t *testing.T, env *testenv.Env) *ingest.Service {
 	}
 	t.Cleanup(db.Close)
 	return ingest.NewService(db, newIVS(t, env), ingest.Options{Logger: slog.New(slog.DiscardHandler)})
+}
+
+// limitsIn makes the service's rate limits in src, as the app does.
+func limitsIn(src limit.Source) ingest.RateLimits {
+	return func(name string, interval time.Duration, burst int) ingest.Limiter {
+		return limit.New(src, name, limit.Rate{Interval: interval, Burst: burst})
+	}
 }
 
 // newIVS is the project's IVS adapter pointed at env's emulator.

@@ -144,6 +144,10 @@ type Limiter interface {
 	Give(ctx context.Context, key string, n int) error
 }
 
+// RateLimits makes the limiter named name: burst actions per key at once,
+// then one more every interval.
+type RateLimits func(name string, interval time.Duration, burst int) Limiter
+
 // Metrics is what the service reports about its work.
 type Metrics interface {
 	KeyCacheLookup(hit bool)

@@ -35,7 +35,7 @@ const LimitRevocations = "revocations"
 // RevokeStreamKey deletes the show's key, stops any live stream, and clears
 // the recorded key, with the request's audit row; the owner's next
 // IngestDetails creates a fresh one. See mayRevoke for who may. Revocation
-// is limited only per show (Options.Revocations, admins exempt): the
+// is limited only per show (RevokeInterval, admins exempt): the
 // seller's creation limit never stands in the way of killing a leaked key.
 func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (_ Revoked, err error) {
 	q := AuthzQuery{UserID: req.Caller.UserID, SessionID: req.Caller.SessionID, ShowID: req.ShowID}

@@ -23,8 +23,7 @@ func TestFailedRevocationGivesItsAllowanceBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	revocations := limit.New(limit.NewLocal(), ingest.LimitRevocations, limit.Rate{Interval: ingest.RevokeInterval, Burst: 1})
-	svc := ingest.NewService(db, newIVS(t, env), ingest.Options{Revocations: revocations, Logger: slog.New(slog.DiscardHandler)})
+	svc := ingest.NewService(db, newIVS(t, env), ingest.Options{Limits: limitsIn(limit.NewLocal()), Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(svc.Close)
 	owner := env.Seller(t, "approved")
 	show := env.Show(t, owner, true)

@@ -23,12 +23,11 @@ type Options struct {
 	// KeyMaxAge is the age (since first seen) after which a key of an
 	// offline channel is rotated on its next request; 0 for never.
 	KeyMaxAge time.Duration
-	// Revocations limits each show's revocations by its owner, keyed on the
-	// show's id (the service's own rule is one every RevokeInterval, its
-	// refusals named LimitRevocations); every replica sharing the store
-	// must share it. nil for no limit.
-	Revocations Limiter
-	Logger      *slog.Logger
+	// Limits makes the rate limits the service's rules set (a show's
+	// revocations by its owner: one every RevokeInterval); every replica
+	// sharing the store must share them. nil for none.
+	Limits RateLimits
+	Logger *slog.Logger
 	// Metrics counts key cache hits and misses; nil for none.
 	Metrics Metrics
 	// Now is the clock; nil means time.Now.
@@ -66,7 +65,6 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		keys:           newKeyCache(opts.KeyCacheTTL),
 		resolveTimeout: opts.ResolveTimeout,
 		createsPerHour: opts.KeyCreatesPerHour,
-		revocations:    opts.Revocations,
 		maxAge:         opts.KeyMaxAge,
 		liveUntil:      make(map[string]time.Time),
 		logger:         opts.Logger,
@@ -84,6 +82,9 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if opts.Limits != nil {
+		s.revocations = opts.Limits(LimitRevocations, RevokeInterval, 1)
 	}
 	return s
 }
