@@ -9,29 +9,13 @@ import (
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/budget/budgettest"
+	"github.com/ivs-ingest/ivs-ingest/internal/testclock"
 )
 
-// frozenClock is a clock that moves only when told to, so reserved offsets
-// can be asserted exactly.
-type frozenClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFrozenClock() *frozenClock {
-	return &frozenClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *frozenClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *frozenClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newFrozenClock is a clock that moves only when told to, so reserved
+// offsets are exact.
+func newFrozenClock() *testclock.Clock {
+	return testclock.New(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 }
 
 // reserveOK calls ReserveSlots and fails the test on error.
@@ -48,19 +32,19 @@ func TestLocalSpacesSuccessiveReservations(t *testing.T) {
 	t.Parallel()
 	const iv = 250 * time.Millisecond
 	clock := newFrozenClock()
-	src := newLocal(clock.now)
+	src := newLocal(clock.Now)
 	for i, want := range []time.Duration{0, iv, 2 * iv} {
 		if got := reserveOK(t, src, 1, iv, time.Hour); got != want {
 			t.Errorf("reservation %d: ReserveSlots() = %s, want %s", i, got, want)
 		}
 	}
 	// The next free slot is 3*iv after the start; 1.5*iv have passed.
-	clock.advance(iv + iv/2)
+	clock.Advance(iv + iv/2)
 	if got, want := reserveOK(t, src, 1, iv, time.Hour), iv+iv/2; got != want {
 		t.Errorf("after 1.5 intervals: ReserveSlots() = %s, want %s", got, want)
 	}
 	// After a long idle spell the burst is still one: one slot now, then spacing.
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	for i, want := range []time.Duration{0, iv} {
 		if got := reserveOK(t, src, 1, iv, time.Hour); got != want {
 			t.Errorf("after idling, reservation %d: ReserveSlots() = %s, want %s", i, got, want)
@@ -71,7 +55,7 @@ func TestLocalSpacesSuccessiveReservations(t *testing.T) {
 func TestLocalReservesConsecutiveSlots(t *testing.T) {
 	t.Parallel()
 	const iv = time.Second
-	src := newLocal(newFrozenClock().now)
+	src := newLocal(newFrozenClock().Now)
 	for i, c := range []struct {
 		n    int
 		want time.Duration
@@ -86,7 +70,7 @@ func TestLocalExhaustedConsumesNothing(t *testing.T) {
 	t.Parallel()
 	const iv, maxWait = time.Second, 2 * time.Second
 	clock := newFrozenClock()
-	src := newLocal(clock.now)
+	src := newLocal(clock.Now)
 	for range 3 { // slots at 0, 1s, 2s: the last exactly at the maximum wait
 		reserveOK(t, src, 1, iv, maxWait)
 	}
@@ -104,7 +88,7 @@ func TestLocalExhaustedConsumesNothing(t *testing.T) {
 	if _, err := src.ReserveSlots(context.Background(), 5, iv, maxWait); !errors.Is(err, ErrExhausted) {
 		t.Fatalf("ReserveSlots(n=5) = %v, want ErrExhausted", err)
 	}
-	clock.advance(iv)
+	clock.Advance(iv)
 	// The slot at 3s is still free: 2s from now.
 	if got, want := reserveOK(t, src, 1, iv, maxWait), 2*time.Second; got != want {
 		t.Errorf("after the refusals: ReserveSlots() = %s, want %s", got, want)
@@ -113,7 +97,7 @@ func TestLocalExhaustedConsumesNothing(t *testing.T) {
 
 func TestLocalRefusesCanceledContext(t *testing.T) {
 	t.Parallel()
-	src := newLocal(newFrozenClock().now)
+	src := newLocal(newFrozenClock().Now)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := src.ReserveSlots(ctx, 1, time.Second, time.Hour); !errors.Is(err, context.Canceled) {
@@ -147,7 +131,7 @@ func TestBudgetConcurrentReservationsStayWithinRate(t *testing.T) {
 	clock := newFrozenClock()
 	// The clock stands still, so every offset is measured from the same
 	// instant and offset + k*interval is each slot's absolute start.
-	b := New(newLocal(clock.now), rate, 24*time.Hour)
+	b := New(newLocal(clock.Now), rate, 24*time.Hour)
 	var (
 		mu     sync.Mutex
 		starts []time.Time
@@ -164,7 +148,7 @@ func TestBudgetConcurrentReservationsStayWithinRate(t *testing.T) {
 				}
 				mu.Lock()
 				for k := range n {
-					starts = append(starts, clock.now().Add(r.Delay()+time.Duration(k)*b.interval))
+					starts = append(starts, clock.Now().Add(r.Delay()+time.Duration(k)*b.interval))
 				}
 				mu.Unlock()
 			}
@@ -289,7 +273,7 @@ func TestBudgetRejectsNoSlots(t *testing.T) {
 
 func TestBudgetExhausted(t *testing.T) {
 	t.Parallel()
-	b := New(newLocal(newFrozenClock().now), 4, 500*time.Millisecond)
+	b := New(newLocal(newFrozenClock().Now), 4, 500*time.Millisecond)
 	for i, want := range []time.Duration{0, 250 * time.Millisecond, 500 * time.Millisecond} {
 		r, err := b.Reserve(context.Background(), Claim{Calls: 1})
 		if err != nil || r.Delay() != want {
@@ -345,7 +329,7 @@ func TestWaitExtraSlotsShareTheSchedule(t *testing.T) {
 	clock := newFrozenClock()
 	// 500ms apart: the first Wait comes well within a quarter interval
 	// (125ms) of its slot; the extra slots make Wait sleep 500ms and 1s.
-	b := New(newLocal(clock.now), 2, time.Minute)
+	b := New(newLocal(clock.Now), 2, time.Minute)
 	r, err := b.Reserve(context.Background(), Claim{Calls: 1})
 	if err != nil {
 		t.Fatalf("Reserve(1) = %v", err)

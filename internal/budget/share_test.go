@@ -51,7 +51,7 @@ func TestReleaseReturnsUnusedSlots(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clock := newFrozenClock()
-	b := New(newLocal(clock.now), 4, time.Minute).ShareBySeller(limit.NewLocal(), "r", limit.Rate{Interval: time.Hour, Burst: 5})
+	b := New(newLocal(clock.Now), 4, time.Minute).ShareBySeller(limit.NewLocal(), "r", limit.Rate{Interval: time.Hour, Burst: 5})
 	r, err := b.Reserve(ctx, Claim{Calls: 5, SellerID: "s"})
 	if err != nil {
 		t.Fatal(err)

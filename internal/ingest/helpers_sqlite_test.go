@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/ivsemu"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 	"github.com/ivs-ingest/ivs-ingest/internal/sqlite"
+	"github.com/ivs-ingest/ivs-ingest/internal/testclock"
 )
 
 // The domain's cases run over the embedded store, which passes the same
@@ -41,7 +41,7 @@ const (
 type sqliteWorld struct {
 	db    *sqlite.DB
 	path  string
-	clock *manualClock
+	clock *testclock.Clock
 	emu   *ivsemu.Emulator
 	ivs   *ivs.Client
 	// sdk is a raw SDK client of the emulator, for acting out of band as
@@ -52,7 +52,7 @@ type sqliteWorld struct {
 func newSQLiteWorld(t *testing.T) *sqliteWorld {
 	t.Helper()
 	ctx := context.Background()
-	w := &sqliteWorld{path: filepath.Join(t.TempDir(), "ivs-ingest.db"), clock: &manualClock{now: time.Now()}}
+	w := &sqliteWorld{path: filepath.Join(t.TempDir(), "ivs-ingest.db"), clock: testclock.New(time.Now())}
 	db, err := sqlite.Open(ctx, w.path)
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
@@ -250,24 +250,4 @@ func (w *sqliteWorld) exec(t *testing.T, query string, args ...any) {
 	if _, err := raw.Exec(query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
-}
-
-// manualClock is a clock the test moves by hand.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now returns the clock's time.
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock d ahead.
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ivs"
 	"github.com/aws/aws-sdk-go-v2/service/ivs/types"
 	"github.com/aws/smithy-go"
+	"github.com/ivs-ingest/ivs-ingest/internal/testclock"
 )
 
 func TestLatency(t *testing.T) {
@@ -61,7 +62,7 @@ func TestLatencyHonoursCancellation(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Now()}
+	clock := testclock.New(time.Now())
 	emu, url := startEmulator(t, nil, func(e *Emulator) { e.now = clock.Now })
 	ch, err := emu.CreateChannel("rl")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ivs"
 	"github.com/aws/aws-sdk-go-v2/service/ivs/types"
+	"github.com/ivs-ingest/ivs-ingest/internal/testclock"
 )
 
 func TestCreateChannelDefaultsAndFormats(t *testing.T) {
@@ -583,7 +584,7 @@ func TestBatchGetStreamKey(t *testing.T) {
 
 func TestStreams(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Now().Truncate(time.Millisecond)}
+	clock := testclock.New(time.Now().Truncate(time.Millisecond))
 	emu, url := startEmulator(t, nil, func(e *Emulator) { e.now = clock.Now })
 	client := newClient(url)
 	ctx := context.Background()

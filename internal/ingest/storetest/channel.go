@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/testclock"
 )
 
 func testRecordStreamKey(t *testing.T, open Opener) {
@@ -348,7 +349,7 @@ func testChannelSection(t *testing.T, open Opener) {
 }
 
 func testKeyAges(t *testing.T, open Opener) {
-	clk := newClock(time.Now())
+	clk := testclock.New(time.Now())
 	s := open(t, clk.Now)
 	seed(t, s)
 	ctx := context.Background()

@@ -11,7 +11,6 @@ package storetest
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -124,26 +123,4 @@ func showOf(t *testing.T, s Store, showID string) *ingest.Show {
 		t.Fatalf("Authorize(%+v): %v", q, err)
 	}
 	return f.Show
-}
-
-// clock is a clock a test moves by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock(now time.Time) *clock { return &clock{now: now} }
-
-// Now returns the clock's time.
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock d ahead.
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
