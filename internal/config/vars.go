@@ -424,7 +424,9 @@ func (l *loader) durationIn(lo, hi time.Duration) time.Duration {
 	return parse(l, func(s string) (time.Duration, bool) {
 		d, ok := parseDuration(s)
 		return d, ok && d >= lo && d <= hi
-	}, func(s string) string { return fmt.Sprintf("%q is not a duration from %s to %s", s, short(lo), short(hi)) })
+	}, func(s string) string {
+		return fmt.Sprintf("%q is not a duration from %s to %s", s, short(lo), short(hi))
+	})
 }
 
 // short writes d as one would set it: 24h, not 24h0m0s.
