@@ -392,7 +392,9 @@ func TestOpenNamesTheMissingSchemaGrant(t *testing.T) {
 	t.Cleanup(func() {
 		pgtest.Exec(t, url, `DROP OWNED BY `+authOnly+`, `+bare+`; DROP ROLE `+authOnly+`; DROP ROLE `+bare)
 	})
-	as := func(role string) string { return strings.Replace(url, "postgres://postgres@", "postgres://"+role+"@", 1) }
+	as := func(role string) string {
+		return strings.Replace(url, "postgres://postgres@", "postgres://"+role+"@", 1)
+	}
 
 	_, err := postgres.Open(context.Background(), as(authOnly), postgres.Options{})
 	want := "the database role " + authOnly + " cannot read auth.sessions, which the sign-out check needs: " +
