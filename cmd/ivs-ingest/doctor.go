@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/app"
@@ -42,6 +43,7 @@ const (
 	checkColumns  = "columns"
 	checkShared   = "shared"
 	checkJWKS     = "jwks"
+	checkIssuer   = "issuer"
 	checkAWS      = "aws"
 	checkChannel  = "channel"
 	checkIAM      = "iam"
@@ -129,6 +131,7 @@ func (d *doctor) run(ctx context.Context) app.Policy {
 	d.checkColumns(ctx, db)
 	d.checkShared(ctx, db)
 	d.checkJWKS(ctx, cfg, bad)
+	d.checkIssuer(ctx, cfg, bad)
 	// The doctor's call spends the IVS call budget that every replica
 	// shares, when the database that holds it is usable.
 	var parts app.Parts
@@ -146,6 +149,7 @@ func (d *doctor) run(ctx context.Context) app.Policy {
 var checkGroups = map[string]config.Group{
 	checkDatabase: config.GroupDatabase,
 	checkJWKS:     config.GroupAuth,
+	checkIssuer:   config.GroupAuth,
 	checkAWS:      config.GroupAWS,
 }
 
@@ -389,6 +393,80 @@ func (d *doctor) checkJWKS(ctx context.Context, cfg config.Config, bad map[strin
 		d.add(checkJWKS, statusPass, "%s: no usable keys%s; the legacy HS256 secret (SUPABASE_JWT_SECRET) is set, so HS256 tokens only", where, skippedNote)
 	default:
 		d.add(checkJWKS, statusFail, "%s: no usable keys%s, and SUPABASE_JWT_SECRET is unset: no token can be verified; check SUPABASE_JWKS_URL or set the legacy secret", where, skippedNote)
+	}
+}
+
+// checkIssuer compares the issuer tokens must carry (SUPABASE_JWT_ISSUER, or
+// its default) with the one the auth server publishes in its OpenID
+// discovery document: a wrong issuer refuses every token while the key set
+// looks fine. Every place the document may be is asked at once; a document
+// naming another issuer fails. An auth server that publishes none (older
+// Supabase Auth, other servers) leaves the issuer unchecked, which is
+// information, never a failure.
+func (d *doctor) checkIssuer(ctx context.Context, cfg config.Config, bad map[string]bool) {
+	if d.needsConfig(checkIssuer, bad) {
+		return
+	}
+	if cfg.JWTIssuer == "" {
+		d.add(checkIssuer, statusSkip, "skipped: needs SUPABASE_URL")
+		return
+	}
+	urls := auth.DiscoveryURLs(cfg.JWTIssuer, cfg.SupabaseURL, cfg.JWKSURL)
+	type answer struct {
+		issuer string
+		err    error
+	}
+	answers := make([]answer, len(urls))
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	client := &http.Client{Timeout: d.timeout}
+	var wg sync.WaitGroup
+	for i, u := range urls {
+		wg.Go(func() {
+			iss, err := auth.ProbeIssuer(ctx, u, client)
+			answers[i] = answer{iss, err}
+		})
+	}
+	wg.Wait()
+
+	want := secret.RedactURL(cfg.JWTIssuer)
+	source := "the default, ${SUPABASE_URL}/auth/v1"
+	if strings.TrimSpace(d.getenv("SUPABASE_JWT_ISSUER")) != "" {
+		source = "SUPABASE_JWT_ISSUER"
+	}
+	var matched, unchecked []string
+	mismatched := false
+	for i, a := range answers {
+		where := "GET " + secret.RedactURL(urls[i])
+		switch {
+		case a.err != nil:
+			var netErr net.Error
+			if errors.Is(a.err, context.DeadlineExceeded) || errors.As(a.err, &netErr) && netErr.Timeout() {
+				a.err = fmt.Errorf("no answer within %s (--timeout)", d.timeout)
+			}
+			unchecked = append(unchecked, fmt.Sprintf("%s: %v", where, a.err))
+		case a.issuer == cfg.JWTIssuer:
+			matched = append(matched, where)
+		default:
+			mismatched = true
+			published := secret.RedactURL(a.issuer)
+			fix := "set SUPABASE_JWT_ISSUER=" + published
+			if a.issuer == cfg.SupabaseURL+"/auth/v1" {
+				fix = "unset SUPABASE_JWT_ISSUER: its default is that"
+			}
+			d.add(checkIssuer, statusFail, "%s: the auth server publishes issuer %q, but tokens must carry %q (%s), so every token "+
+				"it issues is refused (401, issuer mismatch): %s", where, published, want, source, fix)
+		}
+	}
+	switch {
+	case mismatched:
+	case len(matched) > 0:
+		d.add(checkIssuer, statusPass, "%s: the auth server publishes issuer %q, the one tokens must carry", strings.Join(matched, ", "), want)
+	default:
+		// Information, not a failure: many working auth servers publish
+		// no discovery document.
+		d.add(checkIssuer, statusInfo, "issuer %q (%s) could not be checked: no OpenID discovery document (%s); "+
+			"make sure it is the iss claim of your tokens", want, source, strings.Join(unchecked, "; "))
 	}
 }
 

@@ -123,14 +123,7 @@ func Assemble(ctx context.Context, cfg config.Config, parts Parts, logger *slog.
 			return nil, fmt.Errorf("RATE_LIMIT_STORE=database: the %T store cannot keep rate limits", parts.Store)
 		}
 	}
-	verifier, err := auth.New(context.WithoutCancel(ctx), auth.Config{
-		Issuer:          cfg.JWTIssuer,
-		JWKSURL:         cfg.JWKSURL,
-		HS256Secret:     cfg.JWTSecret,
-		RefetchInterval: cfg.JWKSRefetchInterval,
-		Logger:          logger,
-		Metrics:         m,
-	})
+	verifier, err := auth.New(context.WithoutCancel(ctx), verifierConfig(cfg, logger, m))
 	if err != nil {
 		return nil, fmt.Errorf("token verification: %w", err)
 	}
@@ -248,5 +241,24 @@ func poolStats(db *postgres.DB) metrics.PoolStats {
 		AcquireDuration:      s.AcquireDuration(),
 		EmptyAcquireCount:    s.EmptyAcquireCount(),
 		CanceledAcquireCount: s.CanceledAcquireCount(),
+	}
+}
+
+// verifierConfig is the token verifier's configuration: SUPABASE_*, the
+// JWKS intervals and JWT_LEEWAY.
+func verifierConfig(cfg config.Config, logger *slog.Logger, m *metrics.Metrics) auth.Config {
+	leeway := cfg.JWTLeeway
+	if leeway == 0 {
+		leeway = auth.NoLeeway // JWT_LEEWAY=0 means none; auth's zero means its default
+	}
+	return auth.Config{
+		Issuer:          cfg.JWTIssuer,
+		JWKSURL:         cfg.JWKSURL,
+		HS256Secret:     cfg.JWTSecret,
+		RefetchInterval: cfg.JWKSRefetchInterval,
+		RefreshInterval: cfg.JWKSRefreshInterval,
+		Leeway:          leeway,
+		Logger:          logger,
+		Metrics:         m,
 	}
 }

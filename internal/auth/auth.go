@@ -40,8 +40,15 @@ var (
 const (
 	DefaultRefetchInterval = 30 * time.Second
 	DefaultRefreshInterval = 10 * time.Minute // Supabase serves the JWKS with max-age=600
-	DefaultLeeway          = 30 * time.Second
+	// DefaultLeeway is small on purpose: Supabase Auth itself refuses an
+	// expired token at once, and every second of leeway is a second a
+	// signed-out or stolen token keeps working here after its exp.
+	DefaultLeeway = 5 * time.Second
 )
+
+// NoLeeway, as Config.Leeway, tolerates no clock skew at all: a token is
+// refused from the second its exp names.
+const NoLeeway time.Duration = -1
 
 const (
 	// fetchTimeout bounds each JWKS request, whatever the HTTP client.
@@ -73,14 +80,19 @@ type Config struct {
 	// by tokens with an unknown kid. Zero means DefaultRefetchInterval.
 	RefetchInterval time.Duration
 	// RefreshInterval is the period of the background key-set refresh. Zero
-	// means DefaultRefreshInterval.
+	// means DefaultRefreshInterval. It bounds how long a key the auth
+	// server no longer publishes (a rotated-out or leaked one) stays
+	// accepted: the key set is only fetched again for an unknown kid.
 	RefreshInterval time.Duration
 	// HTTPClient fetches the JWKS. Nil means a client with a 5 s timeout;
 	// each fetch is bounded to 5 s in any case.
 	HTTPClient *http.Client
 	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means
-	// DefaultLeeway (30 s).
+	// DefaultLeeway (5 s); NoLeeway means none.
 	Leeway time.Duration
+	// Now is the clock that exp, nbf and iat are checked against; nil
+	// means time.Now. Tests set it to check the leeway to the second.
+	Now func() time.Time
 	// Logger receives key-set fetch failures, and at error level the alert
 	// that a key set without a usable key, confirmed by the next fetch, has
 	// replaced the previous keys. Nil discards them.
@@ -126,7 +138,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if !cfg.HS256Secret.IsZero() && len(cfg.HS256Secret.Reveal()) < minSecretSize {
 		return nil, fmt.Errorf("auth: HS256 secret is shorter than %d bytes", minSecretSize)
 	}
-	if cfg.RefetchInterval < 0 || cfg.RefreshInterval < 0 || cfg.Leeway < 0 {
+	if cfg.RefetchInterval < 0 || cfg.RefreshInterval < 0 || cfg.Leeway < 0 && cfg.Leeway != NoLeeway {
 		return nil, errors.New("auth: intervals and leeway must not be negative")
 	}
 	if cfg.JWKSURL != "" {
@@ -136,6 +148,13 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		}
 	}
 	leeway := cmp.Or(cfg.Leeway, DefaultLeeway)
+	if leeway == NoLeeway {
+		leeway = 0
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -160,6 +179,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(leeway),
+			jwt.WithTimeFunc(now),
 			jwt.WithStrictDecoding(),
 		),
 		stop: func() {},

@@ -54,8 +54,12 @@ func mustVerify(t *testing.T, v *auth.Verifier, token, name string) {
 func TestVerifyAcceptsValidTokens(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t)
-	v := newVerifier(t, iss.Config())
 	now := time.Now()
+	cfg := iss.Config()
+	// The subtests may wait for other tests for seconds: the clock stays
+	// at the time the tokens were made, and the leeway rows hold.
+	cfg.Now = func() time.Time { return now }
+	v := newVerifier(t, cfg)
 
 	tests := []struct {
 		name  string
@@ -68,8 +72,8 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 		{"upper-case ids come back lower-case", iss.Token(t, strings.ToUpper(userID), strings.ToUpper(sessionID)), auth.Caller{UserID: userID, SessionID: sessionID}},
 		{"no session_id", iss.Token(t, userID, ""), auth.Caller{UserID: userID}},
 		{"aud array containing authenticated", iss.Token(t, userID, sessionID, authtest.WithClaims(map[string]any{"aud": []string{"other", "authenticated"}})), auth.Caller{UserID: userID, SessionID: sessionID}},
-		{"expired within leeway", iss.Token(t, userID, sessionID, authtest.WithExpiry(-5*time.Second)), auth.Caller{UserID: userID, SessionID: sessionID}},
-		{"iat and nbf ahead within leeway", iss.Token(t, userID, sessionID, authtest.WithClaims(map[string]any{"iat": now.Add(10 * time.Second).Unix(), "nbf": now.Add(10 * time.Second).Unix()})), auth.Caller{UserID: userID, SessionID: sessionID}},
+		{"expired within leeway", iss.Token(t, userID, sessionID, authtest.WithExpiry(-2*time.Second)), auth.Caller{UserID: userID, SessionID: sessionID}},
+		{"iat and nbf ahead within leeway", iss.Token(t, userID, sessionID, authtest.WithClaims(map[string]any{"iat": now.Add(2 * time.Second).Unix(), "nbf": now.Add(2 * time.Second).Unix()})), auth.Caller{UserID: userID, SessionID: sessionID}},
 		{"is_anonymous absent", iss.Token(t, userID, sessionID, authtest.WithClaims(map[string]any{"is_anonymous": nil})), auth.Caller{UserID: userID, SessionID: sessionID}},
 	}
 	for _, tt := range tests {

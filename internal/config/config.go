@@ -32,6 +32,13 @@ type Config struct {
 	// JWKSRefetchInterval is the least time between key-set refetches
 	// caused by tokens with an unknown kid.
 	JWKSRefetchInterval time.Duration
+	// JWKSRefreshInterval is the period of the background key-set
+	// refresh: how long a key the auth server stopped publishing stays
+	// accepted.
+	JWKSRefreshInterval time.Duration
+	// JWTLeeway is the clock skew tolerated on exp, iat and nbf; 0 for
+	// none.
+	JWTLeeway time.Duration
 
 	AWSRegion string
 	// AWSEndpointIVS overrides the IVS endpoint (AWS_ENDPOINT_URL_IVS).

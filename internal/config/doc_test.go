@@ -41,7 +41,9 @@ func TestConfigurationDoc(t *testing.T) {
 		return
 	}
 	if *update {
-		out := append(append(append(append(before, beginTable...), want.Bytes()...), endTable...), after...)
+		// A new slice: appending to before, which shares doc's array,
+		// would overwrite after before it is copied.
+		out := bytes.Join([][]byte{before, []byte(beginTable), want.Bytes(), []byte(endTable), after}, nil)
 		if err := os.WriteFile(docFile, out, 0o644); err != nil {
 			t.Fatal(err)
 		}

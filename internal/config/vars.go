@@ -141,6 +141,22 @@ var table = []Var{
 		show: func(c Config) string { return c.JWKSRefetchInterval.String() },
 	},
 	{
+		Name: "JWKS_REFRESH_INTERVAL", Group: GroupAuth, Default: "10m",
+		Doc: "how often the key set is fetched again in the background (from `1s` to `24h`). A key the auth server no longer " +
+			"publishes (rotated out, revoked after a leak) stays accepted until then. See [Tokens](auth.md#delays)",
+		load: func(l *loader, c *Config) {
+			c.JWKSRefreshInterval = l.durationIn(time.Second, 24*time.Hour)
+		},
+		show: func(c Config) string { return c.JWKSRefreshInterval.String() },
+	},
+	{
+		Name: "JWT_LEEWAY", Group: GroupAuth, Default: "5s",
+		Doc: "clock skew tolerated on a token's `exp`, `iat` and `nbf` (at most `5m`); `0`: none. " +
+			"An expired token is accepted for this long after its `exp`",
+		load: func(l *loader, c *Config) { c.JWTLeeway = l.durationIn(0, 5*time.Minute) },
+		show: func(c Config) string { return c.JWTLeeway.String() },
+	},
+	{
 		Name: "AWS_REGION", Group: GroupAWS, Default: "us-east-1", Reach: true,
 		Doc:  "the IVS region",
 		load: func(l *loader, c *Config) { c.AWSRegion = l.value() },
@@ -401,6 +417,28 @@ func parseDuration(s string) (time.Duration, bool) {
 
 func (l *loader) duration() time.Duration {
 	return parse(l, parseDuration, func(s string) string { return fmt.Sprintf("%q is not a duration such as 30s or 5m", s) })
+}
+
+// durationIn is duration bounded to [lo, hi].
+func (l *loader) durationIn(lo, hi time.Duration) time.Duration {
+	return parse(l, func(s string) (time.Duration, bool) {
+		d, ok := parseDuration(s)
+		return d, ok && d >= lo && d <= hi
+	}, func(s string) string {
+		return fmt.Sprintf("%q is not a duration from %s to %s", s, short(lo), short(hi))
+	})
+}
+
+// short writes d as one would set it: 24h, not 24h0m0s.
+func short(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	s := strings.TrimSuffix(d.String(), "0s")
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // days is duration that also takes whole days, such as 400d.

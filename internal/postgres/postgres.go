@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,17 +67,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	db := &DB{pool: pool, lockSlots: make(chan struct{}, max(1, opts.MaxConns/2))}
 	pctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
-	var readable bool
-	err = pool.QueryRow(pctx, `SELECT to_regclass('auth.sessions') IS NOT NULL,
-		coalesce(has_table_privilege(to_regclass('auth.sessions'), 'SELECT'), false)`).Scan(&db.hasSessions, &readable)
-	if err != nil {
+	if err := db.inspectSessions(pctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to database: %w", err)
-	}
-	if db.hasSessions && !readable {
-		// Skipping the check would silently let signed-out sessions in.
-		pool.Close()
-		return nil, errors.New("the database role cannot read auth.sessions, which the sign-out check needs: GRANT SELECT ON auth.sessions TO <the role in DATABASE_URL>")
+		return nil, err
 	}
 	// sellers.user_id is unique in the contract; an existing schema may
 	// not say so, and then the query must choose among duplicates. A partial
@@ -96,6 +89,41 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		true:  authzQuery(db.hasSessions, true, uniqueUser),
 	}
 	return db, nil
+}
+
+// inspectSessions records whether auth.sessions exists, and refuses a role
+// that cannot read it: skipping the sign-out check would silently let
+// signed-out sessions in. It reads the catalogs rather than resolving the
+// name, which without USAGE on schema auth fails with "permission denied
+// for schema auth" and names no fix; the error names the grants missing,
+// the role and the schema's owner, who can grant them.
+func (db *DB) inspectSessions(ctx context.Context) error {
+	var usable, readable bool
+	var role, owner string
+	err := db.pool.QueryRow(ctx, `SELECT c.oid IS NOT NULL,
+		coalesce(has_schema_privilege(n.oid, 'USAGE'), false),
+		coalesce(has_table_privilege(c.oid, 'SELECT'), false),
+		quote_ident(current_user), coalesce(quote_ident(pg_get_userbyid(n.nspowner)), '')
+	FROM (SELECT) one
+	LEFT JOIN pg_namespace n ON n.nspname = 'auth'
+	LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'sessions'`).Scan(&db.hasSessions, &usable, &readable, &role, &owner)
+	if err != nil {
+		return fmt.Errorf("connect to database: %w", err)
+	}
+	if !db.hasSessions || usable && readable {
+		return nil
+	}
+	var lacks, grants []string
+	if !usable {
+		lacks = append(lacks, `USAGE on schema auth ("permission denied for schema auth")`)
+		grants = append(grants, "GRANT USAGE ON SCHEMA auth TO "+role)
+	}
+	if !readable {
+		lacks = append(lacks, "SELECT on auth.sessions")
+		grants = append(grants, "GRANT SELECT ON auth.sessions TO "+role)
+	}
+	return fmt.Errorf("the database role %s cannot read auth.sessions, which the sign-out check needs: it lacks %s; "+
+		"as auth's owner (%s) or a superuser, run: %s", role, strings.Join(lacks, " and "), owner, strings.Join(grants, "; "))
 }
 
 // Close closes the pool.

@@ -375,6 +375,51 @@ func TestOpenRefusesUnreadableSessions(t *testing.T) {
 	}
 }
 
+// The role Supabase Auth's own setup gives postgres may SELECT auth.sessions
+// but lack USAGE on schema auth: Open names that grant, the role and who
+// can grant it, instead of PostgreSQL's bare "permission denied for schema
+// auth"; with both grants missing it names both; once granted, it opens.
+func TestOpenNamesTheMissingSchemaGrant(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	pgtest.Exec(t, url, supabaseLike)
+	if err := postgres.Migrate(context.Background(), url, discard); err != nil {
+		t.Fatal(err)
+	}
+	suffix := strings.ReplaceAll(strings.TrimPrefix(url[strings.LastIndex(url, "/")+1:], "test_"), "?sslmode=disable", "")
+	authOnly, bare := "ivs_authonly_"+suffix, "ivs_bare_"+suffix
+	pgtest.Exec(t, url, `CREATE ROLE `+authOnly+` LOGIN; CREATE ROLE `+bare+` LOGIN;`+pgtest.SupabaseAuthGrants(authOnly))
+	t.Cleanup(func() {
+		pgtest.Exec(t, url, `DROP OWNED BY `+authOnly+`, `+bare+`; DROP ROLE `+authOnly+`; DROP ROLE `+bare)
+	})
+	as := func(role string) string {
+		return strings.Replace(url, "postgres://postgres@", "postgres://"+role+"@", 1)
+	}
+
+	_, err := postgres.Open(context.Background(), as(authOnly), postgres.Options{})
+	want := "the database role " + authOnly + " cannot read auth.sessions, which the sign-out check needs: " +
+		`it lacks USAGE on schema auth ("permission denied for schema auth"); as auth's owner (postgres) or a superuser, run: ` +
+		"GRANT USAGE ON SCHEMA auth TO " + authOnly
+	if err == nil || err.Error() != want {
+		t.Errorf("Open as a role with SELECT on auth.sessions but no USAGE on auth = %v,\nwant %q", err, want)
+	}
+
+	_, err = postgres.Open(context.Background(), as(bare), postgres.Options{})
+	if err == nil || !strings.Contains(err.Error(), "run: GRANT USAGE ON SCHEMA auth TO "+bare+"; GRANT SELECT ON auth.sessions TO "+bare) {
+		t.Errorf("Open as a role with neither grant = %v, want both grants named", err)
+	}
+
+	pgtest.Exec(t, url, `GRANT USAGE ON SCHEMA auth TO `+authOnly)
+	db, err := postgres.Open(context.Background(), as(authOnly), postgres.Options{})
+	if err != nil {
+		t.Fatalf("Open after GRANT USAGE ON SCHEMA auth = %v, want nil", err)
+	}
+	defer db.Close()
+	if !db.ChecksSessions() {
+		t.Error("ChecksSessions() = false after the grant, want true")
+	}
+}
+
 // An existing sellers table without UNIQUE (user_id) may hold two profiles
 // for one user: the answer must not depend on row order, and a doubt denies.
 func TestDuplicateSellerProfilesDeny(t *testing.T) {

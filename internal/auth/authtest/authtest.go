@@ -29,6 +29,10 @@ import (
 // JWKSPath is where the issuer serves its key set, as Supabase Auth does.
 const JWKSPath = "/auth/v1/.well-known/jwks.json"
 
+// DiscoveryPath is where the issuer serves its OpenID discovery document,
+// as Supabase Auth does.
+const DiscoveryPath = "/auth/v1/.well-known/openid-configuration"
+
 // Issuer signs tokens the way Supabase Auth does and publishes its public
 // keys. It is safe for concurrent use.
 type Issuer struct {
@@ -43,6 +47,9 @@ type Issuer struct {
 	slow     bool
 	override []byte
 	fetches  int
+	// published is the issuer the discovery document names; "" for no
+	// document.
+	published string
 }
 
 type signingKey struct {
@@ -71,7 +78,9 @@ func NewIssuer(t testing.TB) *Issuer {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+JWKSPath, i.serveJWKS)
+	mux.HandleFunc("GET "+DiscoveryPath, i.serveDiscovery)
 	i.srv = httptest.NewServer(mux)
+	i.published = i.IssuerURL()
 	t.Cleanup(func() {
 		close(i.closing) // releases handlers hung by SetSlow
 		i.srv.Close()
@@ -267,6 +276,28 @@ func (i *Issuer) Rotate(t testing.TB) {
 	i.ec = append(i.ec, signingKey{kid: kid, priv: k})
 }
 
+// RemoveOldestKey stops publishing the oldest ES256 key, as the end of a
+// Supabase key rotation (or the revocation of a leaked key) does; tokens it
+// signed stay as they are. At least one ES256 key stays published.
+func (i *Issuer) RemoveOldestKey(t testing.TB) {
+	t.Helper()
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if len(i.ec) < 2 {
+		t.Fatal("authtest: RemoveOldestKey needs a Rotate first: the signing key stays published")
+	}
+	i.ec = i.ec[1:]
+}
+
+// SetDiscoveryIssuer makes the discovery document publish iss as the
+// issuer (IssuerURL by default); "" makes its endpoint answer 404, as
+// Supabase Auth did before it served one.
+func (i *Issuer) SetDiscoveryIssuer(iss string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.published = iss
+}
+
 // SetDown makes the JWKS endpoint answer 503 while down is true.
 func (i *Issuer) SetDown(down bool) {
 	i.mu.Lock()
@@ -336,6 +367,29 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=600")
 	_, _ = w.Write(body)
+}
+
+// serveDiscovery serves the part of Supabase Auth's OpenID discovery
+// document that names the issuer and its keys.
+func (i *Issuer) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	i.mu.Lock()
+	published := i.published
+	i.mu.Unlock()
+	if published == "" {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=600")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"issuer":                                published,
+		"jwks_uri":                              published + "/.well-known/jwks.json",
+		"authorization_endpoint":                published + "/oauth/authorize",
+		"token_endpoint":                        published + "/oauth/token",
+		"response_types_supported":              []string{"code"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256", "HS256", "ES256"},
+	})
 }
 
 // jwksLocked encodes the published keys the way Supabase Auth does.

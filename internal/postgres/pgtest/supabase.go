@@ -116,3 +116,14 @@ func ExecAsAPI(t testing.TB, dbURL, role, sub, sql string, args ...any) error {
 	}
 	return tx.Commit(ctx)
 }
+
+// SupabaseAuthGrants is the SQL that gives role what Supabase Auth's own
+// migrations give postgres on the auth tables (SupabaseAuth's): SELECT
+// with grant option on each, and nothing on schema auth itself, so that
+// without a USAGE granted elsewhere the role cannot reach them ("permission
+// denied for schema auth"). role is an identifier the caller made.
+func SupabaseAuthGrants(role string) string {
+	return `GRANT SELECT ON auth.users TO ` + role + ` WITH GRANT OPTION;
+GRANT SELECT ON auth.sessions TO ` + role + ` WITH GRANT OPTION;
+`
+}

@@ -1,0 +1,67 @@
+package app_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/app"
+	"github.com/ivs-ingest/ivs-ingest/internal/auth/authtest"
+)
+
+// JWT_LEEWAY and JWKS_REFRESH_INTERVAL reach the verifier that the handler
+// asks: a token expired 20 s ago is refused with the default leeway and
+// accepted with 30 s, and a short refresh interval fetches the key set
+// again without any request.
+func TestAssembleHonoursJWTTiming(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := app.OpenSQLite(ctx, filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatalf("OpenSQLite: %v", err)
+	}
+	defer db.Close()
+	iss := authtest.NewIssuer(t)
+	expired := iss.Token(t, "3f1c2b9e-8d4a-4c7b-9e2f-1a2b3c4d5e6f", "", authtest.WithExpiry(-20*time.Second))
+
+	status := func(env map[string]string) int {
+		t.Helper()
+		env["SUPABASE_URL"] = iss.URL()
+		a, err := app.Assemble(ctx, load(t, func(k string) string { return env[k] }), app.SQLiteParts(db), discard)
+		if err != nil {
+			t.Fatalf("Assemble(%v) = %v", env, err)
+		}
+		defer a.Close()
+		req := httptest.NewRequest("POST", "/functions/v1/get-ivs-ingest", strings.NewReader(`{"show_id":"9f0c2d4e-5b7a-4c1e-8f3a-2b6d9e0a1c47"}`))
+		req.Header.Set("Authorization", "Bearer "+expired)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		a.Handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+
+	if code := status(map[string]string{}); code != 401 {
+		t.Errorf("a token expired 20 s ago with the default JWT_LEEWAY = %d, want 401", code)
+	}
+	if code := status(map[string]string{"JWT_LEEWAY": "30s"}); code == 401 {
+		t.Errorf("a token expired 20 s ago with JWT_LEEWAY=30s = 401, want it past authentication")
+	}
+
+	env := map[string]string{"SUPABASE_URL": iss.URL(), "JWKS_REFRESH_INTERVAL": "1s"}
+	a, err := app.Assemble(ctx, load(t, func(k string) string { return env[k] }), app.SQLiteParts(db), discard)
+	if err != nil {
+		t.Fatalf("Assemble(JWKS_REFRESH_INTERVAL=1s) = %v", err)
+	}
+	defer a.Close()
+	start := iss.Fetches()
+	deadline := time.Now().Add(20 * time.Second)
+	for iss.Fetches() < start+2 { // the first fetch, then a refresh
+		if time.Now().After(deadline) {
+			t.Fatalf("JWKS_REFRESH_INTERVAL=1s: %d fetches in 20 s, want a refresh", iss.Fetches()-start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
