@@ -19,7 +19,7 @@ import (
 // openDomain opens DATABASE_URL's store, refusing an outdated schema, and
 // the domain over it, for the commands that act without HTTP.
 func openDomain(ctx context.Context, getenv func(string) string, stderr io.Writer) (*app.Domain, error) {
-	cfg, err := databaseConfig(getenv)
+	cfg, err := databaseConfig(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -28,8 +28,8 @@ func openDomain(ctx context.Context, getenv func(string) string, stderr io.Write
 
 // databaseConfig loads the configuration of a command that needs only the
 // database (and, for some, AWS).
-func databaseConfig(getenv func(string) string) (config.Config, error) {
-	cfg, err := config.Load(getenv)
+func databaseConfig(ctx context.Context, getenv func(string) string) (config.Config, error) {
+	cfg, err := app.LoadConfig(ctx, getenv)
 	if err == nil {
 		err = cfg.RequireDatabase()
 	}
@@ -167,7 +167,7 @@ func cmdPruneAudit(ctx context.Context, args []string, getenv func(string) strin
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := databaseConfig(getenv)
+	cfg, err := databaseConfig(ctx, getenv)
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := app.LoadConfig(ctx, getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}

@@ -122,7 +122,7 @@ func cmdDoctor(ctx context.Context, args []string, getenv func(string) string, s
 // features. A check that needs another one's result is skipped when
 // that one failed; the others run whatever came before.
 func (d *doctor) run(ctx context.Context) app.Policy {
-	cfg, bad := d.checkConfig()
+	cfg, bad := d.checkConfig(ctx)
 
 	db := d.checkDatabase(ctx, cfg, bad)
 	if db != nil {
@@ -153,11 +153,13 @@ var checkGroups = map[string]config.Group{
 	checkAWS:      config.GroupAWS,
 }
 
-// checkConfig loads the configuration as `serve` does and reports each
-// problem on a line of its own. It returns the variables that are wrong, so
-// that the checks that need them are skipped.
-func (d *doctor) checkConfig() (config.Config, map[string]bool) {
-	cfg, err := config.Load(d.getenv)
+// checkConfig loads the configuration as `serve` does, its secrets read
+// from their files and Secrets Manager (each read bounded by --timeout), and
+// reports each problem on a line of its own, then where each secret came
+// from. It returns the variables that are wrong, so that the checks that
+// need them are skipped.
+func (d *doctor) checkConfig(ctx context.Context) (config.Config, map[string]bool) {
+	cfg, err := config.LoadFrom(ctx, d.getenv, app.SecretSources(d.getenv, d.timeout))
 	errs := flatten(err)
 	errs = append(errs, flatten(cfg.RequireServe())...)
 	bad := map[string]bool{}
@@ -169,6 +171,11 @@ func (d *doctor) checkConfig() (config.Config, map[string]bool) {
 	}
 	if len(errs) == 0 {
 		d.add(checkConfig, statusPass, "every variable serve needs is set and valid")
+	}
+	for _, v := range config.Vars() {
+		if o := cfg.Origin(v.Name); v.Sourced() && o.Kind != config.OriginUnset && !bad[v.Name] {
+			d.add(checkConfig, statusInfo, "%s %s", v.Name, o)
+		}
 	}
 	return cfg, bad
 }
@@ -577,6 +584,10 @@ func (d *doctor) listIAM(cfg config.Config) {
 		d.add(checkIAM, statusInfo, "key expiry (STREAM_KEY_MAX_AGE=%s) and rotate-expired also need %s", cfg.StreamKeyMaxAge, expiry)
 	} else {
 		d.add(checkIAM, statusInfo, "key expiry is off (STREAM_KEY_MAX_AGE unset), so %s is not needed", expiry)
+	}
+	if arns := app.SecretARNs(cfg); len(arns) > 0 {
+		d.add(checkIAM, statusInfo, "the secrets given as _SECRET_ARN need %s on %s (read at start: the config check tried it)",
+			strings.Join(app.SecretActions(), ", "), strings.Join(arns, ", "))
 	}
 	d.add(checkIAM, statusInfo, "only ivs:GetChannel is tried (with --show); `ivs-ingest doctor --policy` prints the policy to attach")
 }

@@ -21,6 +21,9 @@ func cmdHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	if *url == "" {
+		// config.Load, not app.LoadConfig: the port is all it needs, and a
+		// check run every few seconds must not read the secrets (a Secrets
+		// Manager call each time) nor fail when they cannot be read.
 		cfg, err := config.Load(getenv)
 		if err != nil {
 			return err

@@ -13,7 +13,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := databaseConfig(getenv)
+	cfg, err := databaseConfig(ctx, getenv)
 	if err != nil {
 		return err
 	}

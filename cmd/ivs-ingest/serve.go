@@ -28,7 +28,7 @@ func prepareServe(ctx context.Context, synopsis string, args []string, getenv fu
 	if err := parseFlags(fs, args); err != nil {
 		return nil, config.Config{}, nil, err
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := app.LoadConfig(ctx, getenv)
 	if err == nil && *printConfig {
 		return nil, cfg, nil, cfg.Print(stdout)
 	}

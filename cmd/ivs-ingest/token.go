@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/app"
-	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/demo"
 	"github.com/ivs-ingest/ivs-ingest/internal/devauth"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
@@ -51,7 +50,7 @@ func cmdToken(ctx context.Context, args []string, getenv func(string) string, st
 	// Where dev runs on PostgreSQL with auth.sessions, the token's session
 	// must exist there, or the sign-out check refuses it.
 	var sessions demo.SessionAdder
-	cfg, err := config.Load(getenv)
+	cfg, err := app.LoadConfig(ctx, getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
@@ -52,17 +53,50 @@ type PolicyStatement struct {
 	Resource []string
 }
 
+// secretActions is the one list of IAM actions the service needs on AWS
+// Secrets Manager: reading the secrets given as X_SECRET_ARN, at start. The
+// Lambda template and the documentation are checked against it, as against
+// ivs.RequiredActions.
+var secretActions = []string{"secretsmanager:GetSecretValue"}
+
+// SecretActions returns the IAM actions reading a secret given as
+// X_SECRET_ARN needs.
+func SecretActions() []string { return append([]string(nil), secretActions...) }
+
 // IAMPolicy is the policy the service's IAM identity needs for the features
 // cfg enables: ivs.RequiredActions on the channels and stream keys of
-// AWS_REGION.
+// AWS_REGION and, when secrets are given as X_SECRET_ARN, SecretActions on
+// those secrets.
 func IAMPolicy(cfg config.Config) Policy {
 	region := cfg.AWSRegion
 	if region == "" {
 		region = "*"
 	}
-	return Policy{Version: "2012-10-17", Statement: []PolicyStatement{{
+	p := Policy{Version: "2012-10-17", Statement: []PolicyStatement{{
 		Effect:   "Allow",
 		Action:   ivs.RequiredActions(cfg.StreamKeyMaxAge > 0),
 		Resource: []string{"arn:aws:ivs:" + region + ":*:channel/*", "arn:aws:ivs:" + region + ":*:stream-key/*"},
 	}}}
+	if arns := SecretARNs(cfg); len(arns) > 0 {
+		p.Statement = append(p.Statement, PolicyStatement{Effect: "Allow", Action: SecretActions(), Resource: arns})
+	}
+	return p
+}
+
+// SecretARNs returns the Secrets Manager secrets cfg's variables name (as
+// X_SECRET_ARN, without #field), each once, in the table's order: the
+// resources of SecretActions. An ARN that does not parse is left out; its
+// variable's error says why.
+func SecretARNs(cfg config.Config) []string {
+	var arns []string
+	for _, v := range config.Vars() {
+		o := cfg.Origin(v.Name)
+		if o.Kind != config.OriginSecretsManager {
+			continue
+		}
+		if ref, err := config.ParseSecretRef(o.Ref); err == nil && !slices.Contains(arns, ref.ARN) {
+			arns = append(arns, ref.ARN)
+		}
+	}
+	return arns
 }

@@ -36,20 +36,34 @@ func repoRoot(t *testing.T) string {
 	}
 }
 
-// iamAction is an IAM action on IVS as documents name it (not an ARN's
-// "ivs:us-east-1" or a wildcard).
-var iamAction = regexp.MustCompile(`\bivs:[A-Z][A-Za-z]+`)
+// iamActions are the IAM actions of each service the service calls, as
+// documents name them (not an ARN's "ivs:us-east-1" or a wildcard), and the
+// one list each must match.
+var iamActions = []struct {
+	service string
+	pattern *regexp.Regexp
+	list    []string
+}{
+	{"IVS", regexp.MustCompile(`\bivs:[A-Z][A-Za-z]+`), ivs.RequiredActions(true)},
+	{"Secrets Manager", regexp.MustCompile(`\bsecretsmanager:[A-Z][A-Za-z]+`), app.SecretActions()},
+}
 
 // TestOneIAMActionList checks the Lambda template and every markdown file
-// of the repository that names IVS actions against the one list,
-// ivs.RequiredActions: each must name exactly those actions, no fewer (an
-// AccessDenied in production) and no more (a needless grant). The files
-// are found by what they say, not by name, so the check follows the
-// documentation wherever it moves.
+// of the repository that names IVS or Secrets Manager actions against the
+// one list of each, ivs.RequiredActions and app.SecretActions: each must
+// name exactly those actions, no fewer (an AccessDenied in production) and
+// no more (a needless grant). The files are found by what they say, not by
+// name, so the check follows the documentation wherever it moves.
 func TestOneIAMActionList(t *testing.T) {
 	t.Parallel()
+	for _, s := range iamActions {
+		checkActionList(t, s.service, s.pattern, s.list)
+	}
+}
+
+func checkActionList(t *testing.T, service string, iamAction *regexp.Regexp, list []string) {
 	root := repoRoot(t)
-	want := ivs.RequiredActions(true)
+	want := slices.Clone(list)
 	slices.Sort(want)
 	files := []string{filepath.Join(root, "deploy", "lambda", "template.yaml")}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -77,17 +91,17 @@ func TestOneIAMActionList(t *testing.T) {
 		rel, _ := filepath.Rel(root, f)
 		if len(named) == 0 {
 			if strings.HasSuffix(f, "template.yaml") {
-				t.Errorf("%s names no IVS action, want the role's policy to grant %v", rel, want)
+				t.Errorf("%s names no %s action, want the role's policy to grant %v", rel, service, want)
 			}
 			continue
 		}
 		checked++
 		if diff := cmp.Diff(want, named); diff != "" {
-			t.Errorf("%s names other IVS actions than ivs.RequiredActions (-list +%s):\n%s", rel, rel, diff)
+			t.Errorf("%s names other %s actions than its one list (-list +%s):\n%s", rel, service, rel, diff)
 		}
 	}
 	if checked < 2 {
-		t.Errorf("%d files name IVS actions, want the Lambda template and the documentation's IAM policy at least", checked)
+		t.Errorf("%d files name %s actions, want the Lambda template and the documentation's IAM policy at least", checked, service)
 	}
 }
 

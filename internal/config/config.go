@@ -7,6 +7,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -42,10 +43,13 @@ type Config struct {
 
 	AWSRegion string
 	// AWSEndpointIVS overrides the IVS endpoint (AWS_ENDPOINT_URL_IVS).
-	AWSEndpointIVS     string
-	AWSAccessKeyID     string
-	AWSSecretAccessKey secret.String
-	AWSSessionToken    secret.String
+	AWSEndpointIVS string
+	// AWSEndpointSecretsManager overrides the Secrets Manager endpoint
+	// (AWS_ENDPOINT_URL_SECRETS_MANAGER) for the secrets given by ARN.
+	AWSEndpointSecretsManager string
+	AWSAccessKeyID            string
+	AWSSecretAccessKey        secret.String
+	AWSSessionToken           secret.String
 
 	CORSAllowedOrigins []string
 	LogLevel           slog.Level
@@ -87,16 +91,36 @@ type Config struct {
 	// AuditRetention is how long audit rows are kept; 0 keeps them for
 	// ever.
 	AuditRetention time.Duration
+
+	// Origins says, for each Sourced secret variable that was given, where
+	// its value came from (see Origin).
+	Origins map[string]Origin
 }
 
-// Load reads the configuration through getenv, variable by variable as the
-// table (Vars) lists them, and validates every variable that is set. The
-// errors name the variable; all of them are reported at once. Which
-// variables are required depends on the command: see RequireServe and
-// RequireDatabase.
+// Load reads the configuration through getenv without reading a secret
+// given by reference: a variable given as X_FILE or X_SECRET_ARN is left
+// empty, its Origin unread (RequireDatabase says so). It is LoadFrom with
+// no Sources, for what needs no secret (healthcheck's port) and for tests;
+// the commands load through internal/app, which reads them.
 func Load(getenv func(string) string) (Config, error) {
+	return LoadFrom(context.Background(), getenv, Sources{})
+}
+
+// LoadFrom reads the configuration through getenv, variable by variable as
+// the table (Vars) lists them, and validates every variable that is set.
+// Each secret variable X that the table marks Sourced may instead be given
+// as X_FILE (read through src.ReadFile, one trailing newline trimmed) or
+// X_SECRET_ARN (read through src.SecretValue, arn#field taking a field of a
+// JSON secret), once each; two of them for one variable is an error.
+// Config.Origins records where each came from.
+//
+// The errors name the variable (and the file or secret ARN), never a
+// secret's value; all of them are reported at once. Which variables are
+// required depends on the command: see RequireServe and RequireDatabase.
+func LoadFrom(ctx context.Context, getenv func(string) string, src Sources) (Config, error) {
 	l := loader{getenv: getenv}
 	var c Config
+	l.getenv, c.Origins = l.resolveSecrets(ctx, src)
 	for i := range table {
 		l.v = &table[i]
 		table[i].load(&l, &c)
@@ -110,8 +134,17 @@ func (c Config) RequestTimeout() time.Duration { return c.IVSBudgetWait + 30*tim
 
 // RequireDatabase reports a missing DATABASE_URL.
 func (c Config) RequireDatabase() error {
-	if c.DatabaseURL.IsZero() {
-		return &VarError{Name: "DATABASE_URL", msg: "DATABASE_URL is required: a PostgreSQL URL such as postgres://user:password@host:5432/postgres"}
+	if !c.DatabaseURL.IsZero() {
+		return nil
+	}
+	switch o := c.Origin("DATABASE_URL"); {
+	case o.Kind == OriginUnset:
+		return &VarError{Name: "DATABASE_URL", msg: "DATABASE_URL is required (or DATABASE_URL_FILE, DATABASE_URL_SECRET_ARN): " +
+			"a PostgreSQL URL such as postgres://user:password@host:5432/postgres"}
+	case !o.Read:
+		// Given, but by a reference this load did not read (config.Load),
+		// or one whose reading failed, which Load has reported already.
+		return &VarError{Name: "DATABASE_URL", msg: "DATABASE_URL: " + o.Var + " was not read"}
 	}
 	return nil
 }
@@ -128,21 +161,32 @@ func (c Config) RequireServe() error {
 // VarError is a problem with one environment variable. Load and the Require
 // methods join them, one per problem; errors.As finds each.
 type VarError struct {
-	// Name is the variable, such as DATABASE_URL.
+	// Name is the variable, such as DATABASE_URL (also for a problem with
+	// DATABASE_URL_FILE or DATABASE_URL_SECRET_ARN).
 	Name string
 	msg  string // names the variable; never quotes a secret
+	err  error  // the cause, if any
 }
 
 func (e *VarError) Error() string { return e.msg }
+
+// Unwrap returns the cause: a file's or Secrets Manager's error.
+func (e *VarError) Unwrap() error { return e.err }
 
 // Print writes the effective configuration, one VARIABLE=value a line in
 // the table's order, with every secret redacted: the JWT secret, the AWS
 // secret and session token, the metrics token, the database password, and
 // the user info, query and fragment of the other URLs (an API key in
-// ?apikey=, a proxy's password). It is what `serve --print-config` shows.
+// ?apikey=, a proxy's password). A secret that was given says where it came
+// from after a '#': "  # from file /run/secrets/database_url
+// (DATABASE_URL_FILE)". It is what `serve --print-config` shows.
 func (c Config) Print(w io.Writer) error {
 	for _, v := range table {
-		if _, err := fmt.Fprintf(w, "%s=%s\n", v.Name, v.show(c)); err != nil {
+		origin := ""
+		if o := c.Origin(v.Name); v.Sourced() && o.Kind != OriginUnset {
+			origin = "  # " + o.String()
+		}
+		if _, err := fmt.Fprintf(w, "%s=%s%s\n", v.Name, v.show(c), origin); err != nil {
 			return err
 		}
 	}

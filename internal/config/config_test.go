@@ -115,7 +115,7 @@ func TestPrintRedactsAPasswordInTheQuery(t *testing.T) {
 	if strings.Contains(got, "db-pa55word") || strings.Contains(got, "key-pa55phrase") {
 		t.Fatal("Print() shows the password or the key passphrase given in the query")
 	}
-	if want := "DATABASE_URL=postgres://app@db.example:5432/postgres?password=xxxxx&sslmode=require&sslpassword=xxxxx\n"; !strings.Contains(got, want) {
+	if want := "DATABASE_URL=postgres://app@db.example:5432/postgres?password=xxxxx&sslmode=require&sslpassword=xxxxx  # from the environment\n"; !strings.Contains(got, want) {
 		t.Errorf("Print() = %s, want %q", got, want)
 	}
 }
@@ -152,8 +152,9 @@ func TestPrintRedactsSecrets(t *testing.T) {
 			t.Errorf("Print() shows a secret:\n%s", strings.ReplaceAll(got, secret, "<the secret>"))
 		}
 	}
-	for _, want := range []string{"DATABASE_URL=postgres://app:xxxxx@db.example:5432/postgres\n", "SUPABASE_JWT_SECRET=[REDACTED]\n",
-		"AWS_ACCESS_KEY_ID=AKIAEXAMPLE\n", "IVS_MAX_CALLS_PER_SECOND=4\n", "PORT=8080\n", "METRICS_TOKEN=[REDACTED]\n"} {
+	for _, want := range []string{"DATABASE_URL=postgres://app:xxxxx@db.example:5432/postgres  # from the environment\n",
+		"SUPABASE_JWT_SECRET=[REDACTED]  # from the environment\n", "AWS_SECRET_ACCESS_KEY=[REDACTED]\n",
+		"AWS_ACCESS_KEY_ID=AKIAEXAMPLE\n", "IVS_MAX_CALLS_PER_SECOND=4\n", "PORT=8080\n", "METRICS_TOKEN=[REDACTED]  # from the environment\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Print() lacks %q:\n%s", want, got)
 		}

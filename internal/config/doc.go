@@ -22,7 +22,10 @@ func WriteTable(w io.Writer) error {
 			def = "(unset)"
 		}
 		secret := ""
-		if v.Secret {
+		switch {
+		case v.Sourced():
+			secret = "yes (or `_FILE`, `_SECRET_ARN`)"
+		case v.Secret:
 			secret = "yes"
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", v.Name, def, secret, v.Doc)

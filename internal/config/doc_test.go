@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,9 +42,9 @@ func TestConfigurationDoc(t *testing.T) {
 		return
 	}
 	if *update {
-		// A new slice: appending to before, which shares doc's array,
-		// would overwrite after before it is copied.
-		out := bytes.Join([][]byte{before, []byte(beginTable), want.Bytes(), []byte(endTable), after}, nil)
+		// A new slice: before and after share doc's array, which appending
+		// to before would overwrite.
+		out := slices.Concat(before, []byte(beginTable), want.Bytes(), []byte(endTable), after)
 		if err := os.WriteFile(docFile, out, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -177,6 +177,20 @@ var table = []Var{
 		show: func(c Config) string { return secret.RedactURL(c.AWSEndpointIVS) },
 	},
 	{
+		Name: "AWS_ENDPOINT_URL_SECRETS_MANAGER", Group: GroupAWS, DefaultDoc: "`AWS_ENDPOINT_URL`, else AWS's",
+		Doc: "Secrets Manager endpoint override, for the secrets given as `X_SECRET_ARN` (the SDK's standard variable). " +
+			"See [Secrets](secrets.md)",
+		load: func(l *loader, c *Config) {
+			if c.AWSEndpointSecretsManager = l.value(); c.AWSEndpointSecretsManager == "" {
+				c.AWSEndpointSecretsManager = strings.TrimSpace(l.getenv("AWS_ENDPOINT_URL"))
+			}
+			if c.AWSEndpointSecretsManager != "" {
+				l.httpURL(c.AWSEndpointSecretsManager)
+			}
+		},
+		show: func(c Config) string { return secret.RedactURL(c.AWSEndpointSecretsManager) },
+	},
+	{
 		Name: "AWS_ACCESS_KEY_ID", Group: GroupAWS, Reach: true,
 		Doc:  "static credentials, with `AWS_SECRET_ACCESS_KEY`; unset, the SDK's default chain (profiles, web identity, container and instance roles)",
 		load: func(l *loader, c *Config) { c.AWSAccessKeyID = l.value() },
@@ -346,9 +360,10 @@ var table = []Var{
 // loader reads the variables for Load, one at a time, and gathers their
 // problems.
 type loader struct {
-	getenv func(string) string
-	v      *Var // the variable being read
-	errs   []error
+	getenv  func(string) string
+	v       *Var // the variable being read
+	errs    []error
+	origins map[string]Origin // of the Sourced secrets, once resolved
 }
 
 // untrimmed is the variable's value as set (secrets are taken as they are).
@@ -369,9 +384,21 @@ func (l *loader) set() (string, bool) {
 	return s, s != ""
 }
 
-// fail records a problem with the variable; msg never quotes a secret.
+// fail records a problem with the variable; msg never quotes a secret. A
+// secret read from a file or Secrets Manager is named with the variable
+// that gave it, where the operator has to look.
 func (l *loader) fail(msg string) {
-	l.errs = append(l.errs, &VarError{Name: l.v.Name, msg: l.v.Name + ": " + msg})
+	name := l.v.Name
+	if o := l.origins[name]; o.Kind == OriginFile || o.Kind == OriginSecretsManager {
+		name += " (from " + o.Var + ")"
+	}
+	l.errs = append(l.errs, &VarError{Name: l.v.Name, msg: name + ": " + msg})
+}
+
+// failErr records a problem with the variable whose message, msg, names
+// the variable itself, caused by err (never quoting a secret either).
+func (l *loader) failErr(msg string, err error) {
+	l.errs = append(l.errs, &VarError{Name: l.v.Name, msg: msg, err: err})
 }
 
 func (l *loader) err() error { return errors.Join(l.errs...) }
