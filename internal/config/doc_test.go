@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,7 +42,9 @@ func TestConfigurationDoc(t *testing.T) {
 		return
 	}
 	if *update {
-		out := append(append(append(append(before, beginTable...), want.Bytes()...), endTable...), after...)
+		// Not append(before, ...): before shares doc's array with after,
+		// which the appends would overwrite.
+		out := slices.Concat(before, []byte(beginTable), want.Bytes(), []byte(endTable), after)
 		if err := os.WriteFile(docFile, out, 0o644); err != nil {
 			t.Fatal(err)
 		}
