@@ -134,9 +134,11 @@ func Assemble(ctx context.Context, cfg config.Config, parts Parts, logger *slog.
 	}
 	handler := httpapi.NewServer(httpapi.Config{
 		AllowedOrigins:         cfg.CORSAllowedOrigins,
+		TrustedProxies:         cfg.TrustedProxies,
 		RequestsPerMinute:      cfg.RequestsPerMinute,
 		RequestsPerMinutePerIP: cfg.RequestsPerMinutePerIP,
 		Limits:                 requestLimits,
+		KeySetRetry:            cfg.JWKSRefetchInterval,
 		RequestTimeout:         cfg.RequestTimeout(),
 		Logger:                 logger,
 		Metrics:                m,

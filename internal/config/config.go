@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
@@ -52,8 +53,11 @@ type Config struct {
 	AWSSessionToken           secret.String
 
 	CORSAllowedOrigins []string
-	LogLevel           slog.Level
-	StreamKeyCacheTTL  time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES); empty: the client IP is the socket's peer.
+	TrustedProxies    []netip.Prefix
+	LogLevel          slog.Level
+	StreamKeyCacheTTL time.Duration
 	// RequestsPerMinute limits each user's requests per process (in the
 	// database in AWS Lambda mode); 0 for none.
 	RequestsPerMinute int

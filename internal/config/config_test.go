@@ -361,3 +361,34 @@ func TestRequestTimeout(t *testing.T) {
 		t.Errorf("RequestTimeout() with IVS_BUDGET_WAIT=10s = %v, want %v", got, want)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32,::ffff:198.51.100.1, 203.0.113.9/24,,"}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	// A single address is its own prefix, a mapped address its IPv4 one, and
+	// host bits are masked off.
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32", "198.51.100.1/32", "203.0.113.0/24"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("TrustedProxies (-want +got):\n%s", diff)
+	}
+	if p := printed(t, map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.7"}); !strings.Contains(p, "TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7\n") {
+		t.Errorf("Print() does not show TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7:\n%s", p)
+	}
+	if c, err := config.Load(env(nil)); err != nil || len(c.TrustedProxies) != 0 {
+		t.Errorf("TRUSTED_PROXIES unset: %v, %v; want none trusted", c.TrustedProxies, err)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "proxy.internal", "10.0.0.1-10.0.0.9", "fe80::1%eth0", "::ffff:10.0.0.0/104", "10.0.0.0/8;192.0.2.7"} {
+		_, err := config.Load(env(map[string]string{"TRUSTED_PROXIES": "192.0.2.1," + bad}))
+		var ve *config.VarError
+		if !errors.As(err, &ve) || ve.Name != "TRUSTED_PROXIES" || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
+			t.Errorf("TRUSTED_PROXIES=192.0.2.1,%s: error %v, want one naming TRUSTED_PROXIES", bad, err)
+		}
+	}
+}

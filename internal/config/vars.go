@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -227,6 +228,32 @@ var table = []Var{
 			}
 		},
 		show: func(c Config) string { return strings.Join(c.CORSAllowedOrigins, ",") },
+	},
+	{
+		Name: "TRUSTED_PROXIES", Group: GroupHTTP,
+		Doc: "comma-separated addresses and CIDRs of the proxies in front of the service (a load balancer, CloudFront, nginx), " +
+			"such as `10.0.0.0/8,192.0.2.7`. A request from one of them is attributed to the right-most address of " +
+			"`X-Forwarded-For` that is not one of them; unset, every request is the socket peer's. Ignored in AWS Lambda, " +
+			"where the client is the event's source IP. See [Client IP](client-ip.md)",
+		load: func(l *loader, c *Config) {
+			for _, entry := range splitList(l.value()) {
+				p, ok := parseTrustedProxy(entry)
+				if !ok {
+					l.fail(fmt.Sprintf("%q is not an IP address or CIDR such as 10.0.0.0/8 or 2001:db8::/32", entry))
+					continue
+				}
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+		},
+		show: func(c Config) string {
+			out := make([]string, len(c.TrustedProxies))
+			for i, p := range c.TrustedProxies {
+				if out[i] = p.String(); p.IsSingleIP() {
+					out[i] = p.Addr().String()
+				}
+			}
+			return strings.Join(out, ",")
+		},
 	},
 	{
 		Name: "LOG_LEVEL", Group: GroupOps, Default: "info",
@@ -506,6 +533,26 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseTrustedProxy reads one entry of TRUSTED_PROXIES: a CIDR (host bits
+// are masked off) or a single address. An IPv4-mapped IPv6 address counts as
+// its IPv4 address, as the client IP's addresses do; a mapped CIDR or an
+// address with a zone is refused rather than matched against nothing.
+func parseTrustedProxy(s string) (netip.Prefix, bool) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil || p.Addr().Is4In6() {
+			return netip.Prefix{}, false
+		}
+		return p.Masked(), true
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 // redactDatabaseURL shows a database URL without its password, wherever

@@ -66,7 +66,8 @@ type userHandler func(r *http.Request, x *exchange) (answer any, err error)
 // answered as it is.
 func (s *server) authed(action ingest.Action, h userHandler) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		caller, err := s.authenticate(r)
+		ip := s.clientIPs.of(r)
+		caller, err := s.authenticate(r, ip)
 		if err != nil {
 			return err
 		}
@@ -74,7 +75,7 @@ func (s *server) authed(action ingest.Action, h userHandler) handlerFunc {
 		x := &exchange{
 			requestID: logging.RequestID(ctx),
 			caller:    caller,
-			clientIP:  clientIP(r),
+			clientIP:  ip,
 			userAgent: truncate(r.UserAgent(), 256),
 			action:    action,
 		}
@@ -147,13 +148,13 @@ func (s *server) audit(ctx context.Context, x *exchange, status int) error {
 	return s.ingest.WriteAudit(ctx, e)
 }
 
-// authenticate applies the per-IP request limit and verifies the request's
-// bearer token: both before any database work (but for the limit's own, in
-// AWS Lambda mode).
-func (s *server) authenticate(r *http.Request) (ingest.Caller, error) {
+// authenticate applies the per-IP request limit to the client's address ip
+// and verifies the request's bearer token: both before any database work
+// (but for the limit's own, in AWS Lambda mode).
+func (s *server) authenticate(r *http.Request, ip string) (ingest.Caller, error) {
 	ctx := r.Context()
 	if !s.limits.ip.Rate().Unlimited() {
-		if err := s.limits.ip.Take(ctx, limitKeyOfIP(clientIP(r)), 1); err != nil {
+		if err := s.limits.ip.Take(ctx, limitKeyOfIP(ip), 1); err != nil {
 			return ingest.Caller{}, err
 		}
 	}
@@ -178,16 +179,6 @@ func (s *server) limitUser(ctx context.Context, x *exchange) error {
 		s.metrics.RefusalNotAudited()
 	}
 	return err
-}
-
-// clientIP is the address the request came from: the socket's peer, or the
-// event's source IP in AWS Lambda mode.
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = strings.Trim(host[:i], "[]")
-	}
-	return host
 }
 
 // bearerToken returns the request's bearer token (the scheme in any case).

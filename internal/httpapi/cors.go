@@ -14,7 +14,6 @@ type cors struct {
 // The headers supabase-js and functions-js send (see docs), plus ours.
 const (
 	corsAllowHeaders  = "authorization, x-client-info, apikey, content-type, x-impersonate-seller-id, x-region, x-retry-count, traceparent, tracestate, baggage"
-	corsAllowMethods  = "POST, OPTIONS"
 	corsExposeHeaders = "X-Request-Id, Retry-After"
 )
 
@@ -36,7 +35,9 @@ func newCORS(origins []string) cors {
 }
 
 // middleware puts the CORS headers on every response, errors included:
-// without them a browser reports any refusal as a network failure.
+// without them a browser reports any refusal as a network failure. All but
+// Access-Control-Allow-Methods, which names the route's own methods and so
+// is set by the route (see allowMethods); a path no route serves has none.
 func (c cors) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -49,17 +50,22 @@ func (c cors) middleware(next http.Handler) http.Handler {
 			}
 		}
 		h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
-		h.Set("Access-Control-Allow-Methods", corsAllowMethods)
 		h.Set("Access-Control-Expose-Headers", corsExposeHeaders)
 		next.ServeHTTP(w, r)
 	})
 }
 
-// preflight answers a CORS preflight for a route serving methods.
-func preflight(methods string) http.Handler {
+// allowMethods names methods, a route's own, in Access-Control-Allow-Methods
+// on each of the route's answers: its preflight, its answers and its errors.
+func allowMethods(methods string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Methods", methods)
-		w.Header().Set("Access-Control-Max-Age", "86400")
-		w.WriteHeader(http.StatusNoContent)
+		next.ServeHTTP(w, r)
 	})
+}
+
+// preflight answers a CORS preflight; allowMethods names the methods.
+func preflight(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
 }

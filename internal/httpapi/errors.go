@@ -142,6 +142,11 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if body.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(body.RetryAfter))
 	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// Every 503 says when to come back, so clients back off rather
+		// than retry at once (RFC 9110, 10.2.3).
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(s.unavailableFor(err))))
+	}
 	logLineOf(r.Context()).err = err
 	writeJSON(w, status, body)
 }
@@ -149,6 +154,24 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 type errorBody struct {
 	Error      string `json:"error"`
 	RetryAfter int    `json:"retryAfter,omitempty"`
+}
+
+// retryUnavailable is the Retry-After of a 503 whose cause does not say when
+// to retry: the database not answering /readyz, or anything else that may
+// answer 503 later. A guess, short enough not to keep clients away longer
+// than an outage, long enough not to invite a stampede.
+const retryUnavailable = 5 * time.Second
+
+// unavailableFor is how long a client should wait before retrying a request
+// answered 503 for err, when err carries no time of its own (an IVS budget
+// refusal does, in its *ingest.BusyError).
+func (s *server) unavailableFor(err error) time.Duration {
+	if errors.Is(err, auth.ErrUnavailable) {
+		// The key set is fetched again no sooner than this after a
+		// failure; an earlier retry gets the same 503.
+		return s.keySetRetry
+	}
+	return retryUnavailable
 }
 
 // retryAfterSeconds rounds d up to whole seconds, at least 1.

@@ -62,6 +62,7 @@ func (s *server) requestContext(next http.Handler) http.Handler {
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status()),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("client_ip", s.clientIPs.of(r)),
 		}
 		if line.userID != "" {
 			attrs = append(attrs, slog.String("user_id", line.userID))

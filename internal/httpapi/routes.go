@@ -30,11 +30,12 @@ type router interface {
 }
 
 // endpoint registers an API endpoint answering method at path, the CORS
-// preflight for it, and 405 for any other method.
+// preflight for it, and 405 for any other method. Each of them names the
+// endpoint's methods in Allow (on a 405) and Access-Control-Allow-Methods.
 func (s *server) endpoint(mux router, method, path string, h handlerFunc) {
 	allow := method + ", OPTIONS"
 	refuse := methodNotAllowed(allow)
-	mux.Handle(method+" "+path, s.handle(func(w http.ResponseWriter, r *http.Request) error {
+	mux.Handle(method+" "+path, allowMethods(allow, s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != method {
 			// A GET pattern also matches HEAD, which would run the
 			// endpoint (and write its audit row) for an answer without
@@ -42,16 +43,17 @@ func (s *server) endpoint(mux router, method, path string, h handlerFunc) {
 			return refuse(w, r)
 		}
 		return h(w, r)
-	}))
-	mux.Handle("OPTIONS "+path, preflight(allow))
-	mux.Handle(path, s.handle(refuse))
+	})))
+	mux.Handle("OPTIONS "+path, allowMethods(allow, http.HandlerFunc(preflight)))
+	mux.Handle(path, allowMethods(allow, s.handle(refuse)))
 }
 
 // readOnly registers a resource for machines (probes, scrapers, tools) at
 // path: GET and HEAD, no CORS preflight, 405 for any other method.
 func (s *server) readOnly(mux router, path string, h handlerFunc) {
-	mux.Handle("GET "+path, s.handle(h))
-	mux.Handle(path, s.handle(methodNotAllowed("GET, HEAD")))
+	const allow = "GET, HEAD"
+	mux.Handle("GET "+path, allowMethods(allow, s.handle(h)))
+	mux.Handle(path, allowMethods(allow, s.handle(methodNotAllowed(allow))))
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) error { return errNotFound }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"runtime/debug"
 	"strings"
@@ -42,6 +43,9 @@ type Config struct {
 	// AllowedOrigins lists the CORS origins; empty or containing "*"
 	// allows any origin.
 	AllowedOrigins []string
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (see clientIPs.of); empty: the client is the socket's peer.
+	TrustedProxies []netip.Prefix
 	// RequestsPerMinute limits each user's requests (keyed on the token's
 	// sub), in bursts of at most 10; 0 for no limit.
 	RequestsPerMinute int
@@ -52,6 +56,10 @@ type Config struct {
 	// memory (per replica), or the store's, shared by every replica (AWS
 	// Lambda mode, where each environment is a process of its own).
 	Limits limit.Source
+	// KeySetRetry is how long after a failed fetch the token verifier
+	// fetches the key set again (JWKS_MIN_REFETCH_INTERVAL): the
+	// Retry-After of a 503 for want of the key set. 0 means 30s.
+	KeySetRetry time.Duration
 	// RequestTimeout bounds the work done for one request; 0 means 30s.
 	RequestTimeout time.Duration
 	Logger         *slog.Logger
@@ -88,8 +96,10 @@ type server struct {
 	ingest         IngestService
 	ready          *readiness
 	cors           cors
+	clientIPs      clientIPs
 	limits         requestLimits
 	timeout        time.Duration
+	keySetRetry    time.Duration
 	logger         *slog.Logger
 	metrics        Metrics
 	metricsHandler http.Handler // nil when metrics are not served
@@ -98,13 +108,23 @@ type server struct {
 
 // NewServer returns the service's HTTP handler.
 func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFunc) http.Handler {
+	s := newServer(cfg, authn, svc, ready)
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.requestContext(s.recoverPanics(s.cors.middleware(s.cleanPaths(mux))))
+}
+
+// newServer is NewServer's server, its defaults filled in, before routing.
+func newServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFunc) *server {
 	s := &server{
 		authn:          authn,
 		ingest:         svc,
 		ready:          &readiness{check: ready},
 		cors:           newCORS(cfg.AllowedOrigins),
+		clientIPs:      clientIPs{trusted: cfg.TrustedProxies},
 		limits:         newRequestLimits(cfg.Limits, cfg.RequestsPerMinute, cfg.RequestsPerMinutePerIP),
 		timeout:        cfg.RequestTimeout,
+		keySetRetry:    cfg.KeySetRetry,
 		logger:         cfg.Logger,
 		metrics:        cfg.Metrics,
 		metricsHandler: cfg.MetricsHandler,
@@ -119,9 +139,10 @@ func NewServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFu
 	if s.timeout <= 0 {
 		s.timeout = 30 * time.Second
 	}
-	mux := http.NewServeMux()
-	s.routes(mux)
-	return s.requestContext(s.recoverPanics(s.cors.middleware(s.cleanPaths(mux))))
+	if s.keySetRetry <= 0 {
+		s.keySetRetry = 30 * time.Second
+	}
+	return s
 }
 
 // cleanPaths answers 404 to a path that is not in canonical form, which

@@ -205,6 +205,9 @@ func TestDatabaseDown(t *testing.T) {
 		ready = call(t, http.MethodGet, svc.URL+"/readyz", "", "", nil)
 	}
 	wantError(t, "GET /readyz with the database down", ready, 503, "Service unavailable")
+	if got := ready.Header.Get("Retry-After"); got != "5" {
+		t.Errorf("GET /readyz with the database down: Retry-After = %q, want 5", got)
+	}
 	if r := call(t, http.MethodGet, svc.URL+"/healthz", "", "", nil); r.Status != 200 {
 		t.Errorf("GET /healthz with the database down = %s, want 200 (the process is alive)", r)
 	}
@@ -221,6 +224,11 @@ func TestJWKSDownAnswers503(t *testing.T) {
 	begin := time.Now()
 	r := svc.get(t, env.Token(t, owner), show.ID, nil)
 	wantError(t, "ES256 token while the JWKS is down", r, 503, "Service unavailable")
+	// The key set is fetched again JWKS_MIN_REFETCH_INTERVAL (testenv's
+	// 100ms) after a failure: a second, rounded up.
+	if got := r.Header.Get("Retry-After"); got != "1" {
+		t.Errorf("ES256 token while the JWKS is down: Retry-After = %q, want 1", got)
+	}
 	if d := time.Since(begin); d > 10*time.Second {
 		t.Errorf("the answer took %v, want it within 10s", d)
 	}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"maps"
 	"net/http"
 	"regexp"
 	"strings"
@@ -125,6 +126,85 @@ func TestCORS(t *testing.T) {
 	r = call(t, http.MethodPost, listed.URL+path, "", `{}`, map[string]string{"Origin": "https://admin.shop.example"})
 	if r.Status != 401 || r.Header.Get("Access-Control-Allow-Origin") != "https://admin.shop.example" {
 		t.Errorf("error answer to a listed origin = %s with Allow-Origin %q, want 401 with the origin", r, r.Header.Get("Access-Control-Allow-Origin"))
+	}
+}
+
+// Access-Control-Allow-Methods names the route's own methods on each of its
+// answers (preflight, success, errors, 405), as api/openapi.yaml lists them:
+// a GET endpoint does not claim POST. A path no route serves names none.
+func TestCORSMethodsPerRoute(t *testing.T) {
+	t.Parallel()
+	spec := newContract(t)
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, nil)
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	token := env.Token(t, owner)
+	origin := map[string]string{"Origin": "https://shop.example"}
+
+	want := map[string]string{
+		path:            "POST, OPTIONS",
+		rotatePath:      "POST, OPTIONS",
+		revokePath:      "POST, OPTIONS",
+		auditPath:       "GET, OPTIONS",
+		"/healthz":      "GET, HEAD",
+		"/readyz":       "GET, HEAD",
+		"/metrics":      "GET, HEAD",
+		"/openapi.yaml": "GET, HEAD",
+	}
+	paths := 0
+	for p, item := range spec.model.Paths.PathItems.FromOldest() {
+		paths++
+		methods, ok := want[p]
+		if !ok {
+			t.Errorf("api/openapi.yaml lists %s, which this test has no methods for", p)
+			continue
+		}
+		var listed []string
+		for m := range item.GetOperations().KeysFromOldest() {
+			listed = append(listed, strings.ToUpper(m))
+		}
+		if got := strings.Join(listed, ", "); got != methods {
+			t.Errorf("api/openapi.yaml lists %s for %s, want %s", got, p, methods)
+		}
+		// Each listed method without a token (a preflight, a 401, a probe),
+		// and one the path does not serve.
+		for _, m := range append(listed, http.MethodDelete) {
+			header := maps.Clone(origin)
+			if m == http.MethodOptions {
+				header["Access-Control-Request-Method"] = strings.Split(methods, ", ")[0]
+			}
+			r := call(t, m, svc.URL+p, "", "", header)
+			if got := r.Header.Get("Access-Control-Allow-Methods"); got != methods {
+				t.Errorf("%s %s = %d with Access-Control-Allow-Methods %q, want %q", m, p, r.Status, got, methods)
+			}
+		}
+	}
+	if paths != len(want) {
+		t.Errorf("api/openapi.yaml lists %d paths, want the %d above", paths, len(want))
+	}
+	// Successes and errors past the token.
+	for _, c := range []struct {
+		name    string
+		r       response
+		status  int
+		methods string
+	}{
+		{"get", svc.get(t, token, show.ID, origin), 200, "POST, OPTIONS"},
+		{"get: no such show", svc.get(t, token, testenv.NewID(t), origin), 404, "POST, OPTIONS"},
+		{"audit", call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID, token, "", origin), 200, "GET, OPTIONS"},
+		{"audit: bad limit", call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID+"&limit=0", token, "", origin), 400, "GET, OPTIONS"},
+		{"audit: HEAD", call(t, http.MethodHead, svc.URL+auditPath, token, "", origin), 405, "GET, OPTIONS"},
+	} {
+		if got := c.r.Header.Get("Access-Control-Allow-Methods"); c.r.Status != c.status || got != c.methods {
+			t.Errorf("%s = %d with Access-Control-Allow-Methods %q, want %d with %q", c.name, c.r.Status, got, c.status, c.methods)
+		}
+	}
+	for _, p := range []string{"/nope", "/functions/v1/./get-ivs-ingest"} {
+		r := call(t, http.MethodOptions, svc.URL+p, "", "", origin)
+		if got, ok := r.Header["Access-Control-Allow-Methods"]; r.Status != 404 || ok {
+			t.Errorf("OPTIONS %s = %d with Access-Control-Allow-Methods %q, want 404 without", p, r.Status, got)
+		}
 	}
 }
 

@@ -210,8 +210,9 @@ func Event(ctx context.Context) (*events.APIGatewayV2HTTPRequest, bool) {
 // X-GoLambdaProxy-*). In the event they hold what the client sent (AWS
 // appends to X-Forwarded-For what the client put there), so code that ever
 // trusted them could be lied to; the client's address is RemoteAddr, from
-// requestContext.http.sourceIp. ivs-ingest reads none of them today, over
-// HTTP or in Lambda: this keeps it so in Lambda whatever is added later.
+// requestContext.http.sourceIp. Over HTTP, ivs-ingest believes
+// X-Forwarded-For from the proxies in TRUSTED_PROXIES only; stripping it here
+// keeps Lambda's client the source IP even when that variable names it.
 var strippedHeaders = []string{
 	"Forwarded",
 	"X-Forwarded-For",
