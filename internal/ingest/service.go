@@ -28,7 +28,10 @@ type Options struct {
 	// refusals named LimitRevocations); every replica sharing the store
 	// must share it. nil for no limit.
 	Revocations Limiter
-	Logger      *slog.Logger
+	// RequireMFA refuses getting, rotating and revoking keys to callers
+	// whose token is not aal2 (see mayUseKeys).
+	RequireMFA bool
+	Logger     *slog.Logger
 	// Metrics counts key cache hits and misses; nil for none.
 	Metrics Metrics
 	// Now is the clock; nil means time.Now.
@@ -48,6 +51,7 @@ type Service struct {
 	createsPerHour int
 	revocations    Limiter
 	maxAge         time.Duration
+	requireMFA     bool
 	liveMu         sync.Mutex
 	liveUntil      map[string]time.Time // channel ARN -> until when it counts as live
 	logger         *slog.Logger
@@ -68,6 +72,7 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		createsPerHour: opts.KeyCreatesPerHour,
 		revocations:    opts.Revocations,
 		maxAge:         opts.KeyMaxAge,
+		requireMFA:     opts.RequireMFA,
 		liveUntil:      make(map[string]time.Time),
 		logger:         opts.Logger,
 		metrics:        opts.Metrics,
