@@ -182,6 +182,7 @@ func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slo
 		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
 		Revocations:       limit.New(limits, ingest.LimitRevocations, limit.Rate{Interval: ingest.RevokeInterval, Burst: 1}),
 		KeyMaxAge:         cfg.StreamKeyMaxAge,
+		RequireMFA:        cfg.RequireMFA,
 		ResolveTimeout:    cfg.RequestTimeout(),
 		Logger:            logger,
 		Metrics:           m,

@@ -32,6 +32,9 @@ type Config struct {
 	// JWKSRefetchInterval is the least time between key-set refetches
 	// caused by tokens with an unknown kid.
 	JWKSRefetchInterval time.Duration
+	// RequireMFA refuses getting, rotating and revoking keys to callers
+	// whose token is not aal2 (REQUIRE_MFA).
+	RequireMFA bool
 
 	AWSRegion string
 	// AWSEndpointIVS overrides the IVS endpoint (AWS_ENDPOINT_URL_IVS).

@@ -41,7 +41,9 @@ func TestConfigurationDoc(t *testing.T) {
 		return
 	}
 	if *update {
-		out := append(append(append(append(before, beginTable...), want.Bytes()...), endTable...), after...)
+		// Cloned: before shares doc's array with after, which appending
+		// to before in place would overwrite.
+		out := append(append(append(append(bytes.Clone(before), beginTable...), want.Bytes()...), endTable...), after...)
 		if err := os.WriteFile(docFile, out, 0o644); err != nil {
 			t.Fatal(err)
 		}
