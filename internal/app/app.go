@@ -178,6 +178,7 @@ func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slo
 		Limits: func(name string, interval time.Duration, burst int) ingest.Limiter {
 			return limit.New(limits, name, limit.Rate{Interval: interval, Burst: burst})
 		},
+		RequireMFA:     cfg.RequireMFA,
 		KeyMaxAge:      cfg.StreamKeyMaxAge,
 		ResolveTimeout: cfg.RequestTimeout(),
 		Logger:         logger,

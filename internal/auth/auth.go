@@ -114,6 +114,9 @@ type Caller struct {
 	// SessionID is the session_id claim, a canonical lowercase UUID, or ""
 	// when the token has none.
 	SessionID string
+	// AAL is the aal claim as the token has it ("aal1", or "aal2" once a
+	// second factor is verified), "aal1" when the token has none.
+	AAL string
 }
 
 // Verifier checks access tokens. It is safe for concurrent use.
@@ -263,6 +266,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
 	return Caller{
 		UserID:    strings.ToLower(claims.Subject),
 		SessionID: strings.ToLower(claims.SessionID),
+		AAL:       claims.aal(),
 	}, nil
 }
 

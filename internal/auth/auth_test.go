@@ -75,6 +75,17 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 		{"expired within leeway", iss.Token(t, userID, sessionID, authtest.WithExpiry(-2*time.Second)), auth.Caller{UserID: userID, SessionID: sessionID}},
 		{"iat and nbf ahead within leeway", iss.Token(t, userID, sessionID, authtest.WithClaims(map[string]any{"iat": now.Add(2 * time.Second).Unix(), "nbf": now.Add(2 * time.Second).Unix()})), auth.Caller{UserID: userID, SessionID: sessionID}},
 		{"is_anonymous absent", iss.Token(t, userID, sessionID, authtest.WithClaims(map[string]any{"is_anonymous": nil})), auth.Caller{UserID: userID, SessionID: sessionID}},
+		// Every kind of token carries its assurance level the same way;
+		// one without the claim is aal1.
+		{"ES256 aal2", iss.Token(t, userID, sessionID, authtest.WithAAL("aal2")), auth.Caller{UserID: userID, SessionID: sessionID, AAL: "aal2"}},
+		{"RS256 aal2", iss.Token(t, userID, sessionID, authtest.WithAlg("RS256"), authtest.WithAAL("aal2")), auth.Caller{UserID: userID, SessionID: sessionID, AAL: "aal2"}},
+		{"HS256 aal2", iss.Token(t, userID, sessionID, authtest.WithAlg("HS256"), authtest.WithAAL("aal2")), auth.Caller{UserID: userID, SessionID: sessionID, AAL: "aal2"}},
+		{"ES256 without aal", iss.Token(t, userID, sessionID, authtest.WithAAL("")), auth.Caller{UserID: userID, SessionID: sessionID, AAL: "aal1"}},
+		{"RS256 without aal", iss.Token(t, userID, sessionID, authtest.WithAlg("RS256"), authtest.WithAAL("")), auth.Caller{UserID: userID, SessionID: sessionID, AAL: "aal1"}},
+		{"HS256 without aal", iss.Token(t, userID, sessionID, authtest.WithAlg("HS256"), authtest.WithAAL("")), auth.Caller{UserID: userID, SessionID: sessionID, AAL: "aal1"}},
+		// A level Supabase does not issue is passed on as it is: the
+		// domain's gate lets only aal2 through.
+		{"unknown aal", iss.Token(t, userID, sessionID, authtest.WithAAL("aal9")), auth.Caller{UserID: userID, SessionID: sessionID, AAL: "aal9"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +94,11 @@ func TestVerifyAcceptsValidTokens(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify(%s) = %v, want nil", tt.name, err)
 			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
+			want := tt.want
+			if want.AAL == "" {
+				want.AAL = "aal1" // the issuer's tokens say aal1 unless told otherwise
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Verify(%s) caller mismatch (-want +got):\n%s", tt.name, diff)
 			}
 		})
@@ -204,6 +219,7 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "sub with a non-hex letter", token: iss.Token(t, "g"+userID[1:], sessionID), reason: "sub is not a uuid"},
 		{name: "session_id not a uuid", token: iss.Token(t, userID, "session-1"), reason: "session_id is not a uuid"},
 		{name: "is_anonymous true", token: iss.Token(t, userID, sessionID, claims(map[string]any{"is_anonymous": true})), reason: "anonymous user"},
+		{name: "aal not a string", token: iss.Token(t, userID, sessionID, claims(map[string]any{"aal": 2})), reason: "malformed token"},
 		{name: "legacy anon key", token: iss.LegacyAPIKey(t, "anon")},
 		{name: "legacy service_role key", token: iss.LegacyAPIKey(t, "service_role")},
 		{name: "legacy service_role key without secret", token: iss.LegacyAPIKey(t, "service_role"), noSecret: true, reason: "algorithm not allowed"},

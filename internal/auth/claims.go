@@ -10,6 +10,20 @@ type supabaseClaims struct {
 	Role        string `json:"role"`
 	SessionID   string `json:"session_id"`
 	IsAnonymous bool   `json:"is_anonymous"`
+	// AAL is the authenticator assurance level, "aal1" or "aal2"; Supabase
+	// Auth puts it in every token, whatever its algorithm.
+	AAL string `json:"aal"`
+}
+
+// defaultAAL is the level of a token without the aal claim: one factor.
+const defaultAAL = "aal1"
+
+// aal is the token's assurance level, defaultAAL when it has none.
+func (c supabaseClaims) aal() string {
+	if c.AAL == "" {
+		return defaultAAL
+	}
+	return c.AAL
 }
 
 // claimError is a fixed reason; it never quotes a claim's value.

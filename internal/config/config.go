@@ -41,6 +41,9 @@ type Config struct {
 	// JWTLeeway is the clock skew tolerated on exp, iat and nbf; 0 for
 	// none.
 	JWTLeeway time.Duration
+	// RequireMFA refuses getting, rotating and revoking keys to callers
+	// whose token is not aal2 (REQUIRE_MFA).
+	RequireMFA bool
 
 	AWSRegion string
 	// AWSEndpointIVS overrides the IVS endpoint (AWS_ENDPOINT_URL_IVS).

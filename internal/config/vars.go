@@ -158,6 +158,14 @@ var table = []Var{
 		show: func(c Config) string { return c.JWTLeeway.String() },
 	},
 	{
+		Name: "REQUIRE_MFA", Group: GroupAuth, Default: "false",
+		Doc: "`true`: getting, rotating and revoking a key need a token whose `aal` is `aal2` (a second factor verified " +
+			"in the session), admins' too; others get `403 Multi-factor authentication required`. The audit read stays open. " +
+			"See [MFA](mfa.md)",
+		load: func(l *loader, c *Config) { c.RequireMFA = l.bool() },
+		show: func(c Config) string { return strconv.FormatBool(c.RequireMFA) },
+	},
+	{
 		Name: "AWS_REGION", Group: GroupAWS, Default: "us-east-1", Reach: true,
 		Doc:  "the IVS region",
 		load: func(l *loader, c *Config) { c.AWSRegion = l.value() },
@@ -462,6 +470,14 @@ func (l *loader) float(lo, hi float64) float64 {
 		f, err := strconv.ParseFloat(s, 64)
 		return f, err == nil && f >= lo && f <= hi
 	}, func(s string) string { return fmt.Sprintf("%q is not a number from %g to %g", s, lo, hi) })
+}
+
+// bool reads true or false, in any case (and strconv's 1, t, 0, f).
+func (l *loader) bool() bool {
+	return parse(l, func(s string) (bool, bool) {
+		b, err := strconv.ParseBool(strings.ToLower(s))
+		return b, err == nil
+	}, func(s string) string { return fmt.Sprintf("%q is not true or false", s) })
 }
 
 func parseDuration(s string) (time.Duration, bool) {

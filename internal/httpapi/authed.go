@@ -100,7 +100,7 @@ func (s *server) authed(action ingest.Action, h userHandler) handlerFunc {
 		}()
 
 		var answer any
-		err = s.limitUser(ctx, x)
+		err = s.admit(ctx, x)
 		if err == nil {
 			answer, err = h(r, x)
 		}
@@ -166,7 +166,22 @@ func (s *server) authenticate(r *http.Request, ip string) (ingest.Caller, error)
 	if err != nil {
 		return ingest.Caller{}, err
 	}
-	return ingest.Caller{UserID: c.UserID, SessionID: c.SessionID}, nil
+	return ingest.Caller{UserID: c.UserID, SessionID: c.SessionID, AAL: ingest.AssuranceLevel(c.AAL)}, nil
+}
+
+// admit asks the domain what x's caller's token alone allows (the MFA
+// gate), then applies the per-user request limit: in the error table's
+// order, so a caller without the second factor is told so, not to slow
+// down. Why a refused caller is still counted against the limit: the
+// refusal costs an audit row, and a flood of them must not cost a write per
+// request; over the limit, such refusals are on record once a minute, as
+// the limit's own are, and answer the gate's 403 all the same.
+func (s *server) admit(ctx context.Context, x *exchange) error {
+	if err := s.ingest.Admit(x.caller, x.action); err != nil {
+		_ = s.limitUser(ctx, x)
+		return err
+	}
+	return s.limitUser(ctx, x)
 }
 
 // limitUser applies the per-user request limit to x's caller, before any

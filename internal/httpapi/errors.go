@@ -48,6 +48,7 @@ var errorTable = []struct {
 	{auth.ErrInvalidToken, http.StatusUnauthorized, "Invalid or expired token"},
 	{ingest.ErrSessionEnded, http.StatusUnauthorized, "Invalid or expired token"},
 	{auth.ErrUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
+	{ingest.ErrMFARequired, http.StatusForbidden, "Multi-factor authentication required"},
 	{limit.ErrLimited, http.StatusTooManyRequests, "Too many requests"},
 	{ingest.ErrRateLimited, http.StatusTooManyRequests, "Too many requests"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "Request body too large"},

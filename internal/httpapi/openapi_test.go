@@ -387,6 +387,13 @@ func TestOpenAPIContract(t *testing.T) {
 	c.want(c.do("one creation an hour: rotation", "POST", oneCreation.URL+rotatePath, env.Token(t, creator), showBody(creatorShow.ID), nil, true),
 		429, "Too many requests")
 
+	// The MFA gate, on a replica of its own: the issuer's tokens are aal1.
+	gated := start(t, env, map[string]string{"REQUIRE_MFA": "true"})
+	c.want(c.do("MFA required: get with aal1", "POST", gated.URL+path, token, showBody(show.ID), nil, true), 403, "Multi-factor authentication required")
+	c.want(c.do("MFA required: rotate with aal1", "POST", gated.URL+rotatePath, token, showBody(show.ID), nil, true), 403, "Multi-factor authentication required")
+	c.want(c.do("MFA required: revoke with aal1", "POST", gated.URL+revokePath, token, showBody(show.ID), nil, true), 403, "Multi-factor authentication required")
+	c.want(c.do("MFA required: audit with aal1", "GET", gated.URL+auditPath+"?showId="+show.ID, token, "", nil, true), 200, "")
+
 	// The key set down, on a replica that has not fetched it yet.
 	env.Issuer.SetDown(true)
 	blind := start(t, env, nil)

@@ -22,6 +22,8 @@ func (panicking) IngestDetails(context.Context, ingest.Request) (ingest.Details,
 	panic("boom")
 }
 
+func (panicking) Admit(ingest.Caller, ingest.Action) error { return nil }
+
 func (panicking) WriteAudit(context.Context, ingest.AuditEntry) error { return nil }
 
 func TestPanicBecomesA500(t *testing.T) {

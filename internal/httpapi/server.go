@@ -28,6 +28,9 @@ type Authenticator interface {
 
 // IngestService is the domain as the transport calls it.
 type IngestService interface {
+	// Admit decides what the caller's token alone allows of the action,
+	// before the per-user request limit (the MFA gate).
+	Admit(caller ingest.Caller, action ingest.Action) error
 	IngestDetails(ctx context.Context, req ingest.Request) (ingest.Details, error)
 	RotateStreamKey(ctx context.Context, req ingest.Request) (ingest.Details, error)
 	RevokeStreamKey(ctx context.Context, req ingest.RevokeRequest) (ingest.Revoked, error)

@@ -9,6 +9,35 @@ import (
 // store reads in one round trip. The cases run in the API's error order: the
 // first that applies decides.
 
+// mayUseKeys decides whether caller may get, rotate or revoke a key at all,
+// from their token alone: with requireMFA, only a caller who verified a
+// second factor in this session (aal2) may. A token without the aal claim
+// counts as aal1, and so does any level Supabase does not issue as aal2.
+// Admins too: an admin impersonating a seller acts on their own sign-in.
+// Why: a key gives the power to broadcast on a seller's show, so a
+// marketplace that requires MFA must be able to require it here, where a
+// stolen password alone would otherwise be enough.
+func mayUseKeys(caller Caller, requireMFA bool) error {
+	if requireMFA && caller.AAL != AAL2 {
+		return ErrMFARequired
+	}
+	return nil
+}
+
+// Admit decides what the caller's token alone allows of action, before any
+// request limit or database work: the transport asks it first, so that a
+// caller without the second factor is told so rather than to slow down.
+// Every action but reading the audit trail uses a key (get, create,
+// rotate, revoke, expire) and is gated by mayUseKeys. Why the audit read
+// is open: it shows no key, and it is where a seller locked out by the gate
+// sees what was done on their shows.
+func (s *Service) Admit(caller Caller, action Action) error {
+	if action == ActionAuditRead {
+		return nil
+	}
+	return mayUseKeys(caller, s.requireMFA)
+}
+
 // mayGetKey decides whether the caller of facts may get (or rotate) the
 // show's key; impersonating says whether they act as another seller.
 func mayGetKey(f AuthzFacts, impersonating bool) (Show, error) {

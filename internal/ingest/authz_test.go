@@ -146,3 +146,56 @@ func TestMayReadAudit(t *testing.T) {
 		})
 	}
 }
+
+func TestMayUseKeys(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		aal        AssuranceLevel
+		requireMFA bool
+		want       error
+	}{
+		{"aal2, MFA required", AAL2, true, nil},
+		{"aal1, MFA required", AAL1, true, ErrMFARequired},
+		// A token without the claim counts as aal1.
+		{"no aal, MFA required", "", true, ErrMFARequired},
+		// Only the exact level Supabase issues passes: no case folding, no
+		// levels it does not issue.
+		{"AAL2 in capitals, MFA required", "AAL2", true, ErrMFARequired},
+		{"aal3, MFA required", "aal3", true, ErrMFARequired},
+		{"aal2, MFA off", AAL2, false, nil},
+		{"aal1, MFA off", AAL1, false, nil},
+		{"no aal, MFA off", "", false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			caller := Caller{UserID: sellerA, AAL: tt.aal}
+			if err := mayUseKeys(caller, tt.requireMFA); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Errorf("mayUseKeys(%+v, %v) = %v, want %v", caller, tt.requireMFA, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAdmitGatesEveryActionButTheAuditRead(t *testing.T) {
+	t.Parallel()
+	gated := NewService(nil, nil, Options{RequireMFA: true})
+	defer gated.Close()
+	open := NewService(nil, nil, Options{})
+	defer open.Close()
+	aal1, aal2 := Caller{UserID: sellerA, AAL: AAL1}, Caller{UserID: sellerA, AAL: AAL2}
+	for _, a := range []Action{ActionGet, ActionCreate, ActionRotate, ActionRevoke, ActionExpire} {
+		if err := gated.Admit(aal1, a); !errors.Is(err, ErrMFARequired) {
+			t.Errorf("Admit(aal1, %s) with MFA required = %v, want %v", a, err, ErrMFARequired)
+		}
+		if err := gated.Admit(aal2, a); err != nil {
+			t.Errorf("Admit(aal2, %s) with MFA required = %v, want nil", a, err)
+		}
+		if err := open.Admit(aal1, a); err != nil {
+			t.Errorf("Admit(aal1, %s) with MFA off = %v, want nil", a, err)
+		}
+	}
+	if err := gated.Admit(aal1, ActionAuditRead); err != nil {
+		t.Errorf("Admit(aal1, %s) with MFA required = %v, want nil (the audit read shows no key)", ActionAuditRead, err)
+	}
+}

@@ -26,6 +26,9 @@ var (
 	ErrChannelUnavailable   = errors.New("failed to retrieve channel details")
 	ErrStreamKeyUnavailable = errors.New("failed to read or create the stream key")
 	ErrAuditForbidden       = errors.New("caller may not read this audit trail")
+	// ErrMFARequired: REQUIRE_MFA is on and the caller's token is not
+	// aal2, so the caller has not verified a second factor in this session.
+	ErrMFARequired = errors.New("multi-factor authentication required")
 	// ErrClosed is the cause (context.Cause) of the work a closed Service
 	// cancelled.
 	ErrClosed = errors.New("service closed")

@@ -11,6 +11,9 @@ import (
 //
 // A show whose key is known costs one store round trip and no IVS call.
 func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, error) {
+	if err := mayUseKeys(req.Caller, s.requireMFA); err != nil {
+		return Details{}, err
+	}
 	show, err := s.authorize(ctx, req)
 	if err != nil {
 		return Details{}, err

@@ -18,7 +18,22 @@ import (
 type Caller struct {
 	UserID    string // canonical lowercase UUID
 	SessionID string // canonical lowercase UUID, "" when the token has none
+	// AAL is how strongly the caller signed in, the token's aal claim;
+	// "" (no claim) counts as AAL1.
+	AAL AssuranceLevel
 }
+
+// AssuranceLevel is a Supabase authenticator assurance level: the aal claim
+// of an access token.
+type AssuranceLevel string
+
+// The assurance levels Supabase Auth issues.
+const (
+	// AAL1: signed in with one factor (a password, a magic link, OAuth).
+	AAL1 AssuranceLevel = "aal1"
+	// AAL2: a second factor (TOTP, phone) verified in this session.
+	AAL2 AssuranceLevel = "aal2"
+)
 
 // Request asks for a show's ingest details, or for a new key.
 type Request struct {

@@ -38,6 +38,9 @@ const LimitRevocations = "revocations"
 // is limited only per show (RevokeInterval, admins exempt): the
 // seller's creation limit never stands in the way of killing a leaked key.
 func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (_ Revoked, err error) {
+	if err := mayUseKeys(req.Caller, s.requireMFA); err != nil {
+		return Revoked{}, err
+	}
 	q := AuthzQuery{UserID: req.Caller.UserID, SessionID: req.Caller.SessionID, ShowID: req.ShowID}
 	facts, err := s.store.Authorize(ctx, q)
 	if err != nil {

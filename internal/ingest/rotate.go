@@ -19,6 +19,9 @@ import (
 // impersonating the owner. The seller's hourly creation limit is checked
 // before any IVS call is reserved.
 func (s *Service) RotateStreamKey(ctx context.Context, req Request) (Details, error) {
+	if err := mayUseKeys(req.Caller, s.requireMFA); err != nil {
+		return Details{}, err
+	}
 	show, err := s.authorize(ctx, req)
 	if err != nil {
 		return Details{}, err

@@ -27,7 +27,10 @@ type Options struct {
 	// revocations by its owner: one every RevokeInterval); every replica
 	// sharing the store must share them. nil for none.
 	Limits RateLimits
-	Logger *slog.Logger
+	// RequireMFA refuses getting, rotating and revoking keys to callers
+	// whose token is not aal2 (see mayUseKeys).
+	RequireMFA bool
+	Logger     *slog.Logger
 	// Metrics counts key cache hits and misses; nil for none.
 	Metrics Metrics
 	// Now is the clock; nil means time.Now.
@@ -47,6 +50,7 @@ type Service struct {
 	createsPerHour int
 	revocations    Limiter
 	maxAge         time.Duration
+	requireMFA     bool
 	liveMu         sync.Mutex
 	liveUntil      map[string]time.Time // channel ARN -> until when it counts as live
 	logger         *slog.Logger
@@ -66,6 +70,7 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		resolveTimeout: opts.ResolveTimeout,
 		createsPerHour: opts.KeyCreatesPerHour,
 		maxAge:         opts.KeyMaxAge,
+		requireMFA:     opts.RequireMFA,
 		liveUntil:      make(map[string]time.Time),
 		logger:         opts.Logger,
 		metrics:        opts.Metrics,

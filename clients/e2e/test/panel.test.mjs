@@ -231,6 +231,17 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
     assert.deepEqual(errors, []);
   });
 
+  test("MFA required: the server's reason and how to get past it", async (t) => {
+    const dev = await devServerFor(t, { REQUIRE_MFA: "true" });
+    const { page, errors } = await openAs(t, dev, "approved-seller", dev.show("approved-seller", true).id);
+    const { text, kind } = await failedGet(page);
+    assert.match(text, /Could not get your stream details: Multi-factor authentication required\. Turn on two-factor sign-in/);
+    assert.match(text, /ask an admin to revoke it/);
+    assert.equal(kind, "http");
+    assert.equal(await page.getByLabel("Stream key", { exact: true }).count(), 0, "a key field on a refusal");
+    assert.deepEqual(errors, []);
+  });
+
   test("unreachable service: says so, and offers to try again", async (t) => {
     const port = await closedPort();
     const { page, errors } = await openPage(t, {

@@ -128,6 +128,31 @@ export class IngestError extends Error {
   }
 }
 
+/**
+ * The message of the server's 403 when it requires multi-factor authentication (`REQUIRE_MFA=true`) and the
+ * caller's session has not verified a second factor (the access token's `aal` is not `aal2`). It refuses getting,
+ * rotating and revoking a key, admins' requests too; reading the audit log stays open.
+ */
+export const MFA_REQUIRED_MESSAGE = "Multi-factor authentication required";
+
+/** What a seller refused for want of a second factor can do about it; see {@link errorHint}. */
+export const MFA_HINT =
+  "Turn on two-factor sign-in for your account, sign in again with your second factor, then retry. " +
+  "If you cannot and your key has leaked, ask an admin to revoke it.";
+
+/** Whether error is the server's refusal for want of a second factor ({@link MFA_REQUIRED_MESSAGE}). */
+export function isMFARequired(error: IngestError | null | undefined): boolean {
+  return error != null && error.kind === "http" && error.status === 403 && error.message === MFA_REQUIRED_MESSAGE;
+}
+
+/**
+ * What the user can do about error, in a sentence to show after its message, or null when the message says it
+ * all. Today: the way out of {@link MFA_REQUIRED_MESSAGE}, which a retry alone never gets past.
+ */
+export function errorHint(error: IngestError): string | null {
+  return isMFARequired(error) ? MFA_HINT : null;
+}
+
 /** The answer of every call: data, or the reason there is none. */
 export type Result<T> = { data: T; error: null } | { data: null; error: IngestError };
 

@@ -10,6 +10,7 @@ import {
 } from "react";
 
 import {
+  errorHint,
   getIngestDetails,
   rotateStreamKey,
   type IngestClient,
@@ -428,12 +429,17 @@ function ErrorMessage({ error, what }: { error: IngestError; what: string }) {
   );
 }
 
-/** The text the panel shows for error. */
+/**
+ * The text the panel shows for error: the server's message, followed by what to do about it when the client
+ * knows (`errorHint`: a refusal for want of a second factor says how to get past it).
+ */
 export function describeError(error: IngestError): string {
   switch (error.kind) {
     case "http":
-    case "relay":
-      return error.message;
+    case "relay": {
+      const hint = errorHint(error);
+      return hint ? `${error.message}. ${hint}` : error.message;
+    }
     case "network":
       return "the streaming service could not be reached. Check your connection and try again.";
     case "timeout":

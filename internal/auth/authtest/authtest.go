@@ -143,6 +143,18 @@ func WithClaims(claims map[string]any) Option {
 	}
 }
 
+// WithAAL sets the aal claim (Supabase's "aal1" or "aal2"); "" removes it.
+// Tokens say "aal1" unless told otherwise, as after a password sign-in.
+func WithAAL(aal string) Option {
+	return func(o *tokenOptions) {
+		if aal == "" {
+			delete(o.claims, "aal")
+			return
+		}
+		o.claims["aal"] = aal
+	}
+}
+
 // WithHeader overrides header fields after signing-method defaults are set,
 // e.g. an "alg" that lies about the signature; a nil value deletes the field.
 func WithHeader(header map[string]any) Option {
