@@ -24,7 +24,10 @@ func TestRefusalNamesTheShowsSeller(t *testing.T) {
 		{"admin impersonating another seller", func() error { _, err := mayGetKey(impersonatingB, true); return err }, sellerA, ErrNotShowOwner},
 		{"revoke of another seller's show", func() error { _, err := mayRevoke(notAdmin); return err }, sellerA, ErrNotShowOwner},
 		{"audit read of another seller's show", func() error { return mayReadAudit(notAdmin, false) }, sellerA, ErrNotShowOwner},
-		{"no such show", func() error { _, err := mayGetKey(AuthzFacts{SessionActive: true, Seller: approvedB}, false); return err }, "", ErrShowNotFound},
+		{"no such show", func() error {
+			_, err := mayGetKey(AuthzFacts{SessionActive: true, Seller: approvedB}, false)
+			return err
+		}, "", ErrShowNotFound},
 		{"not a seller", func() error { _, err := mayRevoke(AuthzFacts{SessionActive: true, Show: showOfA}); return err }, "", ErrSellerNotFound},
 	}
 	for _, tt := range tests {
