@@ -66,7 +66,15 @@ func printBatch(w io.Writer, res ingest.BatchResult, done string) error {
 // what it did, then returns the interruption, so the command exits non-zero.
 func runBatch(ctx context.Context, stdout io.Writer, pp *progressPrinter,
 	batch func(context.Context, ingest.BatchOptions) (ingest.BatchResult, error)) error {
+	noticed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(noticed)
+		pp.interrupted()
+	})
 	res, err := batch(ctx, ingest.BatchOptions{Progress: pp.report})
+	if !stop() {
+		<-noticed // the notice comes before what follows it
+	}
 	pp.end()
 	if err != nil && !errors.Is(err, ingest.ErrInterrupted) {
 		return err

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
@@ -83,6 +84,7 @@ type progressPrinter struct {
 	every time.Duration
 	now   func() time.Time
 
+	mu        sync.Mutex       // the notice of an interruption comes from another goroutine
 	printedAt time.Time        // when the last line was printed; zero: none yet
 	width     int              // of the live line on screen; 0: none
 	pending   *ingest.Progress // a report not printed yet (lines)
@@ -91,6 +93,8 @@ type progressPrinter struct {
 // report prints p as the printer's mode says. It is the batch's
 // ingest.BatchOptions.Progress.
 func (pp *progressPrinter) report(p ingest.Progress) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
 	line := formatProgress(pp.name, pp.verb, p)
 	if pp.live {
 		fmt.Fprintf(pp.w, "\r%s%s", line, strings.Repeat(" ", max(pp.width-len(line), 0)))
@@ -110,13 +114,29 @@ func (pp *progressPrinter) report(p ingest.Progress) {
 // follows starts on a line of its own, and a report held back (an
 // interrupted run's last) is printed.
 func (pp *progressPrinter) end() {
-	if pp.width > 0 {
-		fmt.Fprintln(pp.w)
-		pp.width = 0
-	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	pp.endLine()
 	if pp.pending != nil {
 		fmt.Fprintln(pp.w, formatProgress(pp.name, pp.verb, *pp.pending))
 		pp.pending = nil
+	}
+}
+
+// interrupted says at once that the interruption was heard: the batch stops
+// only once the show in hand is done, which may take a while.
+func (pp *progressPrinter) interrupted() {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	pp.endLine()
+	fmt.Fprintf(pp.w, "%s: interrupted: finishing the show in hand, then stopping\n", pp.name)
+}
+
+// endLine ends the live line on screen, if any.
+func (pp *progressPrinter) endLine() {
+	if pp.width > 0 {
+		fmt.Fprintln(pp.w)
+		pp.width = 0
 	}
 }
 

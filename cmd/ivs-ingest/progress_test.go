@@ -162,10 +162,13 @@ func TestProgressOnInterrupt(t *testing.T) {
 			t.Errorf("stdout = %q, want %q", stdout.String(), want)
 		}
 	}
-	// The first line, then (held back by the interval) where it stopped.
+	// The first line, the notice that the interruption was heard, then
+	// (held back by the interval) where it stopped.
 	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
-	if len(lines) != 2 || !strings.HasPrefix(lines[0], "provision: 0/5 shows") || !strings.HasPrefix(lines[1], "provision: 2/5 shows (2 created") {
-		t.Errorf("progress = %q, want the first line and the one where it stopped", stderr.String())
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "provision: 0/5 shows") ||
+		lines[1] != "provision: interrupted: finishing the show in hand, then stopping" ||
+		!strings.HasPrefix(lines[2], "provision: 2/5 shows (2 created") {
+		t.Errorf("progress = %q, want the first line, the notice, and the line where it stopped", stderr.String())
 	}
 	if n := env.Emulator.Succeeded("CreateStreamKey"); n != 2 {
 		t.Errorf("CreateStreamKey succeeded %d times, want 2", n)
