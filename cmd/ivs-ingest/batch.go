@@ -42,6 +42,8 @@ func databaseConfig(ctx context.Context, getenv func(string) string) (config.Con
 // errSomeFailed makes a batch command exit non-zero when a show failed.
 var errSomeFailed = errors.New("some shows failed")
 
+// printBatch prints what a batch did with each show and a summary line;
+// done says what its Done counts.
 func printBatch(w io.Writer, res ingest.BatchResult, done string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SHOW\tRESULT")
@@ -50,17 +52,50 @@ func printBatch(w io.Writer, res ingest.BatchResult, done string) error {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "%d %s, %d kept, %d failed\n", res.Done, done, res.Kept, res.Failed)
+	if left := res.Total - res.Done - res.Kept - res.Failed; left > 0 {
+		fmt.Fprintf(w, "stopped early: %d of %d shows not handled\n", left, res.Total)
+	}
 	if res.Failed > 0 {
 		return errSomeFailed
 	}
 	return nil
 }
 
+// runBatch runs a batch command's domain call with pp's progress, then
+// prints its outcome to stdout. An interrupted batch (Ctrl-C) still prints
+// what it did, then returns the interruption, so the command exits non-zero.
+func runBatch(ctx context.Context, stdout io.Writer, pp *progressPrinter,
+	batch func(context.Context, ingest.BatchOptions) (ingest.BatchResult, error)) error {
+	noticed := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(noticed)
+		pp.interrupted()
+	})
+	res, err := batch(ctx, ingest.BatchOptions{Progress: pp.report})
+	if !stop() {
+		<-noticed // the notice comes before what follows it
+	}
+	pp.end()
+	if err != nil && !errors.Is(err, ingest.ErrInterrupted) {
+		return err
+	}
+	printed := printBatch(stdout, res, pp.verb)
+	if err != nil {
+		return err
+	}
+	return printed
+}
+
 // cmdRotateExpired rotates every key older than STREAM_KEY_MAX_AGE whose
 // channel is offline, for a cron job.
 func cmdRotateExpired(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("rotate-expired", "rotate-expired", stderr)
+	fs := newFlagSet("rotate-expired", "rotate-expired [--progress auto|live|lines|off] [--progress-interval 5s]", stderr)
+	progress := addProgressFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	pp, err := progress.printer(stderr, "rotate-expired", "rotated", time.Now)
+	if err != nil {
 		return err
 	}
 	d, err := openDomain(ctx, getenv, stderr)
@@ -68,18 +103,15 @@ func cmdRotateExpired(ctx context.Context, args []string, getenv func(string) st
 		return err
 	}
 	defer d.Close()
-	res, err := d.Service.RotateExpired(ctx)
-	if err != nil {
-		return err
-	}
-	return printBatch(stdout, res, "rotated")
+	return runBatch(ctx, stdout, pp, d.Service.RotateExpired)
 }
 
 // cmdProvision creates missing keys ahead of a big event.
 func cmdProvision(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("provision", "provision (--show <uuid> | --all)", stderr)
+	fs := newFlagSet("provision", "provision (--show <uuid> | --all) [--progress auto|live|lines|off] [--progress-interval 5s]", stderr)
 	show := fs.String("show", "", "the show whose key to create")
 	all := fs.Bool("all", false, "every show that has a channel and no key")
+	progress := addProgressFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -95,16 +127,18 @@ func cmdProvision(ctx context.Context, args []string, getenv func(string) string
 		}
 		ids = []string{id}
 	}
+	pp, err := progress.printer(stderr, "provision", "created", time.Now)
+	if err != nil {
+		return err
+	}
 	d, err := openDomain(ctx, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	res, err := d.Service.Provision(ctx, ids)
-	if err != nil {
-		return err
-	}
-	return printBatch(stdout, res, "created")
+	return runBatch(ctx, stdout, pp, func(ctx context.Context, opts ingest.BatchOptions) (ingest.BatchResult, error) {
+		return d.Service.Provision(ctx, ids, opts)
+	})
 }
 
 // cmdAudit prints the audit trail.

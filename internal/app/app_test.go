@@ -12,6 +12,7 @@ import (
 
 	"github.com/ivs-ingest/ivs-ingest/internal/app"
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
+	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
 )
 
@@ -49,7 +50,7 @@ func TestOpenDomain(t *testing.T) {
 		t.Fatalf("OpenDomain: %v", err)
 	}
 	defer d.Close()
-	res, err := d.Service.Provision(ctx, []string{show.ID})
+	res, err := d.Service.Provision(ctx, []string{show.ID}, ingest.BatchOptions{})
 	if err != nil || res.Failed != 0 {
 		t.Fatalf("Provision = %+v, %v; want no failure", res, err)
 	}

@@ -174,3 +174,100 @@ func TestAuditPagingAndParameters(t *testing.T) {
 		t.Errorf("denials since an hour ago = %d entries, want 12 (the 5 gets, the 7 refused reads)", len(denied))
 	}
 }
+
+// A seller reading their show's trail after an admin revoked its key sees
+// the revocation (what, when, why) but not the admin's id, address or user
+// agent; the admin reading the same trail sees them.
+func TestAuditOwnerViewOfAnAdminsRevocation(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, nil)
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	admin := env.Admin(t)
+	wantKey(t, "the owner's get", svc.get(t, env.Token(t, owner), show.ID, nil))
+	r := call(t, http.MethodPost, svc.URL+revokePath, env.Token(t, admin), `{"showId":"`+show.ID+`","reason":"key pasted in a public chat"}`,
+		map[string]string{"User-Agent": "admin-console/2.0"})
+	if r.Status != http.StatusOK {
+		t.Fatalf("the admin's revocation = %s, want 200", r)
+	}
+
+	// revocation finds the revoke entry of a read's answer.
+	revocation := func(what string, r response) map[string]any {
+		t.Helper()
+		for _, e := range auditEntries(t, what, r) {
+			if e["action"] == "revoke" {
+				return e
+			}
+		}
+		t.Fatalf("%s = %s, want the revocation's entry", what, r)
+		return nil
+	}
+	r = call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID, env.Token(t, owner), "", nil)
+	seen := revocation("the owner's read", r)
+	for _, field := range []string{"actorUserId", "clientIp", "userAgent"} {
+		if v, ok := seen[field]; ok {
+			t.Errorf("the admin's revocation in the owner's view has %s %v, want none", field, v)
+		}
+	}
+	if seen["reason"] != "key pasted in a public chat" || seen["outcome"] != "allowed" || seen["sellerId"] != owner.SellerID {
+		t.Errorf("the admin's revocation in the owner's view = %v, want its reason, outcome and seller", seen)
+	}
+	for _, leak := range []string{admin.ID, "admin-console"} {
+		if strings.Contains(r.Raw, leak) {
+			t.Errorf("the owner's read shows %q", leak)
+		}
+	}
+
+	r = call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID, env.Token(t, admin), "", nil)
+	whole := revocation("the admin's read", r)
+	if whole["actorUserId"] != admin.ID || whole["clientIp"] != "127.0.0.1" || whole["userAgent"] != "admin-console/2.0" {
+		t.Errorf("the revocation in the admin's view = %v, want the admin's id, address and user agent", whole)
+	}
+}
+
+// The row of a request refused because the show is someone else's names the
+// show's seller, whichever endpoint was asked; the answer does not.
+func TestDenialNamesTheShowsSeller(t *testing.T) {
+	t.Parallel()
+	env := testenv.New(t, testenv.Options{})
+	svc := start(t, env, nil)
+	owner := env.Seller(t, "approved")
+	show := env.Show(t, owner, true)
+	other := env.Seller(t, "approved")
+	admin := env.Admin(t)
+	token := env.Token(t, other)
+	body := `{"showId":"` + show.ID + `"}`
+
+	for _, tt := range []struct {
+		what string
+		r    response
+	}{
+		{"get", svc.get(t, token, show.ID, nil)},
+		{"rotate", call(t, http.MethodPost, svc.URL+rotatePath, token, body, nil)},
+		{"revoke", call(t, http.MethodPost, svc.URL+revokePath, token, body, nil)},
+		{"audit_read", call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID, token, "", nil)},
+		{"get", svc.get(t, env.Token(t, admin), show.ID, map[string]string{"X-Impersonate-Seller-Id": other.SellerID})},
+	} {
+		wantError(t, "another seller's "+tt.what, tt.r, 403, "You do not own this show")
+		if strings.Contains(tt.r.Raw, owner.SellerID) {
+			t.Errorf("the refusal of another seller's %s names the show's seller: %s", tt.what, tt.r)
+		}
+	}
+
+	r := call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID+"&outcome=denied", env.Token(t, admin), "", nil)
+	entries := auditEntries(t, "the admin's read of denials", r)
+	if len(entries) != 5 {
+		t.Fatalf("the admin's read of denials = %s, want the 5 refusals", r)
+	}
+	for _, e := range entries {
+		if e["sellerId"] != owner.SellerID || e["httpStatus"] != float64(403) {
+			t.Errorf("the refusal's row %v has sellerId %v, want the show's seller %s", e, e["sellerId"], owner.SellerID)
+		}
+	}
+	rows := queryStrings(t, env.DatabaseURL, `SELECT count(*) FROM ivs_ingest.audit_log
+		WHERE outcome = 'denied' AND seller_id = '`+owner.SellerID+`' AND show_id = '`+show.ID+`'`)
+	if rows[0] != "5" {
+		t.Errorf("denied rows naming the show's seller in seller_id = %s, want 5", rows[0])
+	}
+}

@@ -111,6 +111,10 @@ func (s *server) authed(action ingest.Action, h userHandler) handlerFunc {
 			if errors.As(err, &audited) {
 				x.auditedBy = audited.RequestID
 			}
+			// A refusal about someone else's show names the show's seller.
+			if seller, ok := ingest.DeniedSeller(err); ok && x.sellerID == "" {
+				x.sellerID = seller
+			}
 			status, _ := statusOf(err)
 			s.auditFailure(ctx, x, status)
 			return err

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -140,11 +141,8 @@ func (s *Service) ReadAudit(ctx context.Context, caller Caller, q AuditQuery) (A
 	if !owner {
 		return page, nil
 	}
-	for i := range page.Entries {
-		if e := &page.Entries[i]; e.ActorUserID != caller.UserID {
-			// An admin's entry (the store kept only those and the caller's).
-			e.ActorUserID, e.ClientIP, e.UserAgent = "", "", ""
-		}
+	for i, e := range page.Entries {
+		page.Entries[i] = ownerView(e, caller.UserID)
 	}
 	others := q
 	others.Actors.Others = true
@@ -156,6 +154,25 @@ func (s *Service) ReadAudit(ctx context.Context, caller Caller, q AuditQuery) (A
 	}
 	page.OtherEntries = &n
 	return page, nil
+}
+
+// ownerView is e as the owner of its show, the user ownerID, sees it: their
+// own entry whole; anyone else's (in the owner's view the store keeps only
+// admins' and the operator's commands') without the actor's id, client IP
+// and user agent.
+// Why: an admin's address and browser are the admin's, not the seller's to
+// see, and which admin acted is for the operators to tell; the seller still
+// sees what was done to their show, when, and why (the reason). Stripping
+// every entry that is not the owner's, rather than only those known to be an
+// admin's, keeps another user's address out of the view even if the store's
+// filter let their entry through.
+func ownerView(e AuditEntry, ownerID string) AuditEntry {
+	// User ids are UUIDs, which may be written in either case.
+	if e.ActorUserID != "" && strings.EqualFold(e.ActorUserID, ownerID) {
+		return e
+	}
+	e.ActorUserID, e.ClientIP, e.UserAgent = "", "", ""
+	return e
 }
 
 // WriteAudit records e in the audit trail, durably, before it returns.

@@ -55,7 +55,7 @@ func mayGetKey(f AuthzFacts, impersonating bool) (Show, error) {
 	case f.Show == nil:
 		return Show{}, ErrShowNotFound
 	case f.Show.SellerID != f.Seller.ID:
-		return Show{}, ErrNotShowOwner
+		return Show{}, notOwner(f)
 	// Why: a channel named by two sellers' shows has one key, which either
 	// could read, rotate or revoke: the other's stream is not theirs.
 	case f.Show.ChannelShared:
@@ -79,7 +79,7 @@ func mayRevoke(f AuthzFacts) (Show, error) {
 	case f.Show == nil:
 		return Show{}, ErrShowNotFound
 	case !f.IsAdmin && f.Show.SellerID != f.Seller.ID:
-		return Show{}, ErrNotShowOwner
+		return Show{}, notOwner(f)
 	case !f.IsAdmin && f.Show.ChannelShared:
 		return Show{}, ErrChannelShared
 	case f.Show.ChannelARN == "":
@@ -105,7 +105,7 @@ func mayReadAudit(f AuthzFacts, allShows bool) error {
 	case f.Show == nil:
 		return ErrShowNotFound
 	case f.Show.SellerID != f.Seller.ID:
-		return ErrNotShowOwner
+		return notOwner(f)
 	}
 	return nil
 }

@@ -8,6 +8,9 @@ import (
 
 // BatchResult counts what a batch command did with each show.
 type BatchResult struct {
+	// Total is how many shows the batch was to handle: more than
+	// Done+Kept+Failed when it was interrupted.
+	Total   int
 	Done    int // keys rotated, or created
 	Kept    int // nothing to do: live channel, or a key already there
 	Failed  int
@@ -21,8 +24,9 @@ type BatchItem struct {
 }
 
 // RotateExpired rotates every key older than the maximum age whose channel
-// is offline, for a cron job. Each rotation is audited as an expiry.
-func (s *Service) RotateExpired(ctx context.Context) (BatchResult, error) {
+// is offline, for a cron job. Each rotation is audited as an expiry. It
+// reports its progress and stops early as opts and runBatch say.
+func (s *Service) RotateExpired(ctx context.Context, opts BatchOptions) (BatchResult, error) {
 	if s.maxAge <= 0 {
 		return BatchResult{}, errors.New("STREAM_KEY_MAX_AGE is not set: keys never expire")
 	}
@@ -30,8 +34,7 @@ func (s *Service) RotateExpired(ctx context.Context) (BatchResult, error) {
 	if err != nil {
 		return BatchResult{}, err
 	}
-	var res BatchResult
-	for _, show := range shows {
+	return s.runBatch(ctx, shows, opts, func(ctx context.Context, show Show, res *BatchResult) {
 		live, err := s.live(ctx, show, Batch)
 		switch {
 		case err != nil:
@@ -49,15 +52,15 @@ func (s *Service) RotateExpired(ctx context.Context) (BatchResult, error) {
 				s.auditBatch(ctx, ActionExpire, show, "", err)
 			}
 		}
-	}
-	return res, nil
+	})
 }
 
 // Provision creates the keys that shows with a channel lack, ahead of a big
 // event: the given shows, or every show when showIDs is empty. An operator's
 // creations count neither against the sellers' hourly limit nor against
-// their share of the IVS budget.
-func (s *Service) Provision(ctx context.Context, showIDs []string) (BatchResult, error) {
+// their share of the IVS budget. It reports its progress and stops early as
+// opts and runBatch say.
+func (s *Service) Provision(ctx context.Context, showIDs []string, opts BatchOptions) (BatchResult, error) {
 	var shows []Show
 	if len(showIDs) == 0 {
 		var err error
@@ -75,11 +78,10 @@ func (s *Service) Provision(ctx context.Context, showIDs []string) (BatchResult,
 		}
 		shows = append(shows, show)
 	}
-	var res BatchResult
-	for _, show := range shows {
+	return s.runBatch(ctx, shows, opts, func(ctx context.Context, show Show, res *BatchResult) {
 		if show.ChannelARN == "" {
 			res.add(show.ID, "", ErrNoChannel)
-			continue
+			return
 		}
 		d, err := s.resolve(ctx, show, Batch)
 		switch {
@@ -94,9 +96,11 @@ func (s *Service) Provision(ctx context.Context, showIDs []string) (BatchResult,
 		if err != nil || d.Action == ActionCreate {
 			s.auditBatch(ctx, ActionCreate, show, d.StreamKeyARN, err)
 		}
-	}
-	return res, nil
+	})
 }
+
+// handled is how many shows the batch handled, whatever came of them.
+func (r *BatchResult) handled() int { return r.Done + r.Kept + r.Failed }
 
 func (r *BatchResult) add(showID, done string, err error) {
 	if err != nil {

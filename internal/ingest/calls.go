@@ -8,7 +8,12 @@ import (
 // reserve reserves n IVS calls on show, paid for as p says: a seller's
 // interactive calls are charged to the seller's share.
 func (s *Service) reserve(ctx context.Context, show Show, n int, p Priority) (Calls, error) {
-	return s.ivs.Reserve(ctx, Claim{Calls: n, SellerID: show.SellerID, ChannelARN: show.ChannelARN, Priority: p})
+	calls, err := s.ivs.Reserve(ctx, Claim{Calls: n, SellerID: show.SellerID, ChannelARN: show.ChannelARN, Priority: p})
+	if err != nil {
+		return nil, err
+	}
+	s.ivsWait.Add(int64(calls.Delay()))
+	return calls, nil
 }
 
 // release gives back the calls a step did not make. A failure only leaves

@@ -72,7 +72,7 @@ func TestProvisionAndSellerDoNotShareAFlight(t *testing.T) {
 				seller <- answer{d, err}
 			}
 			runProvision := func(ctx context.Context) {
-				res, err := svc.Provision(ctx, []string{show})
+				res, err := svc.Provision(ctx, []string{show}, ingest.BatchOptions{})
 				if err != nil {
 					t.Errorf("Provision: %v", err)
 				}

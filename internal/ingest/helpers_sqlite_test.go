@@ -44,6 +44,8 @@ type sqliteWorld struct {
 	clock *testclock.Clock
 	emu   *ivsemu.Emulator
 	ivs   *ivs.Client
+	// endpoint is the emulator's URL, for clients of the test's own.
+	endpoint string
 	// sdk is a raw SDK client of the emulator, for acting out of band as
 	// an operator in the AWS console would.
 	sdk *awsivs.Client
@@ -71,6 +73,7 @@ func newSQLiteWorld(t *testing.T) *sqliteWorld {
 	}
 	srv := httptest.NewServer(w.emu)
 	t.Cleanup(srv.Close)
+	w.endpoint = srv.URL
 	w.ivs, err = ivs.New(ctx, ivs.Config{
 		Region:          sqliteRegion,
 		Endpoint:        srv.URL,

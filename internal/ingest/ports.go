@@ -124,6 +124,10 @@ type Calls interface {
 	// done. Why: a step waits here before it takes a lock, so that it never
 	// holds the lock while queueing behind others' calls.
 	Ready(ctx context.Context) error
+	// Delay is how long after the reservation its first call slot starts:
+	// the time its calls queue behind others' in the call budget (0 with
+	// no budget). Batch commands report it as their progress.
+	Delay() time.Duration
 	// Hold marks the calls that follow as made under a lock: a call that
 	// needs a slot beyond the reservation's own (it starts late, or it is
 	// a retry) waits at most wait for one, and otherwise fails with a

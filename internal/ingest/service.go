@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -56,6 +57,9 @@ type Service struct {
 	logger         *slog.Logger
 	metrics        Metrics
 	now            func() time.Time
+	// ivsWait sums how long the service's IVS reservations queued for
+	// their first slot (nanoseconds), for a batch's progress.
+	ivsWait atomic.Int64
 }
 
 // NewService returns a Service over store and ivs.

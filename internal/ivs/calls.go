@@ -61,6 +61,14 @@ func (k calls) Ready(ctx context.Context) error {
 	return k.r.Ready(ctx)
 }
 
+// Delay implements ingest.Calls.
+func (k calls) Delay() time.Duration {
+	if k.r == nil {
+		return 0
+	}
+	return k.r.Delay()
+}
+
 // Hold implements ingest.Calls.
 func (k calls) Hold(wait time.Duration) {
 	if k.r != nil {
