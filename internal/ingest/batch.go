@@ -81,7 +81,7 @@ func (s *Service) Provision(ctx context.Context, showIDs []string) (BatchResult,
 			res.add(show.ID, "", ErrNoChannel)
 			continue
 		}
-		d, err := s.resolve(ctx, show, Batch)
+		d, err := s.resolve(ctx, show, Batch, stored{})
 		switch {
 		case err != nil:
 			res.add(show.ID, "", err)
