@@ -35,7 +35,7 @@ func (e *UnknownKeyError) Is(target error) bool { return target == ErrSealedByUn
 type stored struct {
 	key        StreamKey // valid when hasKey
 	hasKey     bool
-	keyCurrent bool // sealed under the current master key
+	keyCurrent bool    // sealed under the current master key
 	channel    Channel // valid when hasChannel
 	hasChannel bool
 	chCurrent  bool
