@@ -141,6 +141,46 @@ func cmdProvision(ctx context.Context, args []string, getenv func(string) string
 	})
 }
 
+// cmdKeys manages the key store: `keys reencrypt` seals every stored value
+// under the current master key (STREAM_KEY_ENCRYPTION_KEY), the step of a
+// master key's rotation after every replica has the new key.
+func cmdKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "reencrypt" {
+		fmt.Fprintln(stderr, "Usage: ivs-ingest keys reencrypt")
+		return fmt.Errorf("%w: want keys reencrypt", errUsage)
+	}
+	fs := newFlagSet("keys reencrypt", "keys reencrypt", stderr)
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := databaseConfig(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.StreamKeyEncryptionKey.IsZero() {
+		return fmt.Errorf("configuration: %w", ingest.ErrNoVault)
+	}
+	d, err := app.OpenDomain(ctx, cfg, logging.New(stderr, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	res, err := d.Service.Reencrypt(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (%d sealed again before the failure)", err, res.Resealed)
+	}
+	fmt.Fprintf(stdout, "%d sealed again under master key %q, %d already were\n", res.Resealed, cfg.StreamKeyEncryptionKeyID, res.Current)
+	if res.Unknown > 0 {
+		fmt.Fprintf(stdout, "%d left as they are: sealed under a master key this process does not hold "+
+			"(add it to STREAM_KEY_DECRYPTION_KEYS and run again before retiring it)\n", res.Unknown)
+	}
+	if res.Unreadable > 0 {
+		fmt.Fprintf(stdout, "%d do not open (tampered with, or copied from another row): each is read from IVS "+
+			"and stored again when next requested\n", res.Unreadable)
+	}
+	return nil
+}
+
 // cmdAudit prints the audit trail.
 func cmdAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("audit", "audit [--show <uuid>] [--since 24h] [--limit 100] [--json]", stderr)

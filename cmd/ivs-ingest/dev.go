@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/devauth"
 	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
 	"github.com/ivs-ingest/ivs-ingest/internal/ivsemu"
+	"github.com/ivs-ingest/ivs-ingest/internal/keyvault"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
@@ -72,6 +74,13 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
+	}
+	if cfg.StreamKeyEncryptionKey.IsZero() {
+		// dev keeps its keys sealed as serve would, under a master key of
+		// its own.
+		if cfg.StreamKeyEncryptionKey, err = devMasterKey(*dataDir, cfg.StreamKeyEncryptionKeyID); err != nil {
+			return err
+		}
 	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)))
@@ -341,4 +350,40 @@ func checkDevDatabase(ctx context.Context, cmd string, dbURL secret.String, allo
 	return d, fmt.Errorf("%w: DATABASE_URL names %s, %s, so it may be a production database and %s. "+
 		"Point DATABASE_URL at a dev database (dev marks one that has no sellers the first time it runs on it), "+
 		"or pass --allow-any-database to %s to write into this one anyway", errNotDevDatabase, target, why, what, cmd)
+}
+
+// masterKeyFile is dev's master key of the key store, in its data
+// directory.
+const masterKeyFile = "stream-key-encryption.key"
+
+// devMasterKey reads dev's master key from dir, creating it (mode 0600) on
+// first run, and returns it in base64, as STREAM_KEY_ENCRYPTION_KEY takes it.
+func devMasterKey(dir, id string) (secret.String, error) {
+	path := filepath.Join(dir, masterKeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		encoded := secret.New(strings.TrimSpace(string(b)))
+		if _, err := keyvault.ParseKey(id, encoded.Reveal()); err != nil {
+			return secret.String{}, fmt.Errorf("%s: not a master key (32 bytes in base64): remove it to have dev make another "+
+				"(the keys it sealed are then read from IVS again)", path)
+		}
+		return encoded, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return secret.String{}, fmt.Errorf("read master key: %w", err)
+	}
+	k, err := keyvault.NewKey(id)
+	if err != nil {
+		return secret.String{}, fmt.Errorf("STREAM_KEY_ENCRYPTION_KEY_ID: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return secret.String{}, fmt.Errorf("create master key: %w", err)
+	}
+	if _, err := f.WriteString(k.Encoded().Reveal() + "\n"); err != nil {
+		f.Close()
+		return secret.String{}, fmt.Errorf("write master key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return secret.String{}, fmt.Errorf("write master key: %w", err)
+	}
+	return k.Encoded(), nil
 }

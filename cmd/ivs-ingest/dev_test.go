@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -195,9 +196,21 @@ func TestDevQuickStart(t *testing.T) {
 		}
 	}
 
+	// dev seals the keys it stores under a master key of its own, made on
+	// first run, readable by its user alone, and kept across restarts.
+	masterKey := filepath.Join(dir, masterKeyFile)
+	fi, err := os.Stat(masterKey)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("dev's master key file: %v, mode %v; want it, 0600", err, fi)
+	}
+	before, _ := os.ReadFile(masterKey)
+
 	// A restart keeps every key, and the users.
 	d.halt(t)
 	d2 := startDev(t, dir, nil)
+	if after, _ := os.ReadFile(masterKey); !bytes.Equal(before, after) {
+		t.Error("a restart of dev replaced its master key")
+	}
 	if again := mustRole(t, d2.data, demo.RoleApprovedSeller); again.UserID != approved.UserID {
 		t.Fatalf("after a restart demo.json names another approved seller")
 	}

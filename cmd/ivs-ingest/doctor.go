@@ -39,6 +39,7 @@ const (
 // The checks' names, in the order they run.
 const (
 	checkConfig   = "config"
+	checkKeys     = "keys"
 	checkDatabase = "database"
 	checkColumns  = "columns"
 	checkShared   = "shared"
@@ -123,6 +124,7 @@ func cmdDoctor(ctx context.Context, args []string, getenv func(string) string, s
 // that one failed; the others run whatever came before.
 func (d *doctor) run(ctx context.Context) app.Policy {
 	cfg, bad := d.checkConfig(ctx)
+	d.checkKeys(cfg, bad)
 
 	db := d.checkDatabase(ctx, cfg, bad)
 	if db != nil {
@@ -178,6 +180,24 @@ func (d *doctor) checkConfig(ctx context.Context) (config.Config, map[string]boo
 		}
 	}
 	return cfg, bad
+}
+
+// checkKeys says whether a key store is configured: INFO when not, with
+// what that costs, which never fails doctor (memory-only keys work).
+func (d *doctor) checkKeys(cfg config.Config, bad map[string]bool) {
+	if bad["STREAM_KEY_ENCRYPTION_KEY"] || bad["STREAM_KEY_ENCRYPTION_KEY_ID"] || bad["STREAM_KEY_DECRYPTION_KEYS"] {
+		d.add(checkKeys, statusSkip, "skipped: needs valid STREAM_KEY_* master keys")
+		return
+	}
+	current, retiring, ok, err := cfg.MasterKeys()
+	switch {
+	case err != nil:
+		d.add(checkKeys, statusFail, "%v", err)
+	case !ok:
+		d.add(checkKeys, statusInfo, "%s", app.NoKeyStore)
+	default:
+		d.add(checkKeys, statusPass, "key store: new values sealed under master key %q, %d retiring key(s) still open", current.ID, len(retiring))
+	}
 }
 
 // flatten lists the errors that errors.Join joined.

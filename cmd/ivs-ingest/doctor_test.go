@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ivs"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/app"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
@@ -99,6 +100,8 @@ func TestDoctorHealthy(t *testing.T) {
 	if got := linesOf(out, "config"); strings.Join(got, "\n") != strings.Join(wantConfig, "\n") {
 		t.Errorf("doctor's config lines = %q,\nwant %q", got, wantConfig)
 	}
+	// No key store: a fact to act on, not a failure.
+	wantLine(t, out, "keys", "INFO  keys      "+app.NoKeyStore)
 	wantLine(t, out, "database", fmt.Sprintf("PASS  database  %s reachable, schema %d (this binary's)", postgres.Target(env.DatabaseURL), postgres.SchemaVersion))
 	wantLine(t, out, "columns", "PASS  columns   anon and authenticated cannot write sellers.status, sellers.user_id or user_roles, and trigger zz_ivs_ingest_protect_columns keeps them from shows' ivs_* and seller_id columns")
 	wantLine(t, out, "shared", "PASS  shared    no IVS channel is named by shows of two different sellers")
@@ -121,6 +124,14 @@ func TestDoctorHealthy(t *testing.T) {
 		t.Errorf("healthy doctor output has a FAIL or lacks the all-clear:\n%s", out)
 	}
 	wantNoSecrets(t, out, testenv.SecretAccessKey, env.Issuer.HS256Secret())
+
+	// With a key store.
+	out, err = runDoctor(t, env.Getenv(map[string]string{"STREAM_KEY_ENCRYPTION_KEY": testMasterKey, "STREAM_KEY_ENCRYPTION_KEY_ID": "2026-12"}), "--show", show.ID)
+	if err != nil {
+		t.Fatalf("doctor with a key store = %v\n%s", err, out)
+	}
+	wantLine(t, out, "keys", `PASS  keys      key store: new values sealed under master key "2026-12", 0 retiring key(s) still open`)
+	wantNoSecrets(t, out, testMasterKey)
 
 	// Key expiry on: ivs:GetStream is listed, and --policy prints it.
 	out, err = runDoctor(t, env.Getenv(map[string]string{"STREAM_KEY_MAX_AGE": "720h"}), "--policy", "--json")

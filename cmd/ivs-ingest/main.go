@@ -46,6 +46,7 @@ Usage:
   ivs-ingest rotate-expired   rotate every key older than STREAM_KEY_MAX_AGE whose channel is offline (for cron)
   ivs-ingest provision (--show <uuid> | --all)   create missing keys ahead of an event
   ivs-ingest audit [--show <uuid>] [--since 24h] [--json]   print the audit trail
+  ivs-ingest keys reencrypt   seal every stored key under the current master key (STREAM_KEY_ENCRYPTION_KEY)
   ivs-ingest prune-audit   delete audit rows older than AUDIT_RETENTION (for cron; serve also does it hourly)
   ivs-ingest healthcheck   exit 0 when the server on $PORT answers /healthz (for container HEALTHCHECKs)
   ivs-ingest version   print the version
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdProvision(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		return cmdKeys(ctx, rest, getenv, stdout, stderr)
 	case "prune-audit":
 		return cmdPruneAudit(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":

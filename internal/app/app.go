@@ -104,7 +104,11 @@ func OpenDomain(ctx context.Context, cfg config.Config, logger *slog.Logger) (*D
 	if err != nil {
 		return nil, err
 	}
-	d := newDomain(ctx, cfg, PostgresParts(db), logger, metrics.New(version.String()))
+	d, err := newDomain(ctx, cfg, PostgresParts(db), logger, metrics.New(version.String()))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	d.closers = append(d.closers, db.Close)
 	return d, nil
 }
@@ -127,7 +131,14 @@ func Assemble(ctx context.Context, cfg config.Config, parts Parts, logger *slog.
 	if err != nil {
 		return nil, fmt.Errorf("token verification: %w", err)
 	}
-	d := newDomain(ctx, cfg, parts, logger, m)
+	d, err := newDomain(ctx, cfg, parts, logger, m)
+	if err != nil {
+		verifier.Close()
+		return nil, err
+	}
+	if cfg.StreamKeyEncryptionKey.IsZero() {
+		logger.Warn(NoKeyStore)
+	}
 	scrape := m.Handler()
 	if o.metricsNeedToken && cfg.MetricsToken.IsZero() {
 		scrape = nil // httpapi answers 404
@@ -148,19 +159,33 @@ func Assemble(ctx context.Context, cfg config.Config, parts Parts, logger *slog.
 	return &App{Domain: d, Handler: handler, RequestTimeout: cfg.RequestTimeout(), verifier: verifier}, nil
 }
 
+// NoKeyStore says what running without a key store costs: serve logs it at
+// start, doctor prints it.
+const NoKeyStore = "no key store (STREAM_KEY_ENCRYPTION_KEY is unset): stream keys live in each process's memory only, " +
+	"so each new process (a deploy, a scale-out, a Lambda instance) asks IVS again for every key: about two sellers per second " +
+	"for the whole marketplace. See docs/key-store.md"
+
 // newDomain assembles the domain over parts, reporting to m.
-func newDomain(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics) *Domain {
-	svc := newService(ctx, cfg, parts, logger, m)
+func newDomain(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics) (*Domain, error) {
+	svc, err := newService(ctx, cfg, parts, logger, m)
+	if err != nil {
+		return nil, err
+	}
 	retention := ingest.NewRetention(parts.Store, ingest.RetentionOptions{
 		Age: cfg.AuditRetention, Leases: parts.Leases, Sweep: parts.SweepLimits, Logger: logger,
 	})
-	return &Domain{Service: svc, Store: parts.Store, Metrics: m, Retention: retention, closers: []func(){svc.Close}, logger: logger}
+	return &Domain{Service: svc, Store: parts.Store, Metrics: m, Retention: retention, closers: []func(){svc.Close}, logger: logger}, nil
 }
 
 // newService assembles the domain service over parts: the IVS client, its
 // call budget kept in parts.Slots and each seller's share of it in
-// parts.Limits (this process's memory where the parts keep none).
-func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics) *ingest.Service {
+// parts.Limits (this process's memory where the parts keep none), and the
+// key store's vault.
+func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics) (*ingest.Service, error) {
+	vault, err := Vault(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("key store: %w", err)
+	}
 	limits := parts.Limits
 	if limits == nil {
 		limits = limit.NewLocal()
@@ -174,6 +199,8 @@ func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slo
 	}
 	return ingest.NewService(parts.Store, ivsClient, ingest.Options{
 		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
+		Vault:             vault,
+		VerifyInterval:    cfg.StreamKeyVerifyInterval,
 		KeyCreatesPerHour: cfg.KeyCreatesPerHour,
 		Limits: func(name string, interval time.Duration, burst int) ingest.Limiter {
 			return limit.New(limits, name, limit.Rate{Interval: interval, Burst: burst})
@@ -183,7 +210,7 @@ func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slo
 		ResolveTimeout: cfg.RequestTimeout(),
 		Logger:         logger,
 		Metrics:        m,
-	})
+	}), nil
 }
 
 // AuditRetentionInterval is how often a serving process prunes the audit

@@ -13,8 +13,10 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/keyvault"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
@@ -91,6 +93,18 @@ type Config struct {
 	// StreamKeyMaxAge rotates keys older than this (since first seen) when
 	// their channel is offline; 0 for never.
 	StreamKeyMaxAge time.Duration
+	// StreamKeyEncryptionKeyID names StreamKeyEncryptionKey in what it
+	// seals.
+	StreamKeyEncryptionKeyID string
+	// StreamKeyEncryptionKey is the key store's master key, in base64;
+	// zero for no key store.
+	StreamKeyEncryptionKey secret.String
+	// StreamKeyDecryptionKeys are the master keys being retired, as
+	// id:key,id:key.
+	StreamKeyDecryptionKeys secret.String
+	// StreamKeyVerifyInterval is how old a stored key's last check against
+	// IVS may be before a request starts another; 0 for never.
+	StreamKeyVerifyInterval time.Duration
 	// PprofAddr is a loopback address serving net/http/pprof; "" for none.
 	PprofAddr string
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
@@ -138,6 +152,34 @@ func LoadFrom(ctx context.Context, getenv func(string) string, src Sources) (Con
 // RequestTimeout is how long a request may work: it may wait for IVS call
 // budget (IVS_BUDGET_WAIT), then needs time for its IVS calls.
 func (c Config) RequestTimeout() time.Duration { return c.IVSBudgetWait + 30*time.Second }
+
+// MasterKeys are the key store's master keys: STREAM_KEY_ENCRYPTION_KEY to
+// seal with, and STREAM_KEY_DECRYPTION_KEYS to open with too; ok is false
+// when no key store is configured. Its errors never quote a key.
+func (c Config) MasterKeys() (current keyvault.Key, retiring []keyvault.Key, ok bool, err error) {
+	if c.StreamKeyEncryptionKey.IsZero() {
+		return keyvault.Key{}, nil, false, nil
+	}
+	current, err = keyvault.ParseKey(c.StreamKeyEncryptionKeyID, c.StreamKeyEncryptionKey.Reveal())
+	if err != nil {
+		return keyvault.Key{}, nil, false, fmt.Errorf("STREAM_KEY_ENCRYPTION_KEY: %w", err)
+	}
+	for i, pair := range splitList(c.StreamKeyDecryptionKeys.Reveal()) {
+		// The errors name the entry by its place: a malformed entry may
+		// have its key where the id should be.
+		id, encoded, _ := strings.Cut(pair, ":")
+		k, err := keyvault.ParseKey(strings.TrimSpace(id), encoded)
+		if err != nil {
+			return keyvault.Key{}, nil, false, fmt.Errorf("entry %d is not id:key, with an id of 1 to 32 characters "+
+				"of A-Z a-z 0-9 . _ - and a key of 32 bytes in base64", i+1)
+		}
+		retiring = append(retiring, k)
+	}
+	if _, err := keyvault.NewKeyring(current, retiring...); err != nil {
+		return keyvault.Key{}, nil, false, err
+	}
+	return current, retiring, true, nil
+}
 
 // RequireDatabase reports a missing DATABASE_URL.
 func (c Config) RequireDatabase() error {

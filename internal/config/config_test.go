@@ -250,11 +250,13 @@ func TestAuditRetention(t *testing.T) {
 // secretValues are valid values of every secret variable, each with a part
 // that Print must never show.
 var secretValues = map[string]struct{ value, hidden string }{
-	"DATABASE_URL":          {"postgres://app:db-pa55word@db.example:5432/postgres", "db-pa55word"},
-	"SUPABASE_JWT_SECRET":   {"jwt-secret-jwt-secret-jwt-secret-0123456789", "jwt-secret"},
-	"AWS_SECRET_ACCESS_KEY": {"aws-secret-value", "aws-secret-value"},
-	"AWS_SESSION_TOKEN":     {"aws-session-token", "aws-session-token"},
-	"METRICS_TOKEN":         {"metrics-token-0123456789", "metrics-token"},
+	"DATABASE_URL":               {"postgres://app:db-pa55word@db.example:5432/postgres", "db-pa55word"},
+	"SUPABASE_JWT_SECRET":        {"jwt-secret-jwt-secret-jwt-secret-0123456789", "jwt-secret"},
+	"AWS_SECRET_ACCESS_KEY":      {"aws-secret-value", "aws-secret-value"},
+	"AWS_SESSION_TOKEN":          {"aws-session-token", "aws-session-token"},
+	"METRICS_TOKEN":              {"metrics-token-0123456789", "metrics-token"},
+	"STREAM_KEY_ENCRYPTION_KEY":  {"c3RyZWFtLWtleS1lbmNyeXB0aW9uLWtleS0wMTIzNDU=", "c3RyZWFtLWtleS1lbmNyeXB0aW9uLWtleS0wMTIzNDU"},
+	"STREAM_KEY_DECRYPTION_KEYS": {"old:b2xkLXN0cmVhbS1rZXktZW5jcnlwdGlvbi1rZXktMDE=", "b2xkLXN0cmVhbS1rZXktZW5jcnlwdGlvbi1rZXktMDE"},
 }
 
 // Every variable the table marks secret is redacted by Print; a new secret
@@ -273,6 +275,9 @@ func TestPrintRedactsEverySecretOfTheTable(t *testing.T) {
 		vars := map[string]string{v.Name: s.value}
 		if v.Name == "AWS_SECRET_ACCESS_KEY" {
 			vars["AWS_ACCESS_KEY_ID"] = "AKIAEXAMPLE"
+		}
+		if v.Name == "STREAM_KEY_DECRYPTION_KEYS" {
+			vars["STREAM_KEY_ENCRYPTION_KEY"] = secretValues["STREAM_KEY_ENCRYPTION_KEY"].value
 		}
 		got := printed(t, vars)
 		if strings.Contains(got, s.hidden) {
@@ -332,8 +337,8 @@ func TestBadValuesKeepTheDefault(t *testing.T) {
 	for _, v := range config.Vars() {
 		_, numErr := strconv.ParseFloat(v.Default, 64)
 		_, durErr := time.ParseDuration(strings.TrimSuffix(v.Default, "d") + "h")
-		if numErr != nil && durErr != nil {
-			continue // not a number or a duration
+		if numErr != nil && durErr != nil || v.Name == "STREAM_KEY_ENCRYPTION_KEY_ID" {
+			continue // not a number or a duration (a key id's default, 1, is a name)
 		}
 		c, err := config.Load(env(map[string]string{v.Name: "not-a-value"}))
 		var ve *config.VarError
@@ -389,6 +394,47 @@ func TestTrustedProxies(t *testing.T) {
 		var ve *config.VarError
 		if !errors.As(err, &ve) || ve.Name != "TRUSTED_PROXIES" || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
 			t.Errorf("TRUSTED_PROXIES=192.0.2.1,%s: error %v, want one naming TRUSTED_PROXIES", bad, err)
+		}
+	}
+}
+
+func TestKeyStoreKeys(t *testing.T) {
+	t.Parallel()
+	const (
+		current = "c3RyZWFtLWtleS1lbmNyeXB0aW9uLWtleS0wMTIzNDU="
+		old     = "b2xkLXN0cmVhbS1rZXktZW5jcnlwdGlvbi1rZXktMDE" // URL-safe alphabet, no padding
+	)
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := c.MasterKeys(); ok || err != nil || c.StreamKeyVerifyInterval != time.Hour || c.StreamKeyEncryptionKeyID != "1" {
+		t.Errorf("defaults: MasterKeys() = %v, %v, verify interval %v, key id %q; want no key store, 1h, 1", ok, err, c.StreamKeyVerifyInterval, c.StreamKeyEncryptionKeyID)
+	}
+	c, err = config.Load(env(map[string]string{"STREAM_KEY_ENCRYPTION_KEY": current, "STREAM_KEY_ENCRYPTION_KEY_ID": "2026-12",
+		"STREAM_KEY_DECRYPTION_KEYS": "2026-06:" + old + ", 2025-12:" + current, "STREAM_KEY_VERIFY_INTERVAL": "0"}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	cur, retiring, ok, err := c.MasterKeys()
+	if err != nil || !ok || cur.ID != "2026-12" || len(retiring) != 2 || retiring[0].ID != "2026-06" || c.StreamKeyVerifyInterval != 0 {
+		t.Fatalf("MasterKeys() = %v, %v, %v, %v; verify interval %v; want 2026-12 and two retiring, 0", cur, retiring, ok, err, c.StreamKeyVerifyInterval)
+	}
+	for _, tt := range []struct{ name, key, id, retiring, want string }{
+		{"short key", "c2hvcnQ=", "", "", "STREAM_KEY_ENCRYPTION_KEY"},
+		{"bad id", current, "no spaces", "", "STREAM_KEY_ENCRYPTION_KEY_ID"},
+		{"retiring without a key", "", "", "old:" + old, "STREAM_KEY_DECRYPTION_KEYS"},
+		{"retiring without an id", current, "", old, "STREAM_KEY_DECRYPTION_KEYS"},
+		{"two keys named alike", current, "", "1:" + old, "STREAM_KEY_DECRYPTION_KEYS"},
+	} {
+		_, err := config.Load(env(map[string]string{"STREAM_KEY_ENCRYPTION_KEY": tt.key, "STREAM_KEY_ENCRYPTION_KEY_ID": tt.id,
+			"STREAM_KEY_DECRYPTION_KEYS": tt.retiring}))
+		var ve *config.VarError
+		if !errors.As(err, &ve) || ve.Name != tt.want {
+			t.Errorf("%s: Load() = %v, want an error naming %s", tt.name, err, tt.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), old) || strings.Contains(err.Error(), strings.TrimRight(current, "="))) {
+			t.Errorf("%s: the error quotes a master key", tt.name)
 		}
 	}
 }

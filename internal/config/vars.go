@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/keyvault"
 	"github.com/ivs-ingest/ivs-ingest/internal/logging"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
@@ -281,8 +282,9 @@ var table = []Var{
 	},
 	{
 		Name: "STREAM_KEY_CACHE_TTL", Group: GroupKeys, Default: "5m",
-		Doc: "how long a key read from IVS is reused without asking IVS again; `0` disables the cache. " +
-			"It bounds how long a key deleted out of band (in the console) may still be handed out",
+		Doc: "how long a key read from IVS is reused from the process's memory without asking IVS again; `0` disables the cache. " +
+			"Without a key store it bounds how long a key deleted out of band (in the console) may still be handed out; " +
+			"with one, `STREAM_KEY_VERIFY_INTERVAL` does",
 		load: func(l *loader, c *Config) { c.StreamKeyCacheTTL = l.duration() },
 		show: func(c Config) string { return c.StreamKeyCacheTTL.String() },
 	},
@@ -292,6 +294,59 @@ var table = []Var{
 			"See [Key expiry](api.md#key-expiry)",
 		load: func(l *loader, c *Config) { c.StreamKeyMaxAge = l.duration() },
 		show: func(c Config) string { return c.StreamKeyMaxAge.String() },
+	},
+	{
+		Name: "STREAM_KEY_ENCRYPTION_KEY_ID", Group: GroupKeys, Default: "1",
+		Doc: "the id of `STREAM_KEY_ENCRYPTION_KEY`, written into every value it seals: 1 to 32 of `A-Z a-z 0-9 . _ -`",
+		load: func(l *loader, c *Config) {
+			c.StreamKeyEncryptionKeyID = l.value()
+			if _, err := keyvault.NewKey(c.StreamKeyEncryptionKeyID); err != nil {
+				l.fail(fmt.Sprintf("%q is not 1 to 32 characters of A-Z a-z 0-9 . _ -", c.StreamKeyEncryptionKeyID))
+				c.StreamKeyEncryptionKeyID = l.v.Default
+			}
+		},
+		show: func(c Config) string { return c.StreamKeyEncryptionKeyID },
+	},
+	{
+		Name: "STREAM_KEY_ENCRYPTION_KEY", Group: GroupKeys, Secret: true,
+		Doc: "the master key of the [key store](key-store.md), which keeps every key sealed in the database so that any " +
+			"replica, after any restart, answers a stored key with no IVS call: 32 bytes in base64 (`openssl rand -base64 32`). " +
+			"Unset: keys live in each process's memory only",
+		load: func(l *loader, c *Config) {
+			c.StreamKeyEncryptionKey = secret.New(l.value())
+			if !c.StreamKeyEncryptionKey.IsZero() {
+				if _, err := keyvault.ParseKey(c.StreamKeyEncryptionKeyID, c.StreamKeyEncryptionKey.Reveal()); err != nil {
+					l.fail("is not 32 bytes in base64 (standard or URL-safe alphabet, padding optional)")
+				}
+			}
+		},
+		show: func(c Config) string { return c.StreamKeyEncryptionKey.String() },
+	},
+	{
+		Name: "STREAM_KEY_DECRYPTION_KEYS", Group: GroupKeys, Secret: true,
+		Doc: "master keys being retired, as `id:key,id:key`: what they sealed still opens, and is sealed again under " +
+			"`STREAM_KEY_ENCRYPTION_KEY` when next read (or by `ivs-ingest keys reencrypt`)",
+		load: func(l *loader, c *Config) {
+			c.StreamKeyDecryptionKeys = secret.New(l.value())
+			if c.StreamKeyDecryptionKeys.IsZero() {
+				return
+			}
+			if c.StreamKeyEncryptionKey.IsZero() {
+				l.fail("is set without STREAM_KEY_ENCRYPTION_KEY")
+				return
+			}
+			if _, _, _, err := c.MasterKeys(); err != nil {
+				l.fail(err.Error())
+			}
+		},
+		show: func(c Config) string { return c.StreamKeyDecryptionKeys.String() },
+	},
+	{
+		Name: "STREAM_KEY_VERIFY_INTERVAL", Group: GroupKeys, Default: "1h",
+		Doc: "with a key store, how old a stored key's last check against IVS may be before a request that touches it " +
+			"starts another, in the background; a key deleted out of band is noticed within it. `0`: never",
+		load: func(l *loader, c *Config) { c.StreamKeyVerifyInterval = l.duration() },
+		show: func(c Config) string { return c.StreamKeyVerifyInterval.String() },
 	},
 	{
 		Name: "RATE_LIMIT_REQUESTS_PER_MINUTE", Group: GroupLimits, Default: "120",

@@ -83,7 +83,7 @@ func (s *Service) Provision(ctx context.Context, showIDs []string, opts BatchOpt
 			res.add(show.ID, "", ErrNoChannel)
 			return
 		}
-		d, err := s.resolve(ctx, show, Batch)
+		d, err := s.resolve(ctx, show, Batch, stored{})
 		switch {
 		case err != nil:
 			res.add(show.ID, "", err)

@@ -9,7 +9,8 @@ import (
 // creating the key on first use. The checks run in the order of the error
 // rows (see mayGetKey), so the first failing one decides the answer.
 //
-// A show whose key is known costs one store round trip and no IVS call.
+// A show whose key is cached, or stored with its channel, costs one store
+// round trip and no IVS call.
 func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, error) {
 	if err := mayUseKeys(req.Caller, s.requireMFA); err != nil {
 		return Details{}, err
@@ -26,12 +27,22 @@ func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, erro
 	if endpoint := NormalizeEndpoint(show.IngestEndpoint); endpoint != "" {
 		if v, srt, ok := s.keys.get(show.StreamKeyARN, show.ChannelARN, s.now()); ok {
 			s.metrics.KeyCacheLookup(true)
+			s.verifyLater(show)
 			key := StreamKey{ARN: show.StreamKeyARN, ChannelARN: show.ChannelARN, Value: v}
 			return details(show, Channel{IngestEndpoint: endpoint, SRT: srt}, key, ActionGet), nil
 		}
 	}
 	s.metrics.KeyCacheLookup(false)
-	d, err := s.resolve(ctx, show, Interactive)
+	// The store's copy, read by the authorization query: no IVS call when
+	// both the key and its channel are stored.
+	st := s.openStored(ctx, show)
+	if st.hasKey && st.hasChannel {
+		s.reseal(ctx, show, st)
+		s.keys.put(st.key, st.channel.SRT, s.now())
+		s.verifyLater(show)
+		return details(show, st.channel, st.key, ActionGet), nil
+	}
+	d, err := s.resolve(ctx, show, Interactive, st)
 	if err != nil {
 		return Details{}, err
 	}

@@ -132,6 +132,43 @@ type Show struct {
 	// ChannelShared is true when a show of another seller names the same
 	// channel.
 	ChannelShared bool
+	// SealedKey is StreamKeyARN's value as the store keeps it, sealed by
+	// the Vault and bound to the key's and the channel's ARNs; nil when it
+	// is not stored.
+	SealedKey []byte
+	// KeyVerifiedAt is when IVS last confirmed StreamKeyARN exists (set
+	// when its value is stored); zero when its value is not stored.
+	KeyVerifiedAt time.Time
+	// StoredChannel is what the store keeps of ChannelARN; nil when it
+	// keeps nothing.
+	StoredChannel *StoredChannel
+}
+
+// StoredKey is a stream key's value as the store keeps it.
+type StoredKey struct {
+	KeyARN     string
+	ChannelARN string
+	// Sealed is the value sealed by the Vault, bound to KeyARN and
+	// ChannelARN.
+	Sealed []byte
+	// SealedBy is the id of the master key that sealed it.
+	SealedBy string
+	// VerifiedAt is when IVS last confirmed the key exists.
+	VerifiedAt time.Time
+}
+
+// StoredChannel is what the store keeps of an IVS channel, so that its key
+// can be handed out, or created, without GetChannel.
+type StoredChannel struct {
+	ARN            string
+	IngestEndpoint string
+	SRTEndpoint    string
+	// SealedSRTPassphrase is the SRT passphrase sealed by the Vault, bound
+	// to ARN; nil when the channel has none.
+	SealedSRTPassphrase []byte
+	// SealedBy is the id of the master key that sealed the passphrase; ""
+	// when there is none.
+	SealedBy string
 }
 
 // Channel is an IVS channel.

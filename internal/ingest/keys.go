@@ -6,11 +6,11 @@ import (
 	"fmt"
 )
 
-// resolve reads or creates the show's key through IVS. Concurrent requests
-// for the same show share one resolution; the result does not depend on who
-// asked, since every asker was authorized before (and each is authorized
-// again before it answers).
-func (s *Service) resolve(ctx context.Context, show Show, p Priority) (Details, error) {
+// resolve reads or creates the show's key through IVS, asking only what st,
+// the store's copy, lacks. Concurrent requests for the same show share one
+// resolution; the result does not depend on who asked, since every asker
+// was authorized before (and each is authorized again before it answers).
+func (s *Service) resolve(ctx context.Context, show Show, p Priority, st stored) (Details, error) {
 	// The recorded key is part of the flight: a request that already saw a
 	// rotated (or revoked) key must not share a flight that started from
 	// the old one. So is the priority: it decides who pays for the calls
@@ -19,46 +19,66 @@ func (s *Service) resolve(ctx context.Context, show Show, p Priority) (Details, 
 	// (whoever started it would decide for both).
 	key := fmt.Sprintf("resolve|%d|%s|%s|%s", p, show.ID, show.ChannelARN, show.StreamKeyARN)
 	return flight(s, ctx, key, func(fctx context.Context) (Details, error) {
-		return s.resolveOnce(fctx, show, p)
+		return s.resolveOnce(fctx, show, p, st)
 	})
 }
 
-func (s *Service) resolveOnce(ctx context.Context, show Show, p Priority) (Details, error) {
-	// GetChannel, then GetStreamKey of the recorded key, or ListStreamKeys
-	// and the creation (or the adoption of a key found) under the lock.
-	n := 3
-	if show.StreamKeyARN != "" {
-		n = 2
+func (s *Service) resolveOnce(ctx context.Context, show Show, p Priority, st stored) (Details, error) {
+	// GetChannel unless the channel is stored; then GetStreamKey of the
+	// recorded key unless its value is stored, or the creation under the
+	// lock: ListStreamKeys and CreateStreamKey after a GetChannel, or
+	// CreateStreamKey alone (adopting on the quota error) without one.
+	n := 0
+	if !st.hasChannel {
+		n++
+	}
+	switch {
+	case show.StreamKeyARN != "" && st.hasKey:
+	case show.StreamKeyARN != "":
+		n++
+	case st.hasChannel:
+		n++
+	default:
+		n += 2
 	}
 	calls, err := s.reserve(ctx, show, n, p)
 	if err != nil {
 		return Details{}, err
 	}
 	defer s.release(ctx, calls)
-	// GetChannel first, outside the lock: it waits for the reservation's
-	// first slot, proves the channel exists and refreshes the ingest
-	// endpoint, which may have changed since it was stored.
-	channel, err := calls.GetChannel(ctx, show.ChannelARN)
-	if err != nil {
-		return Details{}, ivsFailure(ErrChannelUnavailable, "get channel", err)
+	channel := st.channel
+	if !st.hasChannel {
+		// GetChannel first, outside the lock: it waits for the
+		// reservation's first slot, proves the channel exists and
+		// refreshes the ingest endpoint, which may have changed since it
+		// was stored.
+		if channel, err = calls.GetChannel(ctx, show.ChannelARN); err != nil {
+			return Details{}, ivsFailure(ErrChannelUnavailable, "get channel", err)
+		}
+	} else if err := calls.Ready(ctx); err != nil {
+		return Details{}, lockFailure(err)
 	}
 	if show.StreamKeyARN != "" {
-		key, ok, err := s.readKey(ctx, calls, show.StreamKeyARN, show.ChannelARN)
-		if err != nil {
-			return Details{}, err
+		key, ok := st.key, st.hasKey
+		if !ok {
+			if key, ok, err = s.readKey(ctx, calls, show.StreamKeyARN, show.ChannelARN); err != nil {
+				return Details{}, err
+			}
 		}
 		if ok {
-			if show.IngestEndpoint != channel.IngestEndpoint {
-				if err := s.store.SetIngestEndpoint(ctx, show.ID, channel.IngestEndpoint); err != nil {
-					return Details{}, fmt.Errorf("record ingest endpoint: %w", err)
-				}
+			if err := s.keepRead(ctx, show, key, !st.hasKey, channel, !st.hasChannel); err != nil {
+				return Details{}, err
 			}
 			return s.handOut(ctx, show, channel, key, ActionGet), nil
 		}
-		// The recorded key is gone: ListStreamKeys and a creation follow,
-		// reserved before the lock.
+		// The recorded key is gone: the creation follows, reserved
+		// before the lock.
 		s.release(ctx, calls)
-		if calls, err = s.reserve(ctx, show, 2, p); err != nil {
+		n := 1
+		if !st.hasChannel {
+			n = 2
+		}
+		if calls, err = s.reserve(ctx, show, n, p); err != nil {
 			return Details{}, err
 		}
 		defer s.release(ctx, calls)
@@ -68,18 +88,40 @@ func (s *Service) resolveOnce(ctx context.Context, show Show, p Priority) (Detai
 	}
 	// Only a seller's own request counts its creation against the seller's
 	// hourly limit: the service's renewals and operators' commands do not.
-	key, action, err := s.keyUnderLock(ctx, calls, show, channel.IngestEndpoint, p != Interactive)
+	key, action, err := s.keyUnderLock(ctx, calls, show, channel, !st.hasChannel, p != Interactive)
 	if err != nil {
 		return Details{}, lockFailure(err)
 	}
 	return s.handOut(ctx, show, channel, key, action), nil
 }
 
+// keepRead stores, before the answer that carries it leaves, what a
+// resolution read from IVS for a show whose key is recorded: the key's value
+// when it was read, the channel (and the show's ingest endpoint) when it
+// was.
+func (s *Service) keepRead(ctx context.Context, show Show, key StreamKey, keyRead bool, ch Channel, chRead bool) error {
+	if chRead && show.IngestEndpoint != ch.IngestEndpoint {
+		if err := s.store.SetIngestEndpoint(ctx, show.ID, ch.IngestEndpoint); err != nil {
+			return fmt.Errorf("record ingest endpoint: %w", err)
+		}
+	}
+	var k *StreamKey
+	var c *Channel
+	if keyRead {
+		k = &key
+	}
+	if chRead {
+		c = &ch
+	}
+	return s.keep(ctx, s.store, k, c)
+}
+
 // keyUnderLock finds the show's key, or creates it (exempt from the seller's
 // hourly limit when exempt), under its channel's lock, and records it with
-// the channel's ingest endpoint. action is ActionCreate when it created the
-// key, ActionGet otherwise.
-func (s *Service) keyUnderLock(ctx context.Context, calls Calls, show Show, endpoint string, exempt bool) (key StreamKey, action Action, err error) {
+// the channel's ingest endpoint, and stores its value (and the channel when
+// fresh, read by GetChannel just now) in the same transaction. action is
+// ActionCreate when it created the key, ActionGet otherwise.
+func (s *Service) keyUnderLock(ctx context.Context, calls Calls, show Show, channel Channel, fresh, exempt bool) (key StreamKey, action Action, err error) {
 	action = ActionGet
 	err = s.store.WithChannelLock(ctx, show.ChannelARN, func(tx ChannelTx) error {
 		calls.Hold(lockedSlotWait)
@@ -89,7 +131,9 @@ func (s *Service) keyUnderLock(ctx context.Context, calls Calls, show Show, endp
 		// Another request, maybe on another replica, may have recorded a
 		// key while this one waited for the lock.
 		k, ok, err := s.recordedByOthers(ctx, calls, tx, show)
-		if err == nil && !ok {
+		if err == nil && !ok && fresh {
+			// The channel's key made elsewhere is looked for first: the
+			// GetChannel just made says the channel exists.
 			k, ok, err = s.keyOfChannel(ctx, calls, show.ChannelARN)
 		}
 		if err == nil && !ok {
@@ -102,7 +146,14 @@ func (s *Service) keyUnderLock(ctx context.Context, calls Calls, show Show, endp
 			return err
 		}
 		key = k
-		return tx.RecordStreamKey(ctx, show.ID, k.ARN, endpoint)
+		if err := tx.RecordStreamKey(ctx, show.ID, k.ARN, channel.IngestEndpoint); err != nil {
+			return err
+		}
+		var ch *Channel
+		if fresh {
+			ch = &channel
+		}
+		return s.keep(ctx, tx, &k, ch)
 	})
 	return key, action, err
 }
@@ -194,6 +245,10 @@ func (s *Service) createOrAdopt(ctx context.Context, calls Calls, channelARN str
 			err = ivsFailure(ErrStreamKeyUnavailable, "create stream key", ErrIVSKeyQuota)
 		}
 		return k, false, err
+	}
+	if errors.Is(err, ErrIVSNotFound) {
+		// The channel is gone: the answer a GetChannel would have given.
+		return StreamKey{}, false, ivsFailure(ErrChannelUnavailable, "create stream key", err)
 	}
 	if err != nil {
 		return StreamKey{}, false, ivsFailure(ErrStreamKeyUnavailable, "create stream key", err)

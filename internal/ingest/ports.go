@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
 // CreationLimiter counts key creations (and rotations) per seller, exactly
@@ -19,6 +21,9 @@ type CreationLimiter interface {
 // Store is the persistence the domain needs.
 type Store interface {
 	Auditor
+	// SealedWriter stores sealed values outside any section: a key read
+	// from IVS, a value sealed again under the current master key.
+	SealedWriter
 	// Authorize reads the facts for q in one round trip.
 	Authorize(ctx context.Context, q AuthzQuery) (AuthzFacts, error)
 	// KeyCreationWait says how long until sellerID may create a key, with
@@ -41,6 +46,34 @@ type Store interface {
 	// replica sharing the store respects, and commits what fn recorded when
 	// it returns nil.
 	WithChannelLock(ctx context.Context, channelARN string, fn func(ChannelTx) error) error
+	// KeyVerified records that IVS confirmed keyARN exists at at (never
+	// moving the time back); nothing when its value is not stored.
+	KeyVerified(ctx context.Context, keyARN string, at time.Time) error
+	// ForgetStreamKey clears keyARN from every show that records it
+	// (compare-and-set on the ARN: a show that records another key
+	// meanwhile keeps it) and clears its stored value; it returns how many
+	// shows it cleared.
+	ForgetStreamKey(ctx context.Context, keyARN string) (int, error)
+	// StoredKeys lists the stored key values, in key ARN order after
+	// afterARN, at most limit of them.
+	StoredKeys(ctx context.Context, afterARN string, limit int) ([]StoredKey, error)
+	// StoredChannels lists the stored channels that have a sealed SRT
+	// passphrase, in ARN order after afterARN, at most limit of them.
+	StoredChannels(ctx context.Context, afterARN string, limit int) ([]StoredChannel, error)
+}
+
+// SealedWriter stores sealed values. Each write is conditional: a value
+// already stored under a master key whose id is not in known is never
+// overwritten (stored is false then). Why: during a rolling deploy two
+// replicas may hold different master keys, and each must leave the other's
+// values alone rather than fight over them.
+type SealedWriter interface {
+	// StoreKey stores k's sealed value, its master key's id and when it
+	// was verified, for k.KeyARN.
+	StoreKey(ctx context.Context, k StoredKey, known []string) (stored bool, err error)
+	// StoreChannel stores c: its ingest and SRT endpoints and its sealed
+	// SRT passphrase.
+	StoreChannel(ctx context.Context, c StoredChannel, known []string) (stored bool, err error)
 }
 
 // ChannelTx is the store as seen while holding a channel's lock: what it
@@ -60,6 +93,10 @@ type ChannelTx interface {
 	// RecordStreamKey records the show's key ARN ("" clears it) and its
 	// channel's ingest host.
 	RecordStreamKey(ctx context.Context, showID, keyARN, endpoint string) error
+	// SealedWriter stores a key's sealed value (and its channel's) with
+	// the section's changes: a key is stored in the transaction that
+	// records its ARN.
+	SealedWriter
 	// WriteAudit records e with the section's changes.
 	WriteAudit(ctx context.Context, e AuditEntry) error
 }
@@ -152,14 +189,47 @@ type Limiter interface {
 // then one more every interval.
 type RateLimits func(name string, interval time.Duration, burst int) Limiter
 
+// Vault seals the secrets the store keeps (stream key values, SRT
+// passphrases), so that the store alone reveals none. A sealed value is
+// bound to binding: it opens only with the same binding, so a value copied
+// onto another row does not open.
+type Vault interface {
+	// Seal seals value under the current master key.
+	Seal(value secret.String, binding ...string) ([]byte, error)
+	// Open opens a value Seal returned with the same binding. current is
+	// true when it was sealed under the current master key (otherwise it
+	// is sealed again on the next write). An error matches
+	// ErrSealedByUnknownKey (as an *UnknownKeyError) when the value was
+	// sealed under a master key the vault does not hold; any other error
+	// means the value does not open (tampered, or bound to another row).
+	// No error carries the value.
+	Open(sealed []byte, binding ...string) (value secret.String, current bool, err error)
+	// KeyIDs names the master key Seal seals under and every master key
+	// Open opens, that one included.
+	KeyIDs() (current string, known []string)
+}
+
 // Metrics is what the service reports about its work.
 type Metrics interface {
 	KeyCacheLookup(hit bool)
+	// StoredValueUnusable counts a stored value that could not be used:
+	// reason is UnusableUnknownKey or UnusableUnreadable.
+	StoredValueUnusable(reason string)
 }
+
+// The reasons of Metrics.StoredValueUnusable.
+const (
+	// UnusableUnknownKey: sealed under a master key this process does not
+	// hold.
+	UnusableUnknownKey = "unknown_key"
+	// UnusableUnreadable: tampered with, or bound to another row.
+	UnusableUnreadable = "unreadable"
+)
 
 type noMetrics struct{}
 
-func (noMetrics) KeyCacheLookup(bool) {}
+func (noMetrics) KeyCacheLookup(bool)        {}
+func (noMetrics) StoredValueUnusable(string) {}
 
 // Auditor is the store's audit trail.
 type Auditor interface {

@@ -130,6 +130,10 @@ func (r *rotation) run(ctx context.Context, tx ChannelTx) (err error) {
 	if err := tx.RecordStreamKey(ctx, r.show.ID, k.ARN, r.channel.IngestEndpoint); err != nil {
 		return err
 	}
+	// Stored with its record, before the new key leaves.
+	if err := r.s.keep(ctx, tx, &k, &r.channel); err != nil {
+		return err
+	}
 	done := r.audit
 	done.Action, done.Outcome, done.HTTPStatus, done.StreamKeyARN = r.action, OutcomeAllowed, 200, k.ARN
 	return tx.WriteAudit(ctx, done)

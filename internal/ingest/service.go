@@ -12,9 +12,18 @@ import (
 
 // Options tunes a Service.
 type Options struct {
-	// KeyCacheTTL is how long a key value read from IVS is reused without
-	// asking IVS again; 0 disables the cache.
+	// KeyCacheTTL is how long a key value read from IVS (or opened from
+	// the store) is reused from this process's memory; 0 disables the
+	// cache.
 	KeyCacheTTL time.Duration
+	// Vault seals the key values and SRT passphrases the store keeps, so
+	// that every replica, after any restart, serves a stored key without
+	// asking IVS. nil keeps key values in this process's memory only.
+	Vault Vault
+	// VerifyInterval is how old a stored key's last check against IVS may
+	// be before a request that touches it starts another, in the
+	// background; 0 for never. Only with a Vault.
+	VerifyInterval time.Duration
 	// ResolveTimeout bounds one read-or-create of a key, which several
 	// requests may share; 0 means 30s.
 	ResolveTimeout time.Duration
@@ -54,6 +63,11 @@ type Service struct {
 	requireMFA     bool
 	liveMu         sync.Mutex
 	liveUntil      map[string]time.Time // channel ARN -> until when it counts as live
+	vault          Vault
+	verifyInterval time.Duration
+	unknownKeys    sync.Map // master key ids already logged as unknown
+	checks         checks
+	background     sync.WaitGroup // the background checks running
 	logger         *slog.Logger
 	metrics        Metrics
 	now            func() time.Time
@@ -76,6 +90,9 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		maxAge:         opts.KeyMaxAge,
 		requireMFA:     opts.RequireMFA,
 		liveUntil:      make(map[string]time.Time),
+		vault:          opts.Vault,
+		verifyInterval: opts.VerifyInterval,
+		checks:         checks{started: make(map[string]time.Time)},
 		logger:         opts.Logger,
 		metrics:        opts.Metrics,
 		now:            opts.Now,
@@ -98,6 +115,10 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 	return s
 }
 
-// Close cancels in-flight key resolutions (detached from their requests),
-// with ErrClosed as their cause, so the store can close without waiting.
-func (s *Service) Close() { s.stop(ErrClosed) }
+// Close cancels in-flight key resolutions (detached from their requests)
+// and background checks, with ErrClosed as their cause, and waits for the
+// checks to end, so the store can close.
+func (s *Service) Close() {
+	s.stop(ErrClosed)
+	s.background.Wait()
+}

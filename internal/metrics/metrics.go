@@ -30,6 +30,7 @@ type Metrics struct {
 	ivsCalls        *prometheus.CounterVec
 	ivsDuration     *prometheus.HistogramVec
 	keyCache        *prometheus.CounterVec
+	unusable        *prometheus.CounterVec
 	jwksFetches     *prometheus.CounterVec
 	rejections      *prometheus.CounterVec
 	unaudited       prometheus.Counter
@@ -65,6 +66,12 @@ func New(version string) *Metrics {
 			Namespace: namespace, Name: "stream_key_cache_lookups_total",
 			Help: "Stream key cache lookups on the get-ivs-ingest path, by result (hit or miss).",
 		}, []string{"result"}),
+		unusable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "stored_values_unusable_total",
+			Help: "Stored stream key values and SRT passphrases that did not open, served from IVS instead, by reason: " +
+				"unknown_key (sealed under a master key this process does not hold: left as it is), " +
+				"unreadable (tampered with, or copied from another row: stored again).",
+		}, []string{"reason"}),
 		jwksFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "jwks_refreshes_total",
 			Help: "Fetches of the Supabase JWKS, by result (success or failure).",
@@ -88,10 +95,13 @@ func New(version string) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo,
-		m.requests, m.requestDuration, m.ivsCalls, m.ivsDuration, m.keyCache, m.jwksFetches, m.rejections, m.unaudited,
+		m.requests, m.requestDuration, m.ivsCalls, m.ivsDuration, m.keyCache, m.unusable, m.jwksFetches, m.rejections, m.unaudited,
 	)
 	for _, r := range []string{"hit", "miss"} {
 		m.keyCache.WithLabelValues(r)
+	}
+	for _, r := range []string{"unknown_key", "unreadable"} {
+		m.unusable.WithLabelValues(r)
 	}
 	for _, r := range []string{"success", "failure"} {
 		m.jwksFetches.WithLabelValues(r)
@@ -151,6 +161,16 @@ func (m *Metrics) KeyCacheLookup(hit bool) {
 		result = "hit"
 	}
 	m.keyCache.WithLabelValues(result).Inc()
+}
+
+// StoredValueUnusable records a stored value that did not open; reason is
+// "unknown_key" or "unreadable" (ingest.UnusableUnknownKey,
+// ingest.UnusableUnreadable).
+func (m *Metrics) StoredValueUnusable(reason string) {
+	if m == nil {
+		return
+	}
+	m.unusable.WithLabelValues(reason).Inc()
 }
 
 // JWKSFetched records a fetch of the JWKS; err is its failure, or nil.

@@ -41,7 +41,7 @@ func authzQuery(checkSessions, impersonating, uniqueSellerUser bool) string {
 FROM (VALUES (1)) AS one (x)
 ` + seller + `
 LEFT JOIN public.shows sh ON sh.id = $2::uuid
-LEFT JOIN ivs_ingest.stream_keys k ON k.key_arn = sh.ivs_stream_key_arn`
+` + showJoins
 }
 
 // Authorize implements ingest.Store.

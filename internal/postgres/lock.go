@@ -44,7 +44,7 @@ type channelTx struct {
 func (c channelTx) Show(ctx context.Context, showID string) (ingest.Show, bool, error) {
 	var show scannedShow
 	err := c.tx.QueryRow(ctx, `SELECT `+showColumns+`
-	FROM public.shows sh LEFT JOIN ivs_ingest.stream_keys k ON k.key_arn = sh.ivs_stream_key_arn
+	FROM public.shows sh `+showJoins+`
 	WHERE sh.id = $1::uuid FOR NO KEY UPDATE OF sh`, showID).Scan(show.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ingest.Show{}, false, nil

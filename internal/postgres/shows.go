@@ -10,22 +10,33 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 )
 
-// showColumns reads a show (aliased sh) as scannedShow expects it: with when its
-// key was first seen (k, joined on sh's key) and whether another seller's
-// show names the same channel, which the partial index on
-// shows (ivs_channel_arn) answers.
+// showColumns reads a show (aliased sh) as scannedShow expects it: with its
+// key's row (k, joined on sh's key: when it was first seen, its sealed value
+// and last check), its channel's row (c), and whether another seller's show
+// names the same channel, which the partial index on shows
+// (ivs_channel_arn) answers. showJoins joins k and c.
 const showColumns = `sh.id::text, sh.seller_id::text, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn, k.first_seen_at,
-	EXISTS (SELECT 1 FROM public.shows o WHERE o.ivs_channel_arn = sh.ivs_channel_arn AND o.seller_id <> sh.seller_id)`
+	EXISTS (SELECT 1 FROM public.shows o WHERE o.ivs_channel_arn = sh.ivs_channel_arn AND o.seller_id <> sh.seller_id),
+	k.sealed_value, k.verified_at, c.ingest_endpoint, c.srt_endpoint, c.sealed_srt_passphrase, c.sealed_key_id`
+
+// showJoins joins a show's key (k) and channel (c) rows for showColumns.
+const showJoins = `LEFT JOIN ivs_ingest.stream_keys k ON k.key_arn = sh.ivs_stream_key_arn
+LEFT JOIN ivs_ingest.channels c ON c.channel_arn = sh.ivs_channel_arn`
 
 // scannedShow receives showColumns.
 type scannedShow struct {
 	id, seller, channelARN, endpoint, keyARN *string
 	firstSeen                                *time.Time
 	shared                                   bool
+	sealedKey                                []byte
+	verifiedAt                               *time.Time
+	chEndpoint, chSRT, chKeyID               *string
+	chPassphrase                             []byte
 }
 
 func (s *scannedShow) dest() []any {
-	return []any{&s.id, &s.seller, &s.channelARN, &s.endpoint, &s.keyARN, &s.firstSeen, &s.shared}
+	return []any{&s.id, &s.seller, &s.channelARN, &s.endpoint, &s.keyARN, &s.firstSeen, &s.shared,
+		&s.sealedKey, &s.verifiedAt, &s.chEndpoint, &s.chSRT, &s.chPassphrase, &s.chKeyID}
 }
 
 // show returns the scanned show; nil when there was none.
@@ -40,9 +51,17 @@ func (s *scannedShow) show() *ingest.Show {
 		IngestEndpoint: deref(s.endpoint),
 		StreamKeyARN:   deref(s.keyARN),
 		ChannelShared:  s.shared,
+		SealedKey:      s.sealedKey,
 	}
 	if s.firstSeen != nil {
 		sh.KeyFirstSeen = *s.firstSeen
+	}
+	if s.verifiedAt != nil && s.sealedKey != nil {
+		sh.KeyVerifiedAt = *s.verifiedAt
+	}
+	if s.chEndpoint != nil {
+		sh.StoredChannel = &ingest.StoredChannel{ARN: sh.ChannelARN, IngestEndpoint: *s.chEndpoint, SRTEndpoint: deref(s.chSRT),
+			SealedSRTPassphrase: s.chPassphrase, SealedBy: deref(s.chKeyID)}
 	}
 	return sh
 }

@@ -20,7 +20,7 @@ const authzSQL = `SELECT
 FROM (SELECT 1) AS one
 LEFT JOIN sellers se ON (?2 IS NOT NULL AND se.id = ?2) OR (?2 IS NULL AND se.user_id = ?1)
 LEFT JOIN shows sh ON sh.id = ?3
-LEFT JOIN stream_keys k ON k.key_arn = sh.ivs_stream_key_arn`
+` + showJoins
 
 // Authorize implements ingest.Store. SQLite has no auth.sessions to consult,
 // so SessionActive is always true: as with a PostgreSQL database without

@@ -73,7 +73,7 @@ func (c *channelTx) begin(ctx context.Context) (*sql.Tx, error) {
 func (c *channelTx) Show(ctx context.Context, showID string) (ingest.Show, bool, error) {
 	var show scannedShow
 	err := c.reader().QueryRowContext(ctx, `SELECT `+showColumns+`
-	FROM shows sh LEFT JOIN stream_keys k ON k.key_arn = sh.ivs_stream_key_arn WHERE sh.id = ?1`,
+	FROM shows sh `+showJoins+` WHERE sh.id = ?1`,
 		strings.ToLower(showID)).Scan(show.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ingest.Show{}, false, nil

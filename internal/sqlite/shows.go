@@ -9,20 +9,30 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 )
 
-// showColumns reads a show (aliased sh, with k its stream_keys row) as
-// scannedShow expects it, with whether another seller's show names the same
-// channel.
+// showColumns reads a show (aliased sh, with k its stream_keys row and c its
+// channels row, as showJoins joins them) as scannedShow expects it, with
+// whether another seller's show names the same channel.
 const showColumns = `sh.id, sh.seller_id, sh.ivs_channel_arn, sh.ivs_ingest_endpoint, sh.ivs_stream_key_arn, k.first_seen_at,
-	EXISTS (SELECT 1 FROM shows o WHERE o.ivs_channel_arn = sh.ivs_channel_arn AND o.seller_id <> sh.seller_id)`
+	EXISTS (SELECT 1 FROM shows o WHERE o.ivs_channel_arn = sh.ivs_channel_arn AND o.seller_id <> sh.seller_id),
+	k.sealed_value, k.verified_at, c.ingest_endpoint, c.srt_endpoint, c.sealed_srt_passphrase, c.sealed_key_id`
+
+// showJoins joins a show's key (k) and channel (c) rows for showColumns.
+const showJoins = `LEFT JOIN stream_keys k ON k.key_arn = sh.ivs_stream_key_arn
+LEFT JOIN channels c ON c.channel_arn = sh.ivs_channel_arn`
 
 // scannedShow receives showColumns.
 type scannedShow struct {
 	id, seller, channelARN, endpoint, keyARN, firstSeen *string
 	shared                                              bool
+	sealedKey                                           []byte
+	verifiedAt                                          *string
+	chEndpoint, chSRT, chKeyID                          *string
+	chPassphrase                                        []byte
 }
 
 func (s *scannedShow) dest() []any {
-	return []any{&s.id, &s.seller, &s.channelARN, &s.endpoint, &s.keyARN, &s.firstSeen, &s.shared}
+	return []any{&s.id, &s.seller, &s.channelARN, &s.endpoint, &s.keyARN, &s.firstSeen, &s.shared,
+		&s.sealedKey, &s.verifiedAt, &s.chEndpoint, &s.chSRT, &s.chPassphrase, &s.chKeyID}
 }
 
 // show returns the scanned show; nil when there was none.
@@ -37,6 +47,7 @@ func (s *scannedShow) show() (*ingest.Show, error) {
 		IngestEndpoint: deref(s.endpoint),
 		StreamKeyARN:   deref(s.keyARN),
 		ChannelShared:  s.shared,
+		SealedKey:      s.sealedKey,
 	}
 	if s.firstSeen != nil {
 		t, err := time.Parse(timeLayout, *s.firstSeen)
@@ -44,6 +55,17 @@ func (s *scannedShow) show() (*ingest.Show, error) {
 			return nil, fmt.Errorf("first_seen_at %q: %w", *s.firstSeen, err)
 		}
 		sh.KeyFirstSeen = t
+	}
+	if s.verifiedAt != nil && s.sealedKey != nil {
+		t, err := time.Parse(timeLayout, *s.verifiedAt)
+		if err != nil {
+			return nil, fmt.Errorf("verified_at %q: %w", *s.verifiedAt, err)
+		}
+		sh.KeyVerifiedAt = t
+	}
+	if s.chEndpoint != nil {
+		sh.StoredChannel = &ingest.StoredChannel{ARN: sh.ChannelARN, IngestEndpoint: *s.chEndpoint, SRTEndpoint: deref(s.chSRT),
+			SealedSRTPassphrase: s.chPassphrase, SealedBy: deref(s.chKeyID)}
 	}
 	return sh, nil
 }

@@ -6,7 +6,8 @@
 //
 // One file per contract area: authorize.go (the authorization facts and
 // seeding), channel.go (a channel's section, its lock and what it records),
-// creation.go (exactly-once creation and the creation limit) and audit.go.
+// creation.go (exactly-once creation and the creation limit), audit.go and
+// sealed.go (the key store).
 package storetest
 
 import (
@@ -63,6 +64,7 @@ func Run(t *testing.T, open Opener) {
 		{"KeyCreationLimit", testKeyCreationLimit},
 		{"ChannelSection", testChannelSection},
 		{"KeyAges", testKeyAges},
+		{"Sealed", testSealed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

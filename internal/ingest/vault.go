@@ -1,0 +1,297 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// vault.go holds the key store's rules: what is sealed and stored, when, and
+// what a stored value that does not open means. The lookup goes: the
+// process's cache, then the sealed value the authorization query returned
+// (opened here), then IVS.
+
+// ErrSealedByUnknownKey matches every *UnknownKeyError.
+var ErrSealedByUnknownKey = errors.New("sealed under a master key this process does not hold")
+
+// UnknownKeyError says a stored value was sealed under a master key this
+// process does not hold: another replica may (a rolling deploy), so the
+// value is served from IVS and never overwritten.
+type UnknownKeyError struct {
+	// KeyID is the id of the master key that sealed it.
+	KeyID string
+}
+
+func (e *UnknownKeyError) Error() string {
+	return fmt.Sprintf("%s (master key id %q)", ErrSealedByUnknownKey, e.KeyID)
+}
+
+// Is makes errors.Is(err, ErrSealedByUnknownKey) hold.
+func (e *UnknownKeyError) Is(target error) bool { return target == ErrSealedByUnknownKey }
+
+// stored is what the store's copy of a show gave, opened: what need not be
+// asked of IVS.
+type stored struct {
+	key        StreamKey // valid when hasKey
+	hasKey     bool
+	keyCurrent bool    // sealed under the current master key
+	channel    Channel // valid when hasChannel
+	hasChannel bool
+	chCurrent  bool
+}
+
+// openStored opens what the store keeps of show: its key's value and its
+// channel. A value that does not open counts as not stored (logged and
+// counted here, never an error): it is read from IVS and stored again.
+func (s *Service) openStored(ctx context.Context, show Show) stored {
+	var st stored
+	if s.vault == nil {
+		return st
+	}
+	if show.StreamKeyARN != "" && show.SealedKey != nil {
+		v, current, err := s.vault.Open(show.SealedKey, show.StreamKeyARN, show.ChannelARN)
+		if err != nil {
+			s.unusable(ctx, "stream key", show.ID, err)
+		} else {
+			st.key = StreamKey{ARN: show.StreamKeyARN, ChannelARN: show.ChannelARN, Value: v}
+			st.hasKey, st.keyCurrent = true, current
+		}
+	}
+	if c := show.StoredChannel; c != nil && c.ARN == show.ChannelARN && c.IngestEndpoint != "" {
+		st.channel = Channel{ARN: c.ARN, IngestEndpoint: c.IngestEndpoint}
+		st.hasChannel, st.chCurrent = true, true
+		if c.SealedSRTPassphrase != nil {
+			v, current, err := s.vault.Open(c.SealedSRTPassphrase, c.ARN)
+			if err != nil {
+				s.unusable(ctx, "SRT passphrase", show.ID, err)
+				st.channel, st.hasChannel = Channel{}, false
+			} else {
+				st.channel.SRT = SRT{Endpoint: c.SRTEndpoint, Passphrase: v}
+				st.chCurrent = current
+			}
+		}
+	}
+	return st
+}
+
+// unusable logs and counts a stored value that did not open. One sealed
+// under an unknown master key is logged once per key id (many rows may be),
+// never with its value; the others name the show and the reason.
+func (s *Service) unusable(ctx context.Context, what, showID string, err error) {
+	var unknown *UnknownKeyError
+	if errors.As(err, &unknown) {
+		s.metrics.StoredValueUnusable(UnusableUnknownKey)
+		if _, seen := s.unknownKeys.LoadOrStore(unknown.KeyID, true); !seen {
+			s.logger.WarnContext(ctx, "stored values are sealed under a master key this process does not hold: "+
+				"they are served from IVS and left as they are (add the key to STREAM_KEY_DECRYPTION_KEYS)",
+				"master_key_id", unknown.KeyID, "show_id", showID, "value", what)
+		}
+		return
+	}
+	s.metrics.StoredValueUnusable(UnusableUnreadable)
+	s.logger.WarnContext(ctx, "stored value does not open: reading it from IVS and storing it again",
+		"show_id", showID, "value", what, "reason", err.Error())
+}
+
+// sealKey seals key's value for the store, as verified now.
+func (s *Service) sealKey(key StreamKey) (StoredKey, error) {
+	sealed, err := s.vault.Seal(key.Value, key.ARN, key.ChannelARN)
+	if err != nil {
+		return StoredKey{}, fmt.Errorf("seal stream key: %w", err)
+	}
+	current, _ := s.vault.KeyIDs()
+	return StoredKey{KeyARN: key.ARN, ChannelARN: key.ChannelARN, Sealed: sealed, SealedBy: current, VerifiedAt: s.now()}, nil
+}
+
+// sealChannel seals ch's SRT passphrase for the store.
+func (s *Service) sealChannel(ch Channel) (StoredChannel, error) {
+	c := StoredChannel{ARN: ch.ARN, IngestEndpoint: ch.IngestEndpoint, SRTEndpoint: ch.SRT.Endpoint}
+	if !ch.SRT.Passphrase.IsZero() {
+		sealed, err := s.vault.Seal(ch.SRT.Passphrase, ch.ARN)
+		if err != nil {
+			return StoredChannel{}, fmt.Errorf("seal SRT passphrase: %w", err)
+		}
+		c.SealedSRTPassphrase = sealed
+		c.SealedBy, _ = s.vault.KeyIDs()
+	}
+	return c, nil
+}
+
+// keep stores key's value and, when ch is not nil, the channel, through w:
+// the store, or the section that records the key. Without a vault it
+// stores nothing.
+func (s *Service) keep(ctx context.Context, w SealedWriter, key *StreamKey, ch *Channel) error {
+	if s.vault == nil {
+		return nil
+	}
+	_, known := s.vault.KeyIDs()
+	if key != nil {
+		k, err := s.sealKey(*key)
+		if err != nil {
+			return err
+		}
+		if _, err := w.StoreKey(ctx, k, known); err != nil {
+			return fmt.Errorf("store stream key: %w", err)
+		}
+	}
+	if ch != nil && ch.IngestEndpoint != "" {
+		c, err := s.sealChannel(*ch)
+		if err != nil {
+			return err
+		}
+		if _, err := w.StoreChannel(ctx, c, known); err != nil {
+			return fmt.Errorf("store channel: %w", err)
+		}
+	}
+	return nil
+}
+
+// reseal seals again, under the current master key, the values st opened
+// under an older one. The write is conditional like every other, and a
+// failure only leaves the value under the older key, so it is logged.
+func (s *Service) reseal(ctx context.Context, show Show, st stored) {
+	var key *StreamKey
+	var ch *Channel
+	if st.hasKey && !st.keyCurrent {
+		k := st.key
+		key = &k
+	}
+	if st.hasChannel && !st.chCurrent {
+		c := st.channel
+		ch = &c
+	}
+	if key == nil && ch == nil {
+		return
+	}
+	if key != nil && !show.KeyVerifiedAt.IsZero() {
+		// Sealing again is no check against IVS: the time stays.
+		if err := s.resealKey(ctx, *key, show.KeyVerifiedAt); err != nil {
+			s.logger.WarnContext(ctx, "stream key not sealed again under the current master key", "show_id", show.ID, "error", err.Error())
+		}
+		key = nil
+	}
+	if err := s.keep(ctx, s.store, key, ch); err != nil {
+		s.logger.WarnContext(ctx, "stored values not sealed again under the current master key", "show_id", show.ID, "error", err.Error())
+	}
+}
+
+// resealKey stores key's value sealed under the current master key, keeping
+// when it was last verified; stored is false when the store kept another
+// value (sealed under a key this process does not hold).
+func (s *Service) resealKey(ctx context.Context, key StreamKey, verifiedAt time.Time) error {
+	k, err := s.sealKey(key)
+	if err != nil {
+		return err
+	}
+	k.VerifiedAt = verifiedAt
+	_, known := s.vault.KeyIDs()
+	_, err = s.store.StoreKey(ctx, k, known)
+	return err
+}
+
+// ReencryptResult counts what Reencrypt did with the stored values.
+type ReencryptResult struct {
+	// Resealed were sealed under an older master key, and now are under
+	// the current one.
+	Resealed int
+	// Current were already sealed under the current master key.
+	Current int
+	// Unknown are sealed under a master key this process does not hold:
+	// left as they are.
+	Unknown int
+	// Unreadable do not open (tampered, or bound to another row): left;
+	// each is read from IVS and stored again when next requested.
+	Unreadable int
+}
+
+// reencryptPage is how many stored values Reencrypt reads at a time.
+const reencryptPage = 500
+
+// ErrNoVault is Reencrypt's error when no key store is configured.
+var ErrNoVault = errors.New("no key store: set STREAM_KEY_ENCRYPTION_KEY")
+
+// Reencrypt seals every stored value under the current master key: the
+// step of a master key's rotation after every replica has it. Values under a
+// master key this process does not hold are left, and counted.
+func (s *Service) Reencrypt(ctx context.Context) (ReencryptResult, error) {
+	var res ReencryptResult
+	if s.vault == nil {
+		return res, ErrNoVault
+	}
+	current, known := s.vault.KeyIDs()
+	count := func(err error, isCurrent bool) bool {
+		switch {
+		case errors.Is(err, ErrSealedByUnknownKey):
+			res.Unknown++
+		case err != nil:
+			res.Unreadable++
+		case isCurrent:
+			res.Current++
+		default:
+			return true
+		}
+		return false
+	}
+	for after := ""; ; {
+		keys, err := s.store.StoredKeys(ctx, after, reencryptPage)
+		if err != nil {
+			return res, fmt.Errorf("list stored keys: %w", err)
+		}
+		for _, k := range keys {
+			v, isCurrent, err := s.vault.Open(k.Sealed, k.KeyARN, k.ChannelARN)
+			if !count(err, isCurrent) {
+				continue
+			}
+			sealed, err := s.vault.Seal(v, k.KeyARN, k.ChannelARN)
+			if err != nil {
+				return res, fmt.Errorf("seal stream key: %w", err)
+			}
+			k.Sealed, k.SealedBy = sealed, current
+			ok, err := s.store.StoreKey(ctx, k, known)
+			if err != nil {
+				return res, fmt.Errorf("store stream key: %w", err)
+			}
+			if ok {
+				res.Resealed++
+			} else {
+				res.Unknown++ // another process stored it meanwhile, under a key this one lacks
+			}
+		}
+		if len(keys) < reencryptPage {
+			break
+		}
+		after = keys[len(keys)-1].KeyARN
+	}
+	for after := ""; ; {
+		chans, err := s.store.StoredChannels(ctx, after, reencryptPage)
+		if err != nil {
+			return res, fmt.Errorf("list stored channels: %w", err)
+		}
+		for _, c := range chans {
+			v, isCurrent, err := s.vault.Open(c.SealedSRTPassphrase, c.ARN)
+			if !count(err, isCurrent) {
+				continue
+			}
+			sealed, err := s.vault.Seal(v, c.ARN)
+			if err != nil {
+				return res, fmt.Errorf("seal SRT passphrase: %w", err)
+			}
+			c.SealedSRTPassphrase, c.SealedBy = sealed, current
+			ok, err := s.store.StoreChannel(ctx, c, known)
+			if err != nil {
+				return res, fmt.Errorf("store channel: %w", err)
+			}
+			if ok {
+				res.Resealed++
+			} else {
+				res.Unknown++
+			}
+		}
+		if len(chans) < reencryptPage {
+			break
+		}
+		after = chans[len(chans)-1].ARN
+	}
+	return res, nil
+}

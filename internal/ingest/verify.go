@@ -1,0 +1,112 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// verify.go keeps stored keys fresh without making a seller wait: a stored
+// key is served at once, and when its last check against IVS (kept in the
+// store, shared by every replica) is older than the verify interval, the
+// request that touched it starts a check in the background. A key IVS no
+// longer has is cleared, so the next request creates one.
+
+// checkRetry is the least time between two checks of one key by this
+// process: a check that failed (IVS busy, unreachable) is tried again by a
+// later request, not by every one.
+const checkRetry = time.Minute
+
+// checks are the keys this process checked lately, and when it started.
+type checks struct {
+	mu      sync.Mutex
+	started map[string]time.Time // key ARN -> when its last check started
+}
+
+// start reports whether a check of keyARN may start now, and notes it.
+func (c *checks) start(keyARN string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if at, ok := c.started[keyARN]; ok && now.Sub(at) < checkRetry {
+		return false
+	}
+	if len(c.started) >= 1024 {
+		for arn, at := range c.started {
+			if now.Sub(at) >= checkRetry {
+				delete(c.started, arn)
+			}
+		}
+	}
+	c.started[keyARN] = now
+	return true
+}
+
+// done forgets keyARN's check once it succeeded: the store now says when.
+func (c *checks) done(keyARN string) {
+	c.mu.Lock()
+	delete(c.started, keyARN)
+	c.mu.Unlock()
+}
+
+// verifyLater starts a background check of show's stored key when its last
+// check is older than the verify interval. It never waits for the check.
+func (s *Service) verifyLater(show Show) {
+	if s.vault == nil || s.verifyInterval <= 0 || show.StreamKeyARN == "" || show.KeyVerifiedAt.IsZero() {
+		return
+	}
+	now := s.now()
+	if now.Sub(show.KeyVerifiedAt) < s.verifyInterval || !s.checks.start(show.StreamKeyARN, now) {
+		return
+	}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		// One check per key at a time, detached, bounded, ended by Close
+		// and panic-safe: a flight, which only this goroutine waits for,
+		// to its end (Close waits for it).
+		_, _ = flight(s, context.Background(), "verify|"+show.StreamKeyARN, func(ctx context.Context) (struct{}, error) {
+			s.verify(ctx, show)
+			return struct{}{}, nil
+		})
+	}()
+}
+
+// verify asks IVS whether show's stored key still exists: if it does, the
+// store notes when; if it does not, the key is cleared from the show (unless
+// the show recorded another meanwhile) with its value, so the next request
+// creates one. A check that fails is tried again by a later request.
+func (s *Service) verify(ctx context.Context, show Show) {
+	calls, err := s.reserve(ctx, show, 1, Background)
+	if err != nil {
+		s.logger.InfoContext(ctx, "stored stream key not checked: no IVS call available", "stream_key_arn", show.StreamKeyARN, "error", err.Error())
+		return
+	}
+	defer s.release(ctx, calls)
+	key, err := calls.GetStreamKey(ctx, show.StreamKeyARN)
+	switch {
+	case errors.Is(err, ErrIVSNotFound):
+		s.keys.forget(show.StreamKeyARN)
+		n, err := s.store.ForgetStreamKey(ctx, show.StreamKeyARN)
+		if err != nil {
+			s.logger.WarnContext(ctx, "stored stream key gone from IVS, but not cleared", "stream_key_arn", show.StreamKeyARN, "error", err.Error())
+			return
+		}
+		s.checks.done(show.StreamKeyARN)
+		s.logger.InfoContext(ctx, "stored stream key no longer exists in IVS: cleared, the next request creates one",
+			"stream_key_arn", show.StreamKeyARN, "shows", n)
+	case err != nil:
+		s.logger.WarnContext(ctx, "stored stream key not checked", "stream_key_arn", show.StreamKeyARN, "error", err.Error())
+	case key.ChannelARN != show.ChannelARN:
+		// The stored value is bound to the show's channel and would not
+		// have opened for another: nothing to clear here.
+		s.logger.WarnContext(ctx, "stored stream key belongs to another channel", "stream_key_arn", show.StreamKeyARN,
+			"key_channel_arn", key.ChannelARN, "channel_arn", show.ChannelARN)
+	default:
+		if err := s.store.KeyVerified(ctx, show.StreamKeyARN, s.now()); err != nil {
+			s.logger.WarnContext(ctx, "stream key checked, but the check not recorded", "stream_key_arn", show.StreamKeyARN, "error", err.Error())
+			return
+		}
+		s.checks.done(show.StreamKeyARN)
+	}
+}
