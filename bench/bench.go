@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,10 +39,11 @@ type results struct {
 	Postgres  string // server version
 	BuildTime time.Duration
 	Hot       []hotLevel
-	Bursts    []*burstPhase // first fetch, restart
+	Bursts    []*burstPhase // first fetch, first fetch with the channel stored, restart
 	// Cold is measured with the service's settings as deployed; the other
 	// series change one thing each, to show what the time is made of.
 	Cold       []*coldStart
+	Flash      *flashRun
 	FloorAudit bool
 	LoadBefore string // /proc/loadavg when the bench started
 	Notes      []string
@@ -64,7 +67,14 @@ type env struct {
 	dbURL   string
 	hot     []seller
 	keyless []seller
-	notes   []string
+	// keylessStored are the first fetch's shows whose channel is stored:
+	// seeded with a key, which the bench has the service read (storing
+	// the channel) and then revoke, as a seller would a leaked key.
+	keylessStored []seller
+	// flash are the flash crowd's sellers, whose keys the service stored
+	// before the run.
+	flash []seller
+	notes []string
 	// postmaster is PostgreSQL's main process, when it can be found (the
 	// cluster is on this machine), for CPU accounting; 0 otherwise.
 	postmaster int
@@ -204,7 +214,13 @@ func runBenchmark(ctx context.Context, o options, adminURL string, logf func(str
 		checkKeys bool
 	}{
 		{"first fetch", e.keyless, true},
-		{"restart", e.hot[:min(o.restartFetch, len(e.hot))], false},
+		{storedChannelBurstName, e.keylessStored, true},
+		{restartBurstName, e.hot[:min(o.restartFetch, len(e.hot))], false},
+	}
+	// The service stores what the first fetch with the channel stored and
+	// the flash crowd start from; untimed.
+	if err := e.prepareStored(ctx); err != nil {
+		return nil, err
 	}
 	for _, b := range bursts {
 		if len(b.sellers) == 0 {
@@ -242,6 +258,17 @@ func runBenchmark(ctx context.Context, o options, adminURL string, logf func(str
 			cs.Label = s.label
 			r.Cold = append(r.Cold, cs)
 		}
+	}
+
+	if len(e.flash) > 0 {
+		e.settle(ctx)
+		logf("flash crowd: %d sellers over %s, %d fresh instances, IVS emulator limited to %s", len(e.flash), o.flashWindow,
+			o.flashReplicas, rateLimit(o.flashIVSLimit))
+		if r.Flash, err = e.flashCrowd(ctx); err != nil {
+			return nil, err
+		}
+		f := r.Flash
+		logf("flash crowd: %d of %d answered 200, p99 %s, %d IVS calls, %d throttled", f.OK, f.Sellers, ms(f.Latency.P99), f.TotalCalls, f.Throttled)
 	}
 	r.Notes = e.notes
 	return r, nil
@@ -325,6 +352,15 @@ func (e *env) prepareDatabase(ctx context.Context, adminURL string) error {
 		// yet; raised now so that the runs never measure the limiter.
 		"RATE_LIMIT_REQUESTS_PER_MINUTE=" + strconv.Itoa(e.o.rateLimitRPM),
 	}
+	if e.o.keyStore {
+		// The key store, as deployed: a master key of the run's own,
+		// the same for every instance (and never printed).
+		master := make([]byte, 32)
+		if _, err := rand.Read(master); err != nil {
+			return err
+		}
+		e.childEnv = append(e.childEnv, "STREAM_KEY_ENCRYPTION_KEY="+base64.StdEncoding.EncodeToString(master))
+	}
 
 	mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -355,23 +391,32 @@ func (e *env) prepareDatabase(ctx context.Context, adminURL string) error {
 
 // seed creates the hot and the keyless sellers and signs their tokens.
 func (e *env) seed(ctx context.Context) error {
-	e.logf("seeding %d sellers with a hot show and %d with a keyless one", e.o.sellers, e.o.firstFetch)
+	stored := 0
+	if e.o.keyStore {
+		stored = e.o.firstFetch
+	}
+	e.logf("seeding %d sellers with a hot show, %d with a keyless one, %d with one whose channel the service will store, %d for the flash crowd",
+		e.o.sellers, e.o.firstFetch, stored, e.o.flashSellers)
 	client := ivs.New(ivs.Options{
 		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
 		BaseEndpoint: aws.String(e.ivsURL),
 	})
-	all, err := seedSellers(ctx, e.dbURL, e.emu, client, e.o.sellers, e.o.firstFetch)
+	groups, err := seedSellers(ctx, e.dbURL, e.emu, client, []seedGroup{
+		{n: e.o.sellers}, {n: e.o.firstFetch, keyless: true}, {n: stored}, {n: e.o.flashSellers},
+	})
 	if err != nil {
 		return err
 	}
 	ttl := e.o.timeout + 10*time.Minute
-	for i := range all {
-		if all[i].token, err = e.iss.token(all[i].userID, all[i].sessionID, ttl); err != nil {
-			return err
+	for _, g := range groups {
+		for i := range g {
+			if g[i].token, err = e.iss.token(g[i].userID, g[i].sessionID, ttl); err != nil {
+				return err
+			}
 		}
 	}
-	e.hot, e.keyless = all[:e.o.sellers], all[e.o.sellers:]
+	e.hot, e.keyless, e.keylessStored, e.flash = groups[0], groups[1], groups[2], groups[3]
 	return nil
 }
 
@@ -446,6 +491,12 @@ func (e *env) startFloor(ctx context.Context) (*child, string, error) {
 // service then has every key ARN recorded and cached. It resets the
 // emulator's counts.
 func (e *env) warm(ctx context.Context, base string) error {
+	return e.warmSellers(ctx, base, e.hot, checkAnswer)
+}
+
+// warmSellers sends do for every seller of sellers, 32 at a time, and
+// returns the first error. It resets the emulator's counts.
+func (e *env) warmSellers(ctx context.Context, base string, sellers []seller, do func(context.Context, *loadClient, seller) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	c := newLoadClient(base, 32, 30*time.Second)
@@ -462,10 +513,10 @@ func (e *env) warm(ctx context.Context, base string) error {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				i := int(next.Add(1)) - 1
-				if i >= len(e.hot) {
+				if i >= len(sellers) {
 					return
 				}
-				if err := checkAnswer(ctx, c, e.hot[i]); err != nil {
+				if err := do(ctx, c, sellers[i]); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -487,15 +538,23 @@ func (e *env) warm(ctx context.Context, base string) error {
 
 // checkAnswer requests s's show and compares the key with the emulator's.
 func checkAnswer(ctx context.Context, c *loadClient, s seller) error {
+	_, err := fetchKey(ctx, c, s)
+	return err
+}
+
+// fetchKey requests s's show and compares the key with the emulator's: the
+// error says why the answer is not s's key (never with a key's value),
+// status is the answer's status (0 when there was none).
+func fetchKey(ctx context.Context, c *loadClient, s seller) (status int, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(newRequest(s).body))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	req.Header.Set("Authorization", "Bearer "+s.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	var body struct {
@@ -503,15 +562,15 @@ func checkAnswer(ctx context.Context, c *loadClient, s seller) error {
 		Error     string `json:"error"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return fmt.Errorf("show %s: status %d, undecodable answer: %w", s.showID, resp.StatusCode, err)
+		return resp.StatusCode, fmt.Errorf("show %s: status %d, undecodable answer: %w", s.showID, resp.StatusCode, err)
 	}
 	switch {
 	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("show %s: status %d: %s", s.showID, resp.StatusCode, body.Error)
+		return resp.StatusCode, fmt.Errorf("show %s: status %d: %s", s.showID, resp.StatusCode, body.Error)
 	case body.StreamKey != s.channel.StreamKey.Value:
-		return fmt.Errorf("show %s: the answer's stream key is not the channel's", s.showID)
+		return resp.StatusCode, fmt.Errorf("show %s: the answer's stream key is not the channel's", s.showID)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // hotRun drives one server with the hot load and reads its peak RSS.
@@ -765,4 +824,12 @@ func (e *env) coldStart(ctx context.Context, req request, extra []string) (coldR
 	case <-ctx.Done():
 	}
 	return run, nil
+}
+
+// callsPerShow is the IVS calls of the burst per show requested.
+func (b *burstPhase) callsPerShow() float64 {
+	if b.Shows == 0 {
+		return 0
+	}
+	return float64(b.TotalCalls) / float64(b.Shows)
 }

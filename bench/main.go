@@ -8,7 +8,7 @@
 //
 // Run it with `make bench`, which starts the PostgreSQL cluster
 // (scripts/with-postgres) and passes its URL in TEST_DATABASE_URL. A quick
-// check: make bench BENCH_FLAGS='-duration 2s -sellers 200'.
+// check: make bench BENCH_FLAGS='-duration 2s -sellers 200 -flash-sellers 100 -flash-window 5s'.
 //
 // Everything it talks to is on 127.0.0.1; every phase is bounded in time
 // (and the whole run by -timeout); the child processes it starts are
@@ -57,6 +57,11 @@ type options struct {
 	firstFetch    int
 	restartFetch  int
 	coldRuns      int
+	keyStore      bool
+	flashSellers  int
+	flashWindow   time.Duration
+	flashReplicas int
+	flashIVSLimit int
 	ivsLatency    time.Duration
 	ivsRateLimit  int
 	maxConns      int
@@ -87,6 +92,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.firstFetch, "first-fetch", 100, "shows without a stream key, all requested at once in the first-fetch run (0 skips it)")
 	fs.IntVar(&o.restartFetch, "restart-fetch", 100, "hot shows (key recorded, not cached) requested at once right after a restart (0 skips it)")
 	fs.IntVar(&o.coldRuns, "cold-runs", 5, "service restarts measured for the cold start (0 skips it)")
+	fs.BoolVar(&o.keyStore, "key-store", true, "run every instance with a key store (STREAM_KEY_ENCRYPTION_KEY: a random master key made for the run), as deployed; -key-store=false measures the memory-only service")
+	fs.IntVar(&o.flashSellers, "flash-sellers", 2000, "sellers of the flash crowd run, whose keys are stored, each requesting once (0 skips it)")
+	fs.DurationVar(&o.flashWindow, "flash-window", time.Minute, "the flash crowd's requests are spread evenly over this window")
+	fs.IntVar(&o.flashReplicas, "flash-instances", 2, "fresh instances of the flash crowd run, over the same database; request i goes to instance i mod n")
+	fs.IntVar(&o.flashIVSLimit, "flash-ivs-rate-limit", 5, "IVS emulator limit in calls per second during the flash crowd run (AWS's quota; 0 = unlimited)")
 	fs.DurationVar(&o.ivsLatency, "ivs-latency", 30*time.Millisecond, "latency the IVS emulator adds to every call")
 	fs.IntVar(&o.ivsRateLimit, "ivs-rate-limit", 0, "IVS emulator limit in calls per second, all operations (AWS's quota is 5; 0 = unlimited)")
 	fs.IntVar(&o.maxConns, "db-max-conns", 20, "DATABASE_MAX_CONNS of the service, and the floor server's pool size")
@@ -126,6 +136,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-first-fetch and -restart-fetch must be from 0 to 10000")
 	case o.coldRuns < 0 || o.coldRuns > 100:
 		return o, errors.New("-cold-runs must be from 0 to 100")
+	case o.flashSellers < 0 || o.flashSellers > 100_000:
+		return o, errors.New("-flash-sellers must be from 0 to 100000")
+	case o.flashWindow <= 0 || o.flashWindow > 5*time.Minute:
+		return o, errors.New("-flash-window must be positive and at most 5m")
+	case o.flashReplicas < 1 || o.flashReplicas > 16:
+		return o, errors.New("-flash-instances must be from 1 to 16")
+	case o.flashIVSLimit < 0:
+		return o, errors.New("-flash-ivs-rate-limit must not be negative")
 	case o.ivsLatency < 0 || o.ivsRateLimit < 0:
 		return o, errors.New("-ivs-latency and -ivs-rate-limit must not be negative")
 	case o.maxConns < 2 || o.maxConns > 1000:

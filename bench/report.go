@@ -90,6 +90,15 @@ const (
 	targetErrorConns      = 1000
 )
 
+// The targets of issue 13 (the key store).
+const (
+	targetStoredColdStart  = 50 * time.Millisecond
+	targetCallsPerNewShow  = 1.1
+	targetFlashP99         = 250 * time.Millisecond
+	storedChannelBurstName = "first fetch, channel stored"
+	restartBurstName       = "restart"
+)
+
 func ms(d time.Duration) string {
 	switch {
 	case d == 0:
@@ -150,11 +159,25 @@ func renderResults(r *results) string {
 	p("| PostgreSQL | %s, on the same machine (scripts/with-postgres: fsync=off, synchronous_commit=off) |", orNA(r.Postgres))
 	p("| everything on one machine | service, floor server, load generator, IVS emulator, JWKS server, PostgreSQL |")
 	p("| hot runs | %s connections, %s each, after one untimed request per connection |", joinInts(o.conns), o.duration)
-	p("| sellers | %d approved sellers, one show each, one token per seller; %d more with a keyless show for the first fetch; %d of the hot shows for the restart burst |", o.sellers, o.firstFetch, min(o.restartFetch, o.sellers))
+	stored := 0
+	if o.keyStore {
+		stored = o.firstFetch
+	}
+	p("| sellers | %d approved sellers, one show each, one token per seller; %d more with a keyless show for the first fetch; %d more with a keyless show whose channel is stored, for the first fetch with the channel stored; %d of the hot shows for the restart burst; %d more for the flash crowd |",
+		o.sellers, o.firstFetch, stored, min(o.restartFetch, o.sellers), o.flashSellers)
 	p("| IVS emulator | %s per call, rate limit %s |", o.ivsLatency, rateLimit(o.ivsRateLimit))
-	p("| service settings | DATABASE_MAX_CONNS=%d, LOG_LEVEL=%s, RATE_LIMIT_REQUESTS_PER_MINUTE=%d (the per-user limit, raised so that the hot runs measure the service, not the limiter), every other variable at its default%s |",
-		o.maxConns, o.logLevel, o.rateLimitRPM, extraEnv(o.serviceEnv))
-	p("| instances | hot runs: one instance with IVS_MAX_CALLS_PER_SECOND=%s (so that its warm-up pass takes seconds; hot requests make no IVS call, as the emulator counts), warmed by one request per show before each level; first fetch and cold starts: new instances with the default IVS call budget |", o.hotIVSBudget)
+	p("| service settings | DATABASE_MAX_CONNS=%d, LOG_LEVEL=%s, RATE_LIMIT_REQUESTS_PER_MINUTE=%d (the per-user limit, raised so that the hot runs measure the service, not the limiter)%s, every other variable at its default%s |",
+		o.maxConns, o.logLevel, o.rateLimitRPM, keyStoreSetting(o.keyStore), extraEnv(o.serviceEnv))
+	if o.keyStore {
+		p("| key store | on, as deployed with one: every instance (hot, bursts, cold starts, flash crowd) has STREAM_KEY_ENCRYPTION_KEY set, a random 32-byte master key made for the run (id `1`); the warm-up passes store every hot key, so the restart burst and the cold starts find theirs stored |")
+	} else {
+		p("| key store | off (-key-store=false): every instance keeps keys in memory only, as without STREAM_KEY_ENCRYPTION_KEY |")
+	}
+	p("| instances | hot runs: one instance with IVS_MAX_CALLS_PER_SECOND=%s (so that its warm-up pass takes seconds; hot requests make no IVS call, as the emulator counts), warmed by one request per show before each level; bursts and cold starts: new instances with the default IVS call budget; before the bursts, an untimed instance with the hot runs' budget has the first fetch with the channel stored and the flash crowd start from what the service stored (one request per show, then the revocations) |", o.hotIVSBudget)
+	if o.flashSellers > 0 {
+		p("| flash crowd | %d sellers whose keys (and channels) the service stored beforehand, one request each, spread evenly over %s, across %d fresh instances (request i to instance i mod %d) with the default IVS call budget; IVS emulator limited to %s; a seller waits up to %s |",
+			o.flashSellers, o.flashWindow, o.flashReplicas, o.flashReplicas, rateLimit(o.flashIVSLimit), flashTimeout)
+	}
 	p("| floor server | a process of its own (the bench binary), pgx pool of %d (QueryExecModeExec, as the service), audit row %s |", o.maxConns, onOff(r.FloorAudit))
 	if r.BuildTime > 0 {
 		p("| bench run time | %s (of which `go build` %s; `make bench` adds compiling the bench and starting PostgreSQL) |", r.Elapsed.Round(time.Second), r.BuildTime.Round(100*time.Millisecond))
@@ -218,17 +241,17 @@ func renderResults(r *results) string {
 	if len(r.Bursts) > 0 {
 		p("## Bursts: shows requested all at once from a new instance")
 		p("")
-		p("Each from a new instance with the service's default settings, IVS call budget included. **First fetch**: shows whose channel has no key yet, so each request reads the channel and creates its key. **Restart**: hot shows (key ARN recorded) right after a restart, when the new process has not cached their keys, as after a deploy. The time is from the requests' start to the last answer; the IVS call rates and gaps are observed at the emulator (arrival times: network jitter can put a call a little closer to the previous one than the service spaced their starts).")
+		p("Each from a new instance with the service's default settings, IVS call budget included. **First fetch**: shows whose channel has no key yet, so each request reads the channel and creates its key. **First fetch, channel stored**: the same, for shows whose channel the key store holds (the service read the show's key and channel earlier, then the seller revoked the key through the API), so the key can be created without GetChannel. **Restart**: hot shows (key ARN recorded) right after a restart, when the new process has not cached their keys, as after a deploy. The time is from the requests' start to the last answer; the IVS call rates and gaps are observed at the emulator (arrival times: network jitter can put a call a little closer to the previous one than the service spaced their starts).")
 		p("")
-		p("| run | shows | total time | answered 200 | errors | p50 | p99 | IVS calls | by operation | keys created | channels with exactly one key | IVS calls/s, mean | IVS calls/s, busiest second | shortest gap between calls | throttled |")
-		p("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+		p("| run | shows | total time | answered 200 | errors | p50 | p99 | IVS calls | IVS calls/show | by operation | keys created | channels with exactly one key | IVS calls/s, mean | IVS calls/s, busiest second | shortest gap between calls | throttled |")
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
 		for _, b := range r.Bursts {
 			keyed := "n/a"
 			if b.ChannelsKeyed >= 0 {
 				keyed = fmt.Sprintf("%d of %d", b.ChannelsKeyed, b.Shows)
 			}
-			p("| %s | %d | %s | %d | %d | %s | %s | %d | %s | %d | %s | %.1f | %d | %s | %d |", b.Name, b.Shows, ms(b.Total), b.OK, b.Errors,
-				ms(b.Latency.P50), ms(b.Latency.P99), b.TotalCalls, opCounts(b.Calls), b.KeysCreated, keyed, b.AvgCallsPerSec, b.PeakCallsPerSec, ms(b.MinGap), b.Throttled)
+			p("| %s | %d | %s | %d | %d | %s | %s | %d | %.2f | %s | %d | %s | %.1f | %d | %s | %d |", b.Name, b.Shows, ms(b.Total), b.OK, b.Errors,
+				ms(b.Latency.P50), ms(b.Latency.P99), b.TotalCalls, b.callsPerShow(), opCountsOrNone(b.Calls), b.KeysCreated, keyed, b.AvgCallsPerSec, b.PeakCallsPerSec, ms(b.MinGap), b.Throttled)
 		}
 		for _, b := range r.Bursts {
 			if b.ErrorSample != "" {
@@ -265,7 +288,24 @@ func renderResults(r *results) string {
 		p("")
 	}
 
-	p("## Targets (issue 5)")
+	if f := r.Flash; f != nil {
+		p("## Flash crowd: stored keys, fresh instances, IVS at its quota")
+		p("")
+		p("Sellers whose keys the service stored beforehand each request their show once, the requests spread evenly over the window (an open schedule: a request is sent at its time whatever the others' answers), across fresh instances: new processes over the same database, their in-memory caches empty, as right after a deploy. The IVS emulator refuses calls beyond its limit (429 ThrottlingException), as AWS does. An answer counts as 200 only when it carries the seller's key. Latency is from the request's sending to its answer or failure, failed requests included; \"behind schedule\" is the latest a request was sent after its time (the load generator's own delay).")
+		p("")
+		p("| sellers | window | instances | IVS limit | answered 200 | errors | by outcome | p50 | p99 | max | IVS calls | by operation | throttled | total time | behind schedule |")
+		p("|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|")
+		p("| %d | %s | %d | %s | %d | %d | %s | %s | %s | %s | %d | %s | %d | %s | %s |", f.Sellers, f.Window, f.Instances, rateLimit(f.IVSRateLimit),
+			f.OK, f.Errors, opCountsOrNone(f.Outcomes), ms(f.Latency.P50), ms(f.Latency.P99), ms(f.Latency.Max), f.TotalCalls, opCountsOrNone(f.Calls),
+			f.Throttled, ms(f.Total), ms(f.Behind))
+		if f.ErrorSample != "" {
+			p("")
+			p("First error of the flash crowd: %s", oneLine(f.ErrorSample))
+		}
+		p("")
+	}
+
+	p("## Targets (issues 5 and 13)")
 	p("")
 	p("| target | measured | verdict |")
 	p("|---|---|---|")
@@ -335,7 +375,77 @@ func verdicts(r *results) [][3]string {
 	} else {
 		out = append(out, [3]string{"cold start to first 200 ≤ 150 ms", notRun, "–"})
 	}
+	return append(out, keyStoreVerdicts(r)...)
+}
+
+// keyStoreVerdicts compares the run with the targets of issue 13, which
+// hold with a key store.
+func keyStoreVerdicts(r *results) [][3]string {
+	var out [][3]string
+	notRun := "not measured in this run"
+	if !r.Options.keyStore {
+		notRun = "not measured: no key store in this run (-key-store=false)"
+	}
+	burst := func(name string) *burstPhase {
+		for _, b := range r.Bursts {
+			if b.Name == name {
+				return b
+			}
+		}
+		return nil
+	}
+	const restartTarget = "restart burst: zero IVS calls (key store)"
+	if b := burst(restartBurstName); b != nil && r.Options.keyStore {
+		out = append(out, [3]string{restartTarget, fmt.Sprintf("%d calls for %d shows, %d answered 200 in %s", b.TotalCalls, b.Shows, b.OK, ms(b.Total)),
+			yesNo(b.TotalCalls == 0 && b.OK == b.Shows)})
+	} else {
+		out = append(out, [3]string{restartTarget, notRun, "–"})
+	}
+	const coldTarget = "cold start to first 200 ≤ 50 ms, key stored"
+	if len(r.Cold) > 0 && r.Options.keyStore {
+		c := r.Cold[0]
+		med := c.median(func(c coldRun) time.Duration { return c.First200 })
+		calls := 0
+		for _, run := range c.Runs {
+			calls += run.IVSCalls
+		}
+		out = append(out, [3]string{coldTarget, fmt.Sprintf("median %s (%s; %d IVS calls over %d runs)", ms(med), c.Label, calls, len(c.Runs)),
+			yesNo(med <= targetStoredColdStart && calls == 0)})
+	} else {
+		out = append(out, [3]string{coldTarget, notRun, "–"})
+	}
+	const firstTarget = "first fetch with the channel stored ≤ 1.1 IVS calls per new show"
+	if b := burst(storedChannelBurstName); b != nil {
+		out = append(out, [3]string{firstTarget, fmt.Sprintf("%.2f calls per show (%d for %d shows; %s), %d answered 200", b.callsPerShow(), b.TotalCalls, b.Shows,
+			opCountsOrNone(b.Calls), b.OK), yesNo(b.callsPerShow() <= targetCallsPerNewShow && b.OK == b.Shows)})
+	} else {
+		out = append(out, [3]string{firstTarget, notRun, "–"})
+	}
+	if f := r.Flash; f != nil {
+		out = append(out,
+			[3]string{"flash crowd: every seller answered 200", fmt.Sprintf("%d of %d (%d errors)", f.OK, f.Sellers, f.Errors), yesNo(f.OK == f.Sellers)},
+			[3]string{"flash crowd: p99 ≤ 250 ms", fmt.Sprintf("p99 %s (p50 %s, max %s)", ms(f.Latency.P99), ms(f.Latency.P50), ms(f.Latency.Max)), yesNo(f.Latency.P99 <= targetFlashP99)},
+			[3]string{"flash crowd: zero IVS calls", fmt.Sprintf("%d calls", f.TotalCalls), yesNo(f.TotalCalls == 0)},
+			[3]string{"flash crowd: zero throttles", fmt.Sprintf("%d throttled", f.Throttled), yesNo(f.Throttled == 0)})
+	} else {
+		out = append(out, [3]string{"flash crowd: every seller 200, p99 ≤ 250 ms, zero IVS calls and throttles", "not measured in this run", "–"})
+	}
 	return out
+}
+
+func keyStoreSetting(on bool) string {
+	if on {
+		return ", STREAM_KEY_ENCRYPTION_KEY (the key store, below)"
+	}
+	return ""
+}
+
+// opCountsOrNone is opCounts, or "none" for an empty map.
+func opCountsOrNone(calls map[string]int) string {
+	if len(calls) == 0 {
+		return "none"
+	}
+	return opCounts(calls)
 }
 
 func rssCell(h hotRun) string {

@@ -77,39 +77,58 @@ type seller struct {
 	userID, sessionID, sellerID, showID string
 	channel                             ivsemu.Channel
 	// keyless is true for a first-fetch show: its channel's key was deleted,
-	// so the service's first request creates one.
+	// so the service's first request creates one. (The shows of the first
+	// fetch with the channel stored start with a key, which the bench has
+	// the service read, then revoke.)
 	keyless bool
 	token   string
 }
 
-// seedSellers creates n approved sellers, each signed in with one show on a
-// new emulator channel, with SQL straight into the tables the service reads
-// (as internal/postgres/seed.go and internal/testenv do). The shows of the
-// keyless sellers get a channel without a key, deleted through the AWS SDK
-// as an operator would.
-func seedSellers(ctx context.Context, dbURL string, emu *ivsemu.Emulator, client *ivs.Client, hot, keyless int) ([]seller, error) {
-	all := make([]seller, hot+keyless)
+// seedGroup is a number of sellers to seed, with or without a key on their
+// channels.
+type seedGroup struct {
+	n       int
+	keyless bool
+}
+
+// seedSellers creates, for each group, its approved sellers, each signed in
+// with one show on a new emulator channel, with SQL straight into the tables
+// the service reads (as internal/postgres/seed.go and internal/testenv do).
+// The shows of a keyless group get a channel without a key, deleted through
+// the AWS SDK as an operator would. It returns the sellers group by group.
+func seedSellers(ctx context.Context, dbURL string, emu *ivsemu.Emulator, client *ivs.Client, groups []seedGroup) ([][]seller, error) {
+	total := 0
+	for _, g := range groups {
+		total += g.n
+	}
+	all := make([]seller, total)
+	byGroup := make([][]seller, len(groups))
 	var users, sessions, sellerIDs, showIDs, channelARNs []string
-	for i := range all {
-		s := &all[i]
-		s.userID, s.sessionID, s.sellerID, s.showID = newUUID(), newUUID(), newUUID(), newUUID()
-		s.keyless = i >= hot
-		ch, err := emu.CreateChannel(fmt.Sprintf("bench-show-%d", i))
-		if err != nil {
-			return nil, err
-		}
-		if s.keyless {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			_, err := client.DeleteStreamKey(cctx, &ivs.DeleteStreamKeyInput{Arn: aws.String(ch.StreamKey.ARN)})
-			cancel()
+	i := 0
+	for gi, g := range groups {
+		byGroup[gi] = all[i : i+g.n : i+g.n]
+		for range g.n {
+			s := &all[i]
+			s.userID, s.sessionID, s.sellerID, s.showID = newUUID(), newUUID(), newUUID(), newUUID()
+			s.keyless = g.keyless
+			ch, err := emu.CreateChannel(fmt.Sprintf("bench-show-%d", i))
 			if err != nil {
-				return nil, fmt.Errorf("DeleteStreamKey: %w", err)
+				return nil, err
 			}
-			ch.StreamKey = ivsemu.StreamKey{}
+			if s.keyless {
+				cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				_, err := client.DeleteStreamKey(cctx, &ivs.DeleteStreamKeyInput{Arn: aws.String(ch.StreamKey.ARN)})
+				cancel()
+				if err != nil {
+					return nil, fmt.Errorf("DeleteStreamKey: %w", err)
+				}
+				ch.StreamKey = ivsemu.StreamKey{}
+			}
+			s.channel = ch
+			users, sessions = append(users, s.userID), append(sessions, s.sessionID)
+			sellerIDs, showIDs, channelARNs = append(sellerIDs, s.sellerID), append(showIDs, s.showID), append(channelARNs, ch.ARN)
+			i++
 		}
-		s.channel = ch
-		users, sessions = append(users, s.userID), append(sessions, s.sessionID)
-		sellerIDs, showIDs, channelARNs = append(sellerIDs, s.sellerID), append(showIDs, s.showID), append(channelARNs, ch.ARN)
 	}
 
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -133,7 +152,7 @@ func seedSellers(ctx context.Context, dbURL string, emu *ivsemu.Emulator, client
 			return nil, fmt.Errorf("seed: %w", err)
 		}
 	}
-	return all, nil
+	return byGroup, nil
 }
 
 // newUUID returns a random (version 4) UUID.
