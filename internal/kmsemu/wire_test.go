@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsemutest"
 )
 
 var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -216,7 +218,7 @@ func TestSignature(t *testing.T) {
 				}
 				return
 			}
-			wantError(t, "GenerateDataKey("+tt.name+")", err, tt.wantCode, 400)
+			awsemutest.WantError(t, "GenerateDataKey("+tt.name+")", err, tt.wantCode, 400)
 			if out != nil {
 				t.Errorf("GenerateDataKey(%s) returned a data key", tt.name)
 			}
