@@ -28,7 +28,6 @@ package kmsemu
 
 import (
 	"sync"
-	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsjson"
 )
@@ -37,14 +36,6 @@ import (
 const (
 	DefaultRegion    = awsjson.DefaultRegion
 	DefaultAccountID = awsjson.DefaultAccountID
-)
-
-const (
-	// targetPrefix is X-Amz-Target's prefix: KMS's service is TrentService.
-	targetPrefix = "TrentService."
-	// maxBodyBytes bounds a request body; KMS requests are at most a few
-	// kilobytes (a 4096-byte plaintext or 6144-byte ciphertext in base64).
-	maxBodyBytes = 1 << 20
 )
 
 // Config configures an Emulator: its region and account (key ARNs name
@@ -59,9 +50,7 @@ type Config = awsjson.Config
 type Emulator struct {
 	*awsjson.Server
 
-	region    string
-	accountID string
-	now       func() time.Time
+	region, accountID string // of the ARNs
 
 	mu      sync.Mutex
 	keys    map[string]*key   // by key id
@@ -77,15 +66,13 @@ func New(cfg Config) (*Emulator, error) {
 	e := &Emulator{
 		region:    cfg.Region,
 		accountID: cfg.AccountID,
-		now:       time.Now,
 		keys:      map[string]*key{},
 		aliases:   map[string]string{},
 	}
 	e.Server = awsjson.NewServer(cfg, awsjson.Service{
 		Name:         "kmsemu",
 		SigningName:  "kms",
-		TargetPrefix: targetPrefix,
-		MaxBodyBytes: maxBodyBytes,
+		TargetPrefix: "TrentService.",
 		Ops: map[string]awsjson.Op{
 			"CreateKey":       e.createKey,
 			"CreateAlias":     e.createAlias,

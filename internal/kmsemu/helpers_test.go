@@ -99,7 +99,7 @@ func rawRequest(t *testing.T, url, op string, body []byte) *http.Request {
 		t.Fatalf("NewRequest: %v", err)
 	}
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("X-Amz-Target", targetPrefix+op)
+	req.Header.Set("X-Amz-Target", "TrentService."+op)
 	sign(t, req, body, "kms")
 	return req
 }

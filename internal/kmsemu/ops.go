@@ -242,7 +242,7 @@ func (e *Emulator) createKey(body []byte) (any, *awsjson.Error) {
 // addKeyLocked creates and stores an enabled key with a random secret.
 func (e *Emulator) addKeyLocked(description string) *key {
 	id := awsjson.NewUUID()
-	k := &key{id: id, arn: e.keyARN(id), description: description, created: e.now(), enabled: true}
+	k := &key{id: id, arn: e.keyARN(id), description: description, created: time.Now(), enabled: true}
 	rand.Read(k.secret[:])
 	e.keys[id] = k
 	return k

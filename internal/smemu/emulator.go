@@ -25,7 +25,6 @@ package smemu
 
 import (
 	"sync"
-	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsjson"
 )
@@ -34,14 +33,6 @@ import (
 const (
 	DefaultRegion    = awsjson.DefaultRegion
 	DefaultAccountID = awsjson.DefaultAccountID
-)
-
-const (
-	// targetPrefix is X-Amz-Target's prefix.
-	targetPrefix = "secretsmanager."
-	// maxBodyBytes bounds a request body; Secrets Manager's values are at
-	// most 64 KiB, and a GetSecretValue request is a few hundred bytes.
-	maxBodyBytes = 1 << 20
 )
 
 // Config configures an Emulator: its region and account (secret ARNs name
@@ -57,9 +48,7 @@ type Config = awsjson.Config
 type Emulator struct {
 	*awsjson.Server
 
-	region    string
-	accountID string
-	now       func() time.Time
+	region, accountID string // of the ARNs
 
 	mu      sync.Mutex
 	secrets map[string]*secret // by ARN
@@ -75,15 +64,13 @@ func New(cfg Config) (*Emulator, error) {
 	e := &Emulator{
 		region:    cfg.Region,
 		accountID: cfg.AccountID,
-		now:       time.Now,
 		secrets:   map[string]*secret{},
 		names:     map[string]string{},
 	}
 	e.Server = awsjson.NewServer(cfg, awsjson.Service{
 		Name:          "smemu",
 		SigningName:   "secretsmanager",
-		TargetPrefix:  targetPrefix,
-		MaxBodyBytes:  maxBodyBytes,
+		TargetPrefix:  "secretsmanager.",
 		Ops:           map[string]awsjson.Op{"GetSecretValue": e.getSecretValue},
 		ClientFaults:  clientFaults,
 		ServerFaults:  serverFaults,

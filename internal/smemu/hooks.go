@@ -3,6 +3,7 @@ package smemu
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsjson"
 )
@@ -33,7 +34,7 @@ func (e *Emulator) CreateBinarySecret(name string, value []byte) (Secret, error)
 func (e *Emulator) create(name string, v *version) (Secret, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	v.id, v.created = awsjson.NewUUID(), e.now()
+	v.id, v.created = awsjson.NewUUID(), time.Now()
 	sec, err := e.addSecretLocked(name, v)
 	if err != nil {
 		return Secret{}, fmt.Errorf("smemu: create secret: %w", err)
@@ -61,7 +62,7 @@ func (e *Emulator) put(secretID string, v *version) (string, error) {
 	if aerr != nil {
 		return "", fmt.Errorf("smemu: put secret value: %w", aerr)
 	}
-	v.id, v.created = awsjson.NewUUID(), e.now()
+	v.id, v.created = awsjson.NewUUID(), time.Now()
 	if err := putVersionLocked(sec, v); err != nil {
 		return "", fmt.Errorf("smemu: put secret value: %w", err)
 	}

@@ -166,7 +166,7 @@ func (e *Emulator) addSecretLocked(name string, v *version) (*secret, error) {
 	if err := checkValue(v); err != nil {
 		return nil, err
 	}
-	sec := &secret{name: name, arn: e.secretARN(name), created: e.now()}
+	sec := &secret{name: name, arn: e.secretARN(name), created: time.Now()}
 	v.stages = []string{stageCurrent}
 	sec.versions = []*version{v}
 	e.secrets[sec.arn] = sec

@@ -31,6 +31,12 @@ import (
 // ContentType is the content type of AWS JSON 1.1 requests and answers.
 const ContentType = "application/x-amz-json-1.1"
 
+// MaxBodyBytes bounds a request body. The emulated services' requests are
+// small: KMS's at most a few kilobytes (a 4096-byte plaintext or 6144-byte
+// ciphertext in base64), Secrets Manager's a few hundred bytes (its values,
+// at most 64 KiB, are only seeded by hooks).
+const MaxBodyBytes = 1 << 20
+
 // statusClientClosed is recorded for a request whose client went away
 // during the injected latency; nothing is written back.
 const statusClientClosed = 499
@@ -49,8 +55,6 @@ type Service struct {
 	// TargetPrefix is X-Amz-Target's prefix, dot included, e.g.
 	// "TrentService.".
 	TargetPrefix string
-	// MaxBodyBytes bounds a request body.
-	MaxBodyBytes int64
 	// Ops are the operations served, by name.
 	Ops map[string]Op
 	// ClientFaults are the service's error names answered with 400, and
@@ -133,7 +137,7 @@ func (s *Server) operation(r *http.Request) (string, Op) {
 // authentication, injected failure, operation. It reports false if the
 // client went away.
 func (s *Server) serve(r *http.Request, op string, handle Op) (response, bool) {
-	body, readErr := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.svc.MaxBodyBytes))
+	body, readErr := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	// The body is read before sleeping: net/http notices a client that hangs
 	// up, and cancels r's context, only once the body has been consumed.
 	s.mu.Lock()
@@ -151,7 +155,7 @@ func (s *Server) serve(r *http.Request, op string, handle Op) (response, bool) {
 	if readErr != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(readErr, &tooLarge) {
-			return s.errorResponse(Errorf(TooLarge, "request body exceeds %d bytes", s.svc.MaxBodyBytes)), true
+			return s.errorResponse(Errorf(TooLarge, "request body exceeds %d bytes", MaxBodyBytes)), true
 		}
 		return s.errorResponse(Errorf(Serialization, "could not read the request body")), true
 	}
