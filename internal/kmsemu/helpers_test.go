@@ -3,24 +3,19 @@ package kmsemu
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/aws/smithy-go"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsemutest"
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsjson"
 )
 
 const (
@@ -28,11 +23,13 @@ const (
 	testAccountID = "111122223333"
 	testKeyID     = "AKIAKMSEMULATORTEST1"
 	testSecret    = "kmsemu/secret+Key0123456789abcdefghijklm"
+	contentType   = awsjson.ContentType
 )
 
 var (
-	keyIDRe  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	keyARNRe = regexp.MustCompile(`^arn:aws:kms:eu-west-1:111122223333:key/[0-9a-f-]{36}$`)
+	testCreds = aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}
+	keyIDRe   = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	keyARNRe  = regexp.MustCompile(`^arn:aws:kms:eu-west-1:111122223333:key/[0-9a-f-]{36}$`)
 )
 
 func testConfig() Config {
@@ -61,24 +58,10 @@ func startEmulator(t *testing.T, mod func(*Config)) (*Emulator, string) {
 	return emu, srv.URL
 }
 
-// noBackoff keeps the SDK's standard retry policy (3 attempts, retry on 5xx
-// and throttling) but without waiting between attempts.
-type noBackoff struct{}
-
-func (noBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }
-
 // newClient returns the real SDK client pointed at url with the test
 // credentials and the standard retryer (without delays).
 func newClient(url string, optFns ...func(*kms.Options)) *kms.Client {
-	cfg := aws.Config{
-		Region:      testRegion,
-		Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
-	}
-	opts := append([]func(*kms.Options){func(o *kms.Options) {
-		o.BaseEndpoint = aws.String(url)
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.Backoff = noBackoff{} })
-	}}, optFns...)
-	return kms.NewFromConfig(cfg, opts...)
+	return kms.NewFromConfig(awsemutest.ClientConfig(url, testRegion, testCreds), optFns...)
 }
 
 func noRetries(o *kms.Options) { o.Retryer = aws.NopRetryer{} }
@@ -93,31 +76,10 @@ func createKey(t *testing.T, client *kms.Client) *types.KeyMetadata {
 	return out.KeyMetadata
 }
 
-// errorCode returns the API error code of err, or "" if err is not an API
-// error.
-func errorCode(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode()
-	}
-	return ""
-}
-
-// httpStatus returns the HTTP status behind an SDK error, or 0.
-func httpStatus(err error) int {
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	return 0
-}
-
-// wantError fails t unless err is the API error code answered with status.
-func wantError(t *testing.T, call string, err error, code string, status int) {
-	t.Helper()
-	if errorCode(err) != code || httpStatus(err) != status {
-		t.Errorf("%s = %v (code %q, status %d), want %d %s", call, err, errorCode(err), httpStatus(err), status, code)
-	}
+// errorBody is the AWS JSON 1.1 error document.
+type errorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"message"`
 }
 
 // rawResponse is an answer read by a hand-made request.
@@ -137,21 +99,16 @@ func rawRequest(t *testing.T, url, op string, body []byte) *http.Request {
 		t.Fatalf("NewRequest: %v", err)
 	}
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("X-Amz-Target", targetPrefix+op)
+	req.Header.Set("X-Amz-Target", "TrentService."+op)
 	sign(t, req, body, "kms")
 	return req
 }
 
-// sign signs req, whose body is body, with the SDK's signer and the test
-// credentials.
+// sign signs req, whose body is body, with the SDK's signer for service
+// and the test credentials.
 func sign(t *testing.T, req *http.Request, body []byte, service string) {
 	t.Helper()
-	req.Header.Del("Authorization")
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, testRegion, time.Now()); err != nil {
-		t.Fatalf("SignHTTP: %v", err)
-	}
+	awsemutest.Sign(t, req, body, testCreds, service, testRegion)
 }
 
 // do sends req and reads the answer; an error's body is decoded into

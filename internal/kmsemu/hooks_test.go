@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsemutest"
 )
 
 func TestCallCounts(t *testing.T) {
@@ -36,7 +38,7 @@ func TestCallCounts(t *testing.T) {
 		}
 	}
 	_, err = client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gen.CiphertextBlob})
-	wantError(t, "Decrypt(no context)", err, errInvalidCiphertext, 400)
+	awsemutest.WantError(t, "Decrypt(no context)", err, errInvalidCiphertext, 400)
 
 	for op, want := range map[string][2]int{"GenerateDataKey": {1, 1}, "Decrypt": {3, 2}, "Encrypt": {0, 0}} {
 		if c, s := emu.Calls(op), emu.Succeeded(op); c != want[0] || s != want[1] {
@@ -71,7 +73,7 @@ func TestFailNext(t *testing.T) {
 	// Without retries, the error reaches the caller as KMS answers it.
 	emu.FailNext("GenerateDataKey", errInternal, 1)
 	_, err := newClient(url, noRetries).GenerateDataKey(ctx, in)
-	wantError(t, "GenerateDataKey(injected)", err, errInternal, 500)
+	awsemutest.WantError(t, "GenerateDataKey(injected)", err, errInternal, 500)
 	var internal *types.KMSInternalException
 	if !errors.As(err, &internal) {
 		t.Errorf("GenerateDataKey(injected) = %T, want *types.KMSInternalException", err)
@@ -81,7 +83,7 @@ func TestFailNext(t *testing.T) {
 	emu.ResetCounts()
 	emu.FailNext("GenerateDataKey", errAccessDenied, 1)
 	_, err = newClient(url).GenerateDataKey(ctx, in)
-	wantError(t, "GenerateDataKey(AccessDenied)", err, errAccessDenied, 400)
+	awsemutest.WantError(t, "GenerateDataKey(AccessDenied)", err, errAccessDenied, 400)
 	if c := emu.Calls("GenerateDataKey"); c != 1 {
 		t.Errorf("Calls after an AccessDeniedException = %d, want 1 (not retried)", c)
 	}
@@ -107,7 +109,7 @@ func TestFailUntilCleared(t *testing.T) {
 	emu.Fail("Decrypt", errDependencyTimeout)
 	for range 2 {
 		_, err := client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gen.CiphertextBlob})
-		wantError(t, "Decrypt(Fail)", err, errDependencyTimeout, 500)
+		awsemutest.WantError(t, "Decrypt(Fail)", err, errDependencyTimeout, 500)
 	}
 	if c, s := emu.Calls("Decrypt"), emu.Succeeded("Decrypt"); c != 6 || s != 0 {
 		t.Errorf("Calls, Succeeded = %d, %d; want 6 (two calls of 3 attempts), 0", c, s)
@@ -181,7 +183,7 @@ func TestSeedingHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String("alias/by-id"), KeySpec: types.DataKeySpecAes256})
-	wantError(t, "GenerateDataKey(after SetKeyEnabled false)", err, errDisabled, 400)
+	awsemutest.WantError(t, "GenerateDataKey(after SetKeyEnabled false)", err, errDisabled, 400)
 	if err := emu.SetKeyEnabled(key.ID, true); err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +241,8 @@ func TestUnreachable(t *testing.T) {
 	}
 	srv.Close()
 	_, err = client.DescribeKey(context.Background(), &kms.DescribeKeyInput{KeyId: aws.String(key.ID)})
-	if err == nil || errorCode(err) != "" {
-		t.Errorf("DescribeKey after Close = %v (code %q), want a transport error", err, errorCode(err))
+	if err == nil || awsemutest.ErrorCode(err) != "" {
+		t.Errorf("DescribeKey after Close = %v (code %q), want a transport error", err, awsemutest.ErrorCode(err))
 	}
 }
 

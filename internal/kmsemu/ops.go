@@ -3,20 +3,13 @@ package kmsemu
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"mime"
-	"net/http"
 	"regexp"
 	"strings"
 	"time"
-)
 
-// Wire constants of the AWS JSON 1.1 protocol as KMS speaks it.
-const (
-	contentType  = "application/x-amz-json-1.1"
-	targetPrefix = "TrentService."
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsjson"
 )
 
 // Values of the KMS model that the emulator supports.
@@ -55,63 +48,6 @@ type key struct {
 	enabled     bool
 }
 
-// opFunc runs one operation on a verified request body. It returns the value
-// to encode, or nil for an empty body.
-type opFunc func(e *Emulator, body []byte) (any, *apiError)
-
-// operation returns the operation r addresses, or a nil opFunc if r is not
-// an AWS JSON 1.1 request for a TrentService operation the emulator serves.
-func operation(r *http.Request) (string, opFunc) {
-	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		return "", nil
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
-		return "", nil
-	}
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	if !ok {
-		return "", nil
-	}
-	return op, lookupOp(op)
-}
-
-func lookupOp(op string) opFunc {
-	switch op {
-	case "CreateKey":
-		return (*Emulator).createKey
-	case "CreateAlias":
-		return (*Emulator).createAlias
-	case "DescribeKey":
-		return (*Emulator).describeKey
-	case "DisableKey":
-		return (*Emulator).disableKey
-	case "EnableKey":
-		return (*Emulator).enableKey
-	case "Encrypt":
-		return (*Emulator).encrypt
-	case "Decrypt":
-		return (*Emulator).decrypt
-	case "GenerateDataKey":
-		return (*Emulator).generateDataKey
-	}
-	return nil
-}
-
-// decode unmarshals body into v. An empty body is an empty input, as the
-// SDK sends "{}" but hand-written clients may not. Blobs arrive as standard
-// base64, which encoding/json decodes into []byte.
-func decode(body []byte, v any) *apiError {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		// The decoder's message may quote request content (a plaintext):
-		// don't echo it.
-		return newError(errSerialization, "the request body is not a valid JSON document for this operation")
-	}
-	return nil
-}
-
 func (e *Emulator) keyARN(id string) string {
 	return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", e.region, e.accountID, id)
 }
@@ -124,7 +60,7 @@ func (e *Emulator) aliasARN(name string) string {
 // key id or key ARN, and when aliases is true also an alias name
 // (alias/<name>) or alias ARN. member names the request member in messages.
 // A message quotes id only once it is known to be well formed.
-func (e *Emulator) resolveLocked(member string, id *string, aliases bool) (*key, *apiError) {
+func (e *Emulator) resolveLocked(member string, id *string, aliases bool) (*key, *awsjson.Error) {
 	switch {
 	case id == nil:
 		return nil, errRequired(member)
@@ -142,58 +78,58 @@ func (e *Emulator) resolveLocked(member string, id *string, aliases bool) (*key,
 			if k := e.keys[kid]; k != nil && region == e.region && account == e.accountID {
 				return k, nil
 			}
-			return nil, newError(errNotFound, "Key '%s' does not exist", s)
+			return nil, awsjson.Errorf(errNotFound, "Key '%s' does not exist", s)
 		}
 		if aliases && aliasNamePattern.MatchString(resource) {
 			if kid, ok := e.aliases[resource]; ok && region == e.region && account == e.accountID {
 				return e.keys[kid], nil
 			}
-			return nil, newError(errNotFound, "Alias %s is not found.", s)
+			return nil, awsjson.Errorf(errNotFound, "Alias %s is not found.", s)
 		}
-		return nil, newError(errNotFound, "Invalid keyId")
+		return nil, awsjson.Errorf(errNotFound, "Invalid keyId")
 	}
 	if strings.HasPrefix(s, "arn:") {
-		return nil, newError(errInvalidARN, "Invalid arn")
+		return nil, awsjson.Errorf(errInvalidARN, "Invalid arn")
 	}
 	if keyIDPattern.MatchString(s) {
 		if k := e.keys[s]; k != nil {
 			return k, nil
 		}
-		return nil, newError(errNotFound, "Key '%s' does not exist", e.keyARN(s))
+		return nil, awsjson.Errorf(errNotFound, "Key '%s' does not exist", e.keyARN(s))
 	}
 	if aliases && aliasNamePattern.MatchString(s) {
 		if kid, ok := e.aliases[s]; ok {
 			return e.keys[kid], nil
 		}
-		return nil, newError(errNotFound, "Alias %s is not found.", e.aliasARN(s))
+		return nil, awsjson.Errorf(errNotFound, "Alias %s is not found.", e.aliasARN(s))
 	}
-	return nil, newError(errNotFound, "Invalid keyId")
+	return nil, awsjson.Errorf(errNotFound, "Invalid keyId")
 }
 
 // usableLocked returns DisabledException if k is disabled: no
 // cryptographic operation may use a disabled key.
-func usableLocked(k *key) *apiError {
+func usableLocked(k *key) *awsjson.Error {
 	if !k.enabled {
-		return newError(errDisabled, "%s is disabled.", k.arn)
+		return awsjson.Errorf(errDisabled, "%s is disabled.", k.arn)
 	}
 	return nil
 }
 
 // checkAlgorithm accepts an absent or SYMMETRIC_DEFAULT encryption
 // algorithm, the only one of a symmetric key.
-func checkAlgorithm(alg *string) *apiError {
+func checkAlgorithm(alg *string) *awsjson.Error {
 	if alg == nil || *alg == symmetricDefault {
 		return nil
 	}
 	switch *alg {
 	case "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "SM2PKE":
-		return newError(errInvalidKeyUsage, "The encryption algorithm is not valid for this KMS key.")
+		return awsjson.Errorf(errInvalidKeyUsage, "The encryption algorithm is not valid for this KMS key.")
 	}
 	return errConstraint("encryptionAlgorithm", "Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]")
 }
 
-func errDryRunSucceeded() *apiError {
-	return newError(errDryRun, "The request would have succeeded, but the DryRun option is set.")
+func errDryRunSucceeded() *awsjson.Error {
+	return awsjson.Errorf(errDryRun, "The request would have succeeded, but the DryRun option is set.")
 }
 
 // keyMetadata is KMS's KeyMetadata. Timestamps are epoch seconds, as AWS
@@ -259,9 +195,9 @@ type createKeyInput struct {
 
 // createKey creates a symmetric encryption key. Policies and tags are
 // checked for size and otherwise ignored.
-func (e *Emulator) createKey(body []byte) (any, *apiError) {
+func (e *Emulator) createKey(body []byte) (any, *awsjson.Error) {
 	var in createKeyInput
-	if aerr := decode(body, &in); aerr != nil {
+	if aerr := awsjson.Decode(body, &in); aerr != nil {
 		return nil, aerr
 	}
 	if in.Policy != nil && (len(*in.Policy) == 0 || len(*in.Policy) > maxPolicyLength) {
@@ -272,7 +208,7 @@ func (e *Emulator) createKey(body []byte) (any, *apiError) {
 	}
 	for _, t := range in.Tags {
 		if t.TagKey == nil || len(*t.TagKey) == 0 || len(*t.TagKey) > 128 || t.TagValue == nil || len(*t.TagValue) > 256 {
-			return nil, newError(errTag, "Tags must have a key of 1 to 128 characters and a value of at most 256 characters.")
+			return nil, awsjson.Errorf(errTag, "Tags must have a key of 1 to 128 characters and a value of at most 256 characters.")
 		}
 	}
 	if in.KeySpec != nil && in.CustomerMasterKeySpec != nil {
@@ -288,11 +224,11 @@ func (e *Emulator) createKey(body []byte) (any, *apiError) {
 		{"Origin", originAWSKMS, in.Origin},
 	} {
 		if f.got != nil && *f.got != f.want {
-			return nil, newError(errUnsupported, "kmsemu supports only %s %s.", f.member, f.want)
+			return nil, awsjson.Errorf(errUnsupported, "kmsemu supports only %s %s.", f.member, f.want)
 		}
 	}
 	if in.CustomKeyStoreID != nil || in.XksKeyID != nil || (in.MultiRegion != nil && *in.MultiRegion) {
-		return nil, newError(errUnsupported, "kmsemu supports neither custom key stores nor multi-Region keys.")
+		return nil, awsjson.Errorf(errUnsupported, "kmsemu supports neither custom key stores nor multi-Region keys.")
 	}
 	description := ""
 	if in.Description != nil {
@@ -305,8 +241,8 @@ func (e *Emulator) createKey(body []byte) (any, *apiError) {
 
 // addKeyLocked creates and stores an enabled key with a random secret.
 func (e *Emulator) addKeyLocked(description string) *key {
-	id := newUUID()
-	k := &key{id: id, arn: e.keyARN(id), description: description, created: e.now(), enabled: true}
+	id := awsjson.NewUUID()
+	k := &key{id: id, arn: e.keyARN(id), description: description, created: time.Now(), enabled: true}
 	rand.Read(k.secret[:])
 	e.keys[id] = k
 	return k
@@ -317,9 +253,9 @@ type createAliasInput struct {
 	TargetKeyID *string `json:"TargetKeyId"`
 }
 
-func (e *Emulator) createAlias(body []byte) (any, *apiError) {
+func (e *Emulator) createAlias(body []byte) (any, *awsjson.Error) {
 	var in createAliasInput
-	if aerr := decode(body, &in); aerr != nil {
+	if aerr := awsjson.Decode(body, &in); aerr != nil {
 		return nil, aerr
 	}
 	if in.AliasName == nil {
@@ -332,21 +268,21 @@ func (e *Emulator) createAlias(body []byte) (any, *apiError) {
 
 // addAliasLocked points the new alias name at the key that target names (a
 // key id or key ARN, not an alias, as in KMS).
-func (e *Emulator) addAliasLocked(name string, target *string) *apiError {
+func (e *Emulator) addAliasLocked(name string, target *string) *awsjson.Error {
 	switch {
 	case len(name) == 0 || len(name) > maxAliasNameLength:
 		return errConstraint("aliasName", fmt.Sprintf("Member must have length between 1 and %d", maxAliasNameLength))
 	case !aliasNamePattern.MatchString(name):
-		return newError(errInvalidAliasName, "Alias must start with 'alias/' followed by letters, digits, '/', '_' or '-'.")
+		return awsjson.Errorf(errInvalidAliasName, "Alias must start with 'alias/' followed by letters, digits, '/', '_' or '-'.")
 	case strings.HasPrefix(name, "alias/aws/"):
-		return newError(errInvalidAliasName, "Alias names starting with 'alias/aws/' are reserved for AWS managed keys.")
+		return awsjson.Errorf(errInvalidAliasName, "Alias names starting with 'alias/aws/' are reserved for AWS managed keys.")
 	}
 	k, aerr := e.resolveLocked("targetKeyId", target, false)
 	if aerr != nil {
 		return aerr
 	}
 	if _, ok := e.aliases[name]; ok {
-		return newError(errAlreadyExists, "An alias with the name %s already exists", e.aliasARN(name))
+		return awsjson.Errorf(errAlreadyExists, "An alias with the name %s already exists", e.aliasARN(name))
 	}
 	e.aliases[name] = k.id
 	return nil
@@ -357,9 +293,9 @@ type keyIDInput struct {
 	KeyID *string `json:"KeyId"`
 }
 
-func (e *Emulator) describeKey(body []byte) (any, *apiError) {
+func (e *Emulator) describeKey(body []byte) (any, *awsjson.Error) {
 	var in keyIDInput
-	if aerr := decode(body, &in); aerr != nil {
+	if aerr := awsjson.Decode(body, &in); aerr != nil {
 		return nil, aerr
 	}
 	e.mu.Lock()
@@ -371,15 +307,15 @@ func (e *Emulator) describeKey(body []byte) (any, *apiError) {
 	return keyMetadataOutput{KeyMetadata: e.metadataLocked(k)}, nil
 }
 
-func (e *Emulator) disableKey(body []byte) (any, *apiError) { return e.setEnabled(body, false) }
+func (e *Emulator) disableKey(body []byte) (any, *awsjson.Error) { return e.setEnabled(body, false) }
 
-func (e *Emulator) enableKey(body []byte) (any, *apiError) { return e.setEnabled(body, true) }
+func (e *Emulator) enableKey(body []byte) (any, *awsjson.Error) { return e.setEnabled(body, true) }
 
 // setEnabled enables or disables the key that body names by key id or key
 // ARN (not by alias, as in KMS). Either is idempotent.
-func (e *Emulator) setEnabled(body []byte, enabled bool) (any, *apiError) {
+func (e *Emulator) setEnabled(body []byte, enabled bool) (any, *awsjson.Error) {
 	var in keyIDInput
-	if aerr := decode(body, &in); aerr != nil {
+	if aerr := awsjson.Decode(body, &in); aerr != nil {
 		return nil, aerr
 	}
 	e.mu.Lock()
@@ -406,9 +342,9 @@ type encryptOutput struct {
 	EncryptionAlgorithm string `json:"EncryptionAlgorithm"`
 }
 
-func (e *Emulator) encrypt(body []byte) (any, *apiError) {
+func (e *Emulator) encrypt(body []byte) (any, *awsjson.Error) {
 	var in encryptInput
-	if aerr := decode(body, &in); aerr != nil {
+	if aerr := awsjson.Decode(body, &in); aerr != nil {
 		return nil, aerr
 	}
 	switch {
@@ -431,7 +367,7 @@ func (e *Emulator) encrypt(body []byte) (any, *apiError) {
 }
 
 // usableKey resolves id (aliases allowed) to an enabled key.
-func (e *Emulator) usableKey(id *string) (*key, *apiError) {
+func (e *Emulator) usableKey(id *string) (*key, *awsjson.Error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	k, aerr := e.resolveLocked("keyId", id, true)
@@ -459,9 +395,9 @@ type generateDataKeyOutput struct {
 	KeyID          string `json:"KeyId"`
 }
 
-func (e *Emulator) generateDataKey(body []byte) (any, *apiError) {
+func (e *Emulator) generateDataKey(body []byte) (any, *awsjson.Error) {
 	var in generateDataKeyInput
-	if aerr := decode(body, &in); aerr != nil {
+	if aerr := awsjson.Decode(body, &in); aerr != nil {
 		return nil, aerr
 	}
 	var n int
@@ -481,7 +417,7 @@ func (e *Emulator) generateDataKey(body []byte) (any, *apiError) {
 		return nil, errConstraint("keySpec", "Member must satisfy enum value set: [AES_256, AES_128]")
 	}
 	if isSet(in.Recipient) {
-		return nil, newError(errUnsupported, "kmsemu does not support Recipient.")
+		return nil, awsjson.Errorf(errUnsupported, "kmsemu does not support Recipient.")
 	}
 	k, aerr := e.usableKey(in.KeyID)
 	if aerr != nil {
@@ -513,13 +449,13 @@ type decryptOutput struct {
 // errBadCiphertext is answered for every blob that does not decrypt, whether
 // it was altered, is not one of ours, or was made with another encryption
 // context, as KMS does not say which.
-func errBadCiphertext() *apiError {
-	return newError(errInvalidCiphertext, "The ciphertext is invalid, or its encryption context does not match.")
+func errBadCiphertext() *awsjson.Error {
+	return awsjson.Errorf(errInvalidCiphertext, "The ciphertext is invalid, or its encryption context does not match.")
 }
 
-func (e *Emulator) decrypt(body []byte) (any, *apiError) {
+func (e *Emulator) decrypt(body []byte) (any, *awsjson.Error) {
 	var in decryptInput
-	if aerr := decode(body, &in); aerr != nil {
+	if aerr := awsjson.Decode(body, &in); aerr != nil {
 		return nil, aerr
 	}
 	switch {
@@ -532,7 +468,7 @@ func (e *Emulator) decrypt(body []byte) (any, *apiError) {
 		return nil, aerr
 	}
 	if isSet(in.Recipient) {
-		return nil, newError(errUnsupported, "kmsemu does not support Recipient.")
+		return nil, awsjson.Errorf(errUnsupported, "kmsemu does not support Recipient.")
 	}
 	k, aerr := e.decryptionKey(in.CiphertextBlob, in.KeyID)
 	if aerr != nil {
@@ -550,7 +486,7 @@ func (e *Emulator) decrypt(body []byte) (any, *apiError) {
 
 // decryptionKey returns the enabled key that blob names, which must be the
 // key that keyID names when it is given.
-func (e *Emulator) decryptionKey(blob []byte, keyID *string) (*key, *apiError) {
+func (e *Emulator) decryptionKey(blob []byte, keyID *string) (*key, *awsjson.Error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if keyID != nil {
@@ -559,7 +495,7 @@ func (e *Emulator) decryptionKey(blob []byte, keyID *string) (*key, *apiError) {
 			return nil, aerr
 		}
 		if id, ok := blobKeyID(blob); ok && id != want.id {
-			return nil, newError(errIncorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation.")
+			return nil, awsjson.Errorf(errIncorrectKey, "The key ID in the request does not identify a KMS key that can perform this operation.")
 		}
 	}
 	id, ok := blobKeyID(blob)
@@ -576,15 +512,4 @@ func (e *Emulator) decryptionKey(blob []byte, keyID *string) (*key, *apiError) {
 // isSet reports whether a raw JSON member is present and not null.
 func isSet(raw json.RawMessage) bool {
 	return len(raw) > 0 && !bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
-}
-
-// newUUID returns a random (version 4) UUID in lowercase, the form of KMS key
-// ids and request ids.
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

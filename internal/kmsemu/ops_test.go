@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsemutest"
 )
 
 // ctx is the context of the issue 13 data key: what the service will bind
@@ -105,9 +107,9 @@ func TestEncryptDecrypt(t *testing.T) {
 	}
 
 	_, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyId, Plaintext: make([]byte, maxPlaintextLength+1)})
-	wantError(t, "Encrypt(4097 bytes)", err, errValidation, 400)
+	awsemutest.WantError(t, "Encrypt(4097 bytes)", err, errValidation, 400)
 	_, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyId, Plaintext: plaintext, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
-	wantError(t, "Encrypt(RSAES_OAEP_SHA_256)", err, errInvalidKeyUsage, 400)
+	awsemutest.WantError(t, "Encrypt(RSAES_OAEP_SHA_256)", err, errInvalidKeyUsage, 400)
 }
 
 func TestDecryptEncryptionContext(t *testing.T) {
@@ -158,7 +160,7 @@ func TestDecryptEncryptionContext(t *testing.T) {
 				}
 				return
 			}
-			wantError(t, "Decrypt("+tt.name+")", err, tt.wantCode, 400)
+			awsemutest.WantError(t, "Decrypt("+tt.name+")", err, tt.wantCode, 400)
 			if out != nil {
 				t.Errorf("Decrypt(%s) returned a plaintext with its error", tt.name)
 			}
@@ -235,20 +237,20 @@ func TestKeyIDResolution(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(tt.id)})
-			wantError(t, "DescribeKey("+tt.id+")", err, tt.wantCode, 400)
+			awsemutest.WantError(t, "DescribeKey("+tt.id+")", err, tt.wantCode, 400)
 			if !strings.Contains(fmt.Sprint(err), tt.wantMsg) {
 				t.Errorf("DescribeKey(%s) = %v, want a message with %q", tt.id, err, tt.wantMsg)
 			}
 			_, err = client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(tt.id), KeySpec: types.DataKeySpecAes256})
-			wantError(t, "GenerateDataKey("+tt.id+")", err, tt.wantCode, 400)
+			awsemutest.WantError(t, "GenerateDataKey("+tt.id+")", err, tt.wantCode, 400)
 		})
 	}
 
 	// DisableKey, EnableKey and CreateAlias's target take no alias, as in KMS.
 	_, err := client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String("alias/ivs-ingest/stream-keys")})
-	wantError(t, "DisableKey(alias)", err, errNotFound, 400)
+	awsemutest.WantError(t, "DisableKey(alias)", err, errNotFound, 400)
 	_, err = client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/second"), TargetKeyId: aws.String("alias/by-arn")})
-	wantError(t, "CreateAlias(target alias)", err, errNotFound, 400)
+	awsemutest.WantError(t, "CreateAlias(target alias)", err, errNotFound, 400)
 	if d, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: key.KeyId}); err != nil || !d.KeyMetadata.Enabled {
 		t.Errorf("after DisableKey(alias): DescribeKey = %v, enabled %v; want the key untouched", err, d != nil && d.KeyMetadata.Enabled)
 	}
@@ -277,11 +279,11 @@ func TestCreateAliasRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(tt.alias), TargetKeyId: tt.target})
-		wantError(t, "CreateAlias("+tt.name+")", err, tt.wantCode, 400)
+		awsemutest.WantError(t, "CreateAlias("+tt.name+")", err, tt.wantCode, 400)
 	}
 	// A refused alias was not created.
 	_, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/free")})
-	wantError(t, "DescribeKey(alias/free)", err, errNotFound, 400)
+	awsemutest.WantError(t, "DescribeKey(alias/free)", err, errNotFound, 400)
 }
 
 func TestCreateKeyAndDescribeKey(t *testing.T) {
@@ -335,7 +337,7 @@ func TestCreateKeyAndDescribeKey(t *testing.T) {
 	}
 	for _, tt := range refused {
 		_, err := client.CreateKey(ctx, &tt.in)
-		wantError(t, "CreateKey("+tt.name+")", err, tt.wantCode, 400)
+		awsemutest.WantError(t, "CreateKey("+tt.name+")", err, tt.wantCode, 400)
 	}
 }
 
@@ -357,10 +359,10 @@ func TestGenerateDataKeyValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, err := client.GenerateDataKey(ctx, &tt.in)
-		wantError(t, "GenerateDataKey("+tt.name+")", err, errValidation, 400)
+		awsemutest.WantError(t, "GenerateDataKey("+tt.name+")", err, errValidation, 400)
 	}
 	_, err := client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: key.KeyId, KeySpec: types.DataKeySpecAes256, DryRun: aws.Bool(true)})
-	wantError(t, "GenerateDataKey(DryRun)", err, errDryRun, 400)
+	awsemutest.WantError(t, "GenerateDataKey(DryRun)", err, errDryRun, 400)
 }
 
 func TestDisabledKey(t *testing.T) {
@@ -381,11 +383,11 @@ func TestDisabledKey(t *testing.T) {
 		t.Fatalf("DescribeKey(disabled) = %v, want Enabled false, KeyState Disabled", err)
 	}
 	_, err = client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: key.KeyId, KeySpec: types.DataKeySpecAes256})
-	wantError(t, "GenerateDataKey(disabled)", err, errDisabled, 400)
+	awsemutest.WantError(t, "GenerateDataKey(disabled)", err, errDisabled, 400)
 	_, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyId, Plaintext: []byte("p")})
-	wantError(t, "Encrypt(disabled)", err, errDisabled, 400)
+	awsemutest.WantError(t, "Encrypt(disabled)", err, errDisabled, 400)
 	_, err = client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gen.CiphertextBlob, EncryptionContext: ctx13})
-	wantError(t, "Decrypt(disabled)", err, errDisabled, 400)
+	awsemutest.WantError(t, "Decrypt(disabled)", err, errDisabled, 400)
 	var disabled *types.DisabledException
 	if !errors.As(err, &disabled) {
 		t.Errorf("Decrypt(disabled) = %T, want *types.DisabledException", err)
@@ -422,7 +424,7 @@ func TestTamperedCiphertext(t *testing.T) {
 	for i := range blob {
 		b := bytes.Clone(blob)
 		b[i] ^= 0x01
-		if err := decrypt(b); errorCode(err) != errInvalidCiphertext {
+		if err := decrypt(b); awsemutest.ErrorCode(err) != errInvalidCiphertext {
 			t.Fatalf("Decrypt(blob with byte %d of %d flipped) = %v, want %s", i, len(blob), err, errInvalidCiphertext)
 		}
 	}
@@ -437,7 +439,7 @@ func TestTamperedCiphertext(t *testing.T) {
 		"not ours":                  []byte("not a KMS ciphertext blob at all, though long enough to parse..."),
 	}
 	for name, b := range cases {
-		if err := decrypt(b); errorCode(err) != errInvalidCiphertext {
+		if err := decrypt(b); awsemutest.ErrorCode(err) != errInvalidCiphertext {
 			t.Errorf("Decrypt(%s) = %v, want %s", name, err, errInvalidCiphertext)
 		}
 	}
@@ -462,8 +464,8 @@ func TestDecryptKeyIDMustMatch(t *testing.T) {
 	}
 	for _, id := range []string{aws.ToString(other.KeyId), aws.ToString(other.Arn), "alias/other"} {
 		_, err := client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gen.CiphertextBlob, KeyId: aws.String(id)})
-		wantError(t, "Decrypt(KeyId "+id+")", err, errIncorrectKey, 400)
+		awsemutest.WantError(t, "Decrypt(KeyId "+id+")", err, errIncorrectKey, 400)
 	}
 	_, err = client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: gen.CiphertextBlob, KeyId: aws.String("alias/missing")})
-	wantError(t, "Decrypt(KeyId alias/missing)", err, errNotFound, 400)
+	awsemutest.WantError(t, "Decrypt(KeyId alias/missing)", err, errNotFound, 400)
 }

@@ -20,6 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsemutest"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsjson"
 )
 
 var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -110,7 +114,7 @@ func TestWireFormat(t *testing.T) {
 		{"wrong JSON type", "GenerateDataKey", `{"KeyId":"` + key.ID + `","NumberOfBytes":"32"}`, 400, "SerializationException"},
 		{"blob not base64", "Decrypt", `{"CiphertextBlob":"not base64!"}`, 400, "SerializationException"},
 		{"unknown operation", "ListKeys", `{}`, 400, "UnknownOperationException"},
-		{"body too large", "Encrypt", `{"Plaintext":"` + strings.Repeat("A", maxBodyBytes) + `"}`, 413, "RequestEntityTooLargeException"},
+		{"body too large", "Encrypt", `{"Plaintext":"` + strings.Repeat("A", awsjson.MaxBodyBytes) + `"}`, 413, "RequestEntityTooLargeException"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,7 +220,7 @@ func TestSignature(t *testing.T) {
 				}
 				return
 			}
-			wantError(t, "GenerateDataKey("+tt.name+")", err, tt.wantCode, 400)
+			awsemutest.WantError(t, "GenerateDataKey("+tt.name+")", err, tt.wantCode, 400)
 			if out != nil {
 				t.Errorf("GenerateDataKey(%s) returned a data key", tt.name)
 			}

@@ -1,23 +1,14 @@
 package smemu
 
 import (
-	"bytes"
 	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"mime"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
-)
 
-// Wire constants of the AWS JSON 1.1 protocol as Secrets Manager speaks it.
-const (
-	contentType  = "application/x-amz-json-1.1"
-	targetPrefix = "secretsmanager."
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsjson"
 )
 
 // Version stages Secrets Manager maintains itself.
@@ -59,62 +50,21 @@ type version struct {
 	stages  []string
 }
 
-// opFunc runs one operation on a verified request body. It returns the value
-// to encode.
-type opFunc func(e *Emulator, body []byte) (any, *apiError)
-
-// operation returns the operation r addresses, or a nil opFunc if r is not
-// an AWS JSON 1.1 request for a secretsmanager operation the emulator
-// serves.
-func operation(r *http.Request) (string, opFunc) {
-	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		return "", nil
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
-		return "", nil
-	}
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	if !ok {
-		return "", nil
-	}
-	return op, lookupOp(op)
-}
-
-func lookupOp(op string) opFunc {
-	switch op {
-	case "GetSecretValue":
-		return (*Emulator).getSecretValue
-	}
-	return nil
-}
-
-// decode unmarshals body into v. An empty body is an empty input.
-func decode(body []byte, v any) *apiError {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		// The decoder's message may quote request content: don't echo it.
-		return newError(errSerialization, "the request body is not a valid JSON document for this operation")
-	}
-	return nil
-}
-
 // notFound is Secrets Manager's answer for a secret it cannot find, whatever
 // the reason (another account's, another region's, never created): it says
 // no more than that.
-func notFound() *apiError {
-	return newError(errNotFound, "Secrets Manager can't find the specified secret.")
+func notFound() *awsjson.Error {
+	return awsjson.Errorf(errNotFound, "Secrets Manager can't find the specified secret.")
 }
 
 // resolveLocked returns the secret id names: its ARN, its ARN without the
 // 6-character suffix (a partial ARN), or its name.
-func (e *Emulator) resolveLocked(id *string) (*secret, *apiError) {
+func (e *Emulator) resolveLocked(id *string) (*secret, *awsjson.Error) {
 	switch {
 	case id == nil:
-		return nil, newError(errValidation, "1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
+		return nil, awsjson.Errorf(errValidation, "1 validation error detected: Value null at 'secretId' failed to satisfy constraint: Member must not be null")
 	case *id == "" || len(*id) > maxSecretIDLength:
-		return nil, newError(errValidation, "1 validation error detected: Value at 'secretId' failed to satisfy constraint: "+
+		return nil, awsjson.Errorf(errValidation, "1 validation error detected: Value at 'secretId' failed to satisfy constraint: "+
 			"Member must have length less than or equal to %d and greater than or equal to 1", maxSecretIDLength)
 	}
 	s := *id
@@ -163,9 +113,9 @@ type getSecretValueOutput struct {
 // getSecretValue answers the version of the secret that VersionId and
 // VersionStage name (both must name the same version), AWSCURRENT when
 // neither is given.
-func (e *Emulator) getSecretValue(body []byte) (any, *apiError) {
+func (e *Emulator) getSecretValue(body []byte) (any, *awsjson.Error) {
 	var in getSecretValueInput
-	if aerr := decode(body, &in); aerr != nil {
+	if aerr := awsjson.Decode(body, &in); aerr != nil {
 		return nil, aerr
 	}
 	e.mu.Lock()
@@ -190,9 +140,9 @@ func (e *Emulator) getSecretValue(body []byte) (any, *apiError) {
 	}
 	switch {
 	case v == nil && in.VersionID != nil:
-		return nil, newError(errNotFound, "Secrets Manager can't find the specified secret value for VersionId: %s", *in.VersionID)
+		return nil, awsjson.Errorf(errNotFound, "Secrets Manager can't find the specified secret value for VersionId: %s", *in.VersionID)
 	case v == nil:
-		return nil, newError(errNotFound, "Secrets Manager can't find the specified secret value for staging label: %s", stage)
+		return nil, awsjson.Errorf(errNotFound, "Secrets Manager can't find the specified secret value for staging label: %s", stage)
 	}
 	return getSecretValueOutput{
 		ARN:           sec.arn,
@@ -216,7 +166,7 @@ func (e *Emulator) addSecretLocked(name string, v *version) (*secret, error) {
 	if err := checkValue(v); err != nil {
 		return nil, err
 	}
-	sec := &secret{name: name, arn: e.secretARN(name), created: e.now()}
+	sec := &secret{name: name, arn: e.secretARN(name), created: time.Now()}
 	v.stages = []string{stageCurrent}
 	sec.versions = []*version{v}
 	e.secrets[sec.arn] = sec
@@ -266,15 +216,4 @@ func (e *Emulator) secretARN(name string) string {
 		suffix[i] = suffixAlphabet[int(c)%len(suffixAlphabet)]
 	}
 	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", e.region, e.accountID, name, suffix)
-}
-
-// newUUID returns a random version 4 UUID, the form of request and version
-// ids.
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

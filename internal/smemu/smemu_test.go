@@ -3,8 +3,6 @@ package smemu
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,13 +17,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsemutest"
+	"github.com/ivs-ingest/ivs-ingest/internal/awsemu/awsjson"
 )
 
 const (
@@ -35,11 +33,13 @@ const (
 	testSecret    = "smemu/secret+Key0123456789abcdefghijklm"
 	// secretValue is a value no answer but GetSecretValue's may carry.
 	secretValue = "postgres://app:sm-DO-NOT-LEAK@db.example:5432/postgres"
+	contentType = awsjson.ContentType
 )
 
 var (
-	arnRe  = regexp.MustCompile(`^arn:aws:secretsmanager:eu-west-1:111122223333:secret:ivs-ingest/db-[A-Za-z0-9]{6}$`)
-	uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	testCreds = aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}
+	arnRe     = regexp.MustCompile(`^arn:aws:secretsmanager:eu-west-1:111122223333:secret:ivs-ingest/db-[A-Za-z0-9]{6}$`)
+	uuidRe    = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 )
 
 func testConfig() Config {
@@ -59,47 +59,14 @@ func startEmulator(t *testing.T) (*Emulator, string) {
 	return emu, srv.URL
 }
 
-// noBackoff keeps the SDK's standard retry policy without waiting.
-type noBackoff struct{}
-
-func (noBackoff) BackoffDelay(int, error) (time.Duration, error) { return 0, nil }
-
 // newClient returns the real SDK client pointed at url with the test
 // credentials and the standard retryer (without delays).
 func newClient(url string, optFns ...func(*secretsmanager.Options)) *secretsmanager.Client {
-	cfg := aws.Config{Region: testRegion, Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, "")}
-	opts := append([]func(*secretsmanager.Options){func(o *secretsmanager.Options) {
-		o.BaseEndpoint = aws.String(url)
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) { so.Backoff = noBackoff{} })
-	}}, optFns...)
-	return secretsmanager.NewFromConfig(cfg, opts...)
+	return secretsmanager.NewFromConfig(awsemutest.ClientConfig(url, testRegion, testCreds), optFns...)
 }
 
 func get(ctx context.Context, c *secretsmanager.Client, id string) (*secretsmanager.GetSecretValueOutput, error) {
 	return c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-}
-
-func errorCode(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.ErrorCode()
-	}
-	return ""
-}
-
-func httpStatus(err error) int {
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	return 0
-}
-
-func wantError(t *testing.T, call string, err error, code string, status int) {
-	t.Helper()
-	if errorCode(err) != code || httpStatus(err) != status {
-		t.Errorf("%s = %v (code %q, status %d), want %d %s", call, err, errorCode(err), httpStatus(err), status, code)
-	}
 }
 
 func TestGetSecretValueString(t *testing.T) {
@@ -186,7 +153,7 @@ func TestVersions(t *testing.T) {
 		}
 	}
 	_, err = client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(sec.ARN), VersionId: aws.String(sec.VersionID), VersionStage: aws.String(stageCurrent)})
-	wantError(t, "GetSecretValue(v1 as AWSCURRENT)", err, errNotFound, 400)
+	awsemutest.WantError(t, "GetSecretValue(v1 as AWSCURRENT)", err, errNotFound, 400)
 	if _, err := emu.PutSecretValue("nope", "x"); err == nil {
 		t.Error("PutSecretValue(unknown secret) succeeded")
 	}
@@ -204,7 +171,7 @@ func TestNotFound(t *testing.T) {
 	otherAccount := strings.Replace(sec.ARN, testAccountID, "999999999999", 1)
 	for _, id := range []string{"ivs-ingest/none", sec.ARN + "x", otherRegion, otherAccount, "arn:aws:kms:eu-west-1:111122223333:key/x"} {
 		_, err := get(context.Background(), client, id)
-		wantError(t, "GetSecretValue("+id+")", err, errNotFound, 400)
+		awsemutest.WantError(t, "GetSecretValue("+id+")", err, errNotFound, 400)
 		var nf *types.ResourceNotFoundException
 		if !errors.As(err, &nf) || !strings.Contains(nf.ErrorMessage(), "can't find the specified secret") {
 			t.Errorf("GetSecretValue(%s) = %v, want the SDK's ResourceNotFoundException with Secrets Manager's message", id, err)
@@ -226,7 +193,7 @@ func TestInjectedFailures(t *testing.T) {
 
 	emu.Fail("GetSecretValue", errAccessDenied)
 	_, err = get(ctx, client, sec.ARN)
-	wantError(t, "GetSecretValue(denied)", err, errAccessDenied, 400)
+	awsemutest.WantError(t, "GetSecretValue(denied)", err, errAccessDenied, 400)
 	if emu.Calls("GetSecretValue") != 1 || emu.Succeeded("GetSecretValue") != 0 {
 		t.Errorf("AccessDenied: %d calls, %d succeeded; want 1 call (not retried), 0", emu.Calls("GetSecretValue"), emu.Succeeded("GetSecretValue"))
 	}
@@ -243,7 +210,7 @@ func TestInjectedFailures(t *testing.T) {
 
 	emu.FailNext("GetSecretValue", errInternal, 1)
 	_, err = get(ctx, newClient(url, func(o *secretsmanager.Options) { o.Retryer = aws.NopRetryer{} }), sec.ARN)
-	wantError(t, "GetSecretValue(internal, no retries)", err, errInternal, 500)
+	awsemutest.WantError(t, "GetSecretValue(internal, no retries)", err, errInternal, 500)
 
 	for _, f := range []func(){
 		func() { emu.Fail("GetSecretValues", errAccessDenied) },
@@ -286,16 +253,6 @@ func TestLatency(t *testing.T) {
 	}
 }
 
-// sign signs req with the SDK's signer for service.
-func sign(t *testing.T, req *http.Request, body []byte, service, secretKey string) {
-	t.Helper()
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: secretKey}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, testRegion, time.Now()); err != nil {
-		t.Fatalf("SignHTTP: %v", err)
-	}
-}
-
 // The wire: what is refused before any secret is looked at, and that no
 // error answer carries the value.
 func TestWire(t *testing.T) {
@@ -332,7 +289,7 @@ func TestWire(t *testing.T) {
 		req.Header.Set("Content-Type", tt.ctype)
 		req.Header.Set("X-Amz-Target", tt.target)
 		if tt.service != "" {
-			sign(t, req, tt.body, tt.service, tt.secret)
+			awsemutest.Sign(t, req, tt.body, aws.Credentials{AccessKeyID: testKeyID, SecretAccessKey: tt.secret}, tt.service, testRegion)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
