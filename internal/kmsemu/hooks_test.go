@@ -200,7 +200,10 @@ func TestLatencyHonoursCancellation(t *testing.T) {
 	emu, url := startEmulator(t, nil)
 	key := emu.CreateKey("")
 	emu.SetLatency(time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	// Long enough for the request to reach the emulator on a loaded
+	// machine (the emulator counts only calls it received), far shorter
+	// than the latency.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
 	_, err := newClient(url, noRetries).DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(key.ID)})
@@ -209,7 +212,7 @@ func TestLatencyHonoursCancellation(t *testing.T) {
 	}
 	// The handler must stop sleeping once the client is gone, and count the
 	// call as not succeeded.
-	for time.Since(start) < 10*time.Second {
+	for time.Since(start) < 20*time.Second {
 		if emu.Calls("DescribeKey") == 1 {
 			if s := emu.Succeeded("DescribeKey"); s != 0 {
 				t.Errorf("Succeeded(DescribeKey) = %d, want 0", s)

@@ -238,13 +238,16 @@ func TestLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	emu.SetLatency(time.Minute)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	// Long enough for the request to reach the emulator on a loaded
+	// machine (the emulator counts only calls it received), far shorter
+	// than the latency.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err = get(ctx, newClient(url, func(o *secretsmanager.Options) { o.Retryer = aws.NopRetryer{} }), sec.ARN)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("GetSecretValue on a slow emulator = %v, want the context's deadline", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for emu.Calls("GetSecretValue") != 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
