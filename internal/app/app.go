@@ -23,6 +23,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
+	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/metrics"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
@@ -177,8 +178,9 @@ func newDomain(ctx context.Context, cfg config.Config, parts Parts, logger *slog
 	return &Domain{Service: svc, Store: parts.Store, Metrics: m, Retention: retention, closers: []func(){svc.Close}, logger: logger}, nil
 }
 
-// newService assembles the domain service over parts: the IVS client, its
-// call budget kept in parts.Slots and each seller's share of it in
+// newService assembles the domain service over parts: the IVS clients, one
+// per region (each channel's calls go to its ARN's region), their call
+// budgets kept in parts.Slots and each seller's share of them in
 // parts.Limits (this process's memory where the parts keep none), and the
 // key store's vault.
 func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics) (*ingest.Service, error) {
@@ -190,14 +192,20 @@ func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slo
 	if limits == nil {
 		limits = limit.NewLocal()
 	}
-	calls := CallBudget(cfg, parts.Slots).
-		ShareBySeller(limits, cfg.AWSRegion, limit.PerSecond(cfg.IVSSellerCallsPerSecond, cfg.IVSSellerBurst))
-	ivsClient, err := IVS(ctx, cfg, IVSOptions{Budget: calls, Metrics: m})
+	schedules := parts.Slots
+	if schedules == nil {
+		schedules = budget.NewLocalSchedules()
+	}
+	budgetOf := func(region string) *budget.Budget {
+		return regionBudget(cfg, schedules, region).
+			ShareBySeller(limits, region, limit.PerSecond(cfg.IVSSellerCallsPerSecond, cfg.IVSSellerBurst))
+	}
+	ivsClient, err := IVS(ctx, cfg, IVSOptions{Budget: budgetOf(cfg.AWSRegion), Metrics: m})
 	if err != nil {
 		// Calls to IVS will fail and log this again.
 		logger.Warn("AWS is not usable; requests that need IVS will fail", "error", err.Error())
 	}
-	return ingest.NewService(parts.Store, ivsClient, ingest.Options{
+	return ingest.NewService(parts.Store, ivs.NewRegions(ivsClient, budgetOf), ingest.Options{
 		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
 		Vault:             vault,
 		VerifyInterval:    cfg.StreamKeyVerifyInterval,
@@ -249,14 +257,25 @@ func (a *App) Close() {
 	a.Domain.Close()
 }
 
-// CallBudget is the IVS call budget of IVS_MAX_CALLS_PER_SECOND, waiting at
-// most IVS_BUDGET_WAIT, over slots: the schedule every replica shares, or
-// nil for this process's memory.
-func CallBudget(cfg config.Config, slots budget.SlotSource) *budget.Budget {
-	if slots == nil {
-		slots = budget.NewLocal()
+// CallBudget is AWS_REGION's IVS call budget of IVS_MAX_CALLS_PER_SECOND,
+// a seller's call waiting at most IVS_BUDGET_WAIT, over schedules: those
+// every replica shares, or nil for this process's memory.
+func CallBudget(cfg config.Config, schedules budget.Schedules) *budget.Budget {
+	if schedules == nil {
+		schedules = budget.NewLocalSchedules()
 	}
-	return budget.New(slots, cfg.IVSCallsPerSecond, cfg.IVSBudgetWait)
+	return regionBudget(cfg, schedules, cfg.AWSRegion)
+}
+
+// regionBudget is region's IVS call budget over its schedule: AWS_REGION's
+// is budget.DefaultBucket (the schedule of the versions before regions),
+// any other region's is named after it.
+func regionBudget(cfg config.Config, schedules budget.Schedules, region string) *budget.Budget {
+	bucket := region
+	if region == cfg.AWSRegion {
+		bucket = budget.DefaultBucket
+	}
+	return budget.New(schedules.Schedule(bucket), cfg.IVSCallsPerSecond, cfg.IVSBudgetWait)
 }
 
 // poolStats reads db's pool figures for the metrics.

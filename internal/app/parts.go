@@ -25,9 +25,10 @@ type Store interface {
 // only when one process uses the store.
 type Parts struct {
 	Store Store
-	// Slots holds the IVS call budget's schedule (IVS_MAX_CALLS_PER_SECOND
-	// is for all replicas together); nil for this process's memory.
-	Slots budget.SlotSource
+	// Slots holds the IVS call budget's schedules, one per region
+	// (IVS_MAX_CALLS_PER_SECOND is for all replicas together, in each
+	// region); nil for this process's memory.
+	Slots budget.Schedules
 	// Limits keeps the rate limits: each seller's share of the IVS budget,
 	// revocations per show, and the request limits when
 	// RATE_LIMIT_STORE=database (which refuses to start without it); nil

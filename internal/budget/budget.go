@@ -10,6 +10,16 @@
 // calls are charged to the seller's share (a rate and a burst, kept in a
 // limit.Source that every replica shares) before any slot is reserved, and
 // a share that is spent refuses the reservation at once.
+//
+// Calls are served by priority over one schedule, with no queue of its own:
+// a claim's priority is how far ahead of now it may reserve (see Priority).
+// A seller's call reserves up to the budget's maximum wait ahead; an
+// operator's and the service's own only a slot that is free at once, so
+// they never take a place in the queue ahead of a waiting seller, whichever
+// replica either runs on.
+//
+// A rate limit is per account and region, so a process keeps one Budget per
+// bucket (a region), each over its own schedule (Schedules).
 package budget
 
 import (
@@ -60,6 +70,40 @@ type SlotSource interface {
 	ReturnSlots(ctx context.Context, s Slots, n int, interval time.Duration) error
 }
 
+// Schedules gives each bucket (an account's region: IVS's quotas are per
+// region) a schedule of its own, created on first use.
+type Schedules interface {
+	// Schedule returns bucket's SlotSource: the same schedule, for every
+	// process sharing the Schedules, whenever it is asked for the same
+	// bucket.
+	Schedule(bucket string) SlotSource
+}
+
+// DefaultBucket names the default region's schedule (AWS_REGION's). In
+// PostgreSQL it is the row the single schedule of earlier versions had, so
+// that their replicas and this version's share it during a rolling deploy.
+const DefaultBucket = ""
+
+// NewLocalSchedules returns Schedules shared only within this process: one
+// NewLocal schedule per bucket.
+func NewLocalSchedules() Schedules { return &localSchedules{m: map[string]SlotSource{}} }
+
+type localSchedules struct {
+	mu sync.Mutex
+	m  map[string]SlotSource
+}
+
+func (l *localSchedules) Schedule(bucket string) SlotSource {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s, ok := l.m[bucket]
+	if !ok {
+		s = NewLocal()
+		l.m[bucket] = s
+	}
+	return s
+}
+
 // Slots is a run of slots a SlotSource reserved.
 type Slots struct {
 	// Wait is how long from the reservation until the first slot.
@@ -69,21 +113,41 @@ type Slots struct {
 	End time.Time
 }
 
-// Priority says whose work a claim is, and so who pays for it.
+// Priority says whose work a claim is: who pays for it, and how it waits
+// for its slots. All three share one schedule; a priority is how far ahead
+// of now a claim may reserve, so no process needs to know of the others'
+// waiting claims: the schedule itself tells whether anyone is queued.
 type Priority int
 
 // The priorities.
 const (
-	// Interactive is a request of a seller (or of an admin acting as one):
-	// its calls are charged to the seller's share.
+	// Interactive is a call a seller is waiting for (create, adopt, rotate,
+	// revoke, a key not stored): its calls are charged to the seller's
+	// share, and it queues for up to the budget's maximum wait
+	// (IVS_BUDGET_WAIT) for its first slot, behind every claim reserved
+	// before it.
 	Interactive Priority = iota
-	// Background is the service's own upkeep (renewing an expired key): it
-	// is not charged to the seller.
+	// Background is the service's own upkeep (a key's freshness check,
+	// an expired key's liveness check and renewal): it is charged to no
+	// seller, and takes slots only when the schedule is free at once
+	// (nobody queued): it is refused otherwise, never queued, so it never
+	// delays a waiting seller. The work is retried by a later request.
 	Background
 	// Batch is an operator's command (provision, rotate-expired): it is
-	// not charged to any seller.
+	// charged to no seller. Like Background it only takes slots that are
+	// free at once, so it never queues ahead of a waiting seller; unlike
+	// Background it is refused only when its context would end first:
+	// otherwise it asks again when the schedule would be free, for as long
+	// as it takes. Why not a longer bound in the queue: a batch step queued
+	// minutes ahead would sit in front of every seller who comes after it,
+	// and a command can afford to wait where a seller cannot.
 	Batch
 )
+
+// minRetry is the least a Batch claim waits before asking the schedule
+// again, so that a source answering "free in a microsecond" is not asked
+// in a tight loop.
+const minRetry = time.Millisecond
 
 // Claim says what a reservation is for.
 type Claim struct {
@@ -147,9 +211,9 @@ func (b *Budget) ShareBySeller(src limit.Source, region string, r limit.Rate) *B
 // with Reservation.Wait and released with Reservation.Release. An
 // interactive claim is first charged to its seller's share: when the share
 // is spent it reserves nothing and returns a *limit.LimitedError. When the
-// first slot would start later than the budget's maximum wait it reserves
-// nothing and returns an error wrapping *ExhaustedError
-// (errors.Is(err, ErrExhausted)).
+// first slot would start later than the claim's priority allows (see
+// Priority) it reserves nothing and returns an error wrapping
+// *ExhaustedError (errors.Is(err, ErrExhausted)).
 func (b *Budget) Reserve(ctx context.Context, c Claim) (*Reservation, error) {
 	n := c.Calls
 	if n < 1 {
@@ -168,7 +232,8 @@ func (b *Budget) Reserve(ctx context.Context, c Claim) (*Reservation, error) {
 	if b.interval == 0 {
 		return r, nil
 	}
-	slots, err := b.src.ReserveSlots(ctx, n, b.interval, b.maxWait)
+	r.p = c.Priority
+	slots, err := b.reserveSlots(ctx, n, c.Priority, 0)
 	if err != nil {
 		r.giveShare(ctx, n)
 		return nil, fmt.Errorf("reserve %d call slots: %w", n, err)
@@ -181,10 +246,50 @@ func (b *Budget) Reserve(ctx context.Context, c Claim) (*Reservation, error) {
 	return r, nil
 }
 
+// reserveSlots reserves n slots for a claim of priority p (see Priority);
+// bound, when positive, is the most the first slot may wait (a call made
+// under a lock).
+func (b *Budget) reserveSlots(ctx context.Context, n int, p Priority, bound time.Duration) (Slots, error) {
+	switch p {
+	case Interactive:
+		maxWait := b.maxWait
+		if bound > 0 {
+			maxWait = min(maxWait, bound)
+		}
+		return b.src.ReserveSlots(ctx, n, b.interval, maxWait)
+	case Background:
+		return b.src.ReserveSlots(ctx, n, b.interval, 0)
+	}
+	var deadline time.Time // zero: until ctx is done
+	if bound > 0 {
+		deadline = time.Now().Add(bound)
+	}
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		deadline = d
+	}
+	for {
+		s, err := b.src.ReserveSlots(ctx, n, b.interval, 0)
+		var exhausted *ExhaustedError
+		if !errors.As(err, &exhausted) {
+			return s, err
+		}
+		// The schedule is free again when its queue has passed, unless
+		// others take it first: then ask again.
+		retry := max(exhausted.RetryAfter, minRetry)
+		if !deadline.IsZero() && time.Until(deadline) < retry {
+			return Slots{}, err
+		}
+		if err := sleepUntil(ctx, time.Now().Add(retry)); err != nil {
+			return Slots{}, err
+		}
+	}
+}
+
 // Reservation is a run of call slots from Budget.Reserve. It is safe for
 // concurrent use.
 type Reservation struct {
 	b        *Budget
+	p        Priority
 	n        int
 	shareKey string // the seller's share charged; "" for none
 	charged  int    // units charged to the share and not given back
@@ -195,7 +300,7 @@ type Reservation struct {
 	mu        sync.Mutex
 	used      int
 	released  bool
-	extraWait time.Duration // the most a slot beyond the run's may wait; 0: the budget's maximum
+	extraWait time.Duration // the most a slot beyond the run's may wait; 0: as the priority allows
 }
 
 // Hold marks the calls that follow as made while holding a lock (a
@@ -264,7 +369,8 @@ func (r *Reservation) Delay() time.Duration { return r.delay }
 // done. Once the reserved slots are used up, or when the next one has passed
 // by more than a quarter interval, Wait reserves one more slot from the budget
 // first, so that retries, late and unplanned calls stay within it; that
-// reservation may fail with ErrExhausted.
+// reservation waits as the claim's priority allows, and may fail with
+// ErrExhausted.
 func (r *Reservation) Wait(ctx context.Context) error {
 	if r.b.interval == 0 {
 		return ctx.Err()
@@ -272,10 +378,7 @@ func (r *Reservation) Wait(ctx context.Context) error {
 	r.mu.Lock()
 	i := r.used
 	r.used++
-	maxWait := r.b.maxWait
-	if r.extraWait > 0 {
-		maxWait = min(maxWait, r.extraWait)
-	}
+	bound := r.extraWait
 	r.mu.Unlock()
 
 	if i < r.n {
@@ -289,7 +392,7 @@ func (r *Reservation) Wait(ctx context.Context) error {
 			return sleepUntil(ctx, slot)
 		}
 	}
-	s, err := r.b.src.ReserveSlots(ctx, 1, r.b.interval, maxWait)
+	s, err := r.b.reserveSlots(ctx, 1, r.p, bound)
 	if err != nil {
 		return fmt.Errorf("reserve an extra call slot: %w", err)
 	}

@@ -74,14 +74,15 @@ func TestReleaseReturnsUnusedSlots(t *testing.T) {
 		t.Errorf("Reserve(4) after the release: Delay() = %s, want %s (right after the one used slot)", next.Delay(), want)
 	}
 	// Behind a later reservation, returned slots stay unused.
-	later, err := b.Reserve(ctx, Claim{Calls: 1, Priority: Batch})
+	later, err := b.Reserve(ctx, Claim{Calls: 1}) // no seller: no share
+
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := next.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	after, err := b.Reserve(ctx, Claim{Calls: 1, Priority: Batch})
+	after, err := b.Reserve(ctx, Claim{Calls: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

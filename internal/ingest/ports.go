@@ -125,20 +125,25 @@ type Claim struct {
 	Priority   Priority
 }
 
-// Priority says whose work a claim is, and so who pays for it.
+// Priority says whose work a claim is: who pays for it, and how it waits
+// for IVS (the budget's rules: a waiting person first, then operators'
+// commands, then the service's own upkeep only where a call slot is free
+// at once).
 type Priority int
 
 // The priorities.
 const (
-	// Interactive is a request of a seller (or of an admin acting as one):
-	// its calls are charged to the seller's share, and a key it creates to
-	// the seller's hourly limit.
+	// Interactive is a request someone is waiting for: a seller's (its calls
+	// are charged to SellerID's share, and a key it creates to the seller's
+	// hourly limit) or an admin's revocation (SellerID "": charged to no
+	// one).
 	Interactive Priority = iota
-	// Background is the service's own upkeep (renewing an expired key): it
-	// is charged to no seller.
+	// Background is the service's own upkeep (renewing an expired key,
+	// checking a stored key): charged to no seller, and it never delays
+	// anyone waiting.
 	Background
-	// Batch is an operator's command (provision, rotate-expired) or an
-	// admin's revocation: it is charged to no seller.
+	// Batch is an operator's command (provision, rotate-expired): charged to
+	// no seller, after the people waiting.
 	Batch
 )
 

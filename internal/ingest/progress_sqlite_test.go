@@ -127,8 +127,10 @@ func TestBatchProgressReportsTheBudgetWait(t *testing.T) {
 	if err != nil || res.Done != 1 {
 		t.Fatalf("Provision = %+v, %v; want the key created", res, err)
 	}
-	if len(waits) != 2 || waits[0] != 0 || waits[1] <= 0 || waits[1] > 500*time.Millisecond {
-		t.Errorf("budget waits reported = %v, want 0 before the show, then above 0 and at most the 500ms queue", waits)
+	// A batch claim waits for the queue to pass (half a second, less the
+	// time spent getting here); the upper bound is only the budget's own.
+	if len(waits) != 2 || waits[0] != 0 || waits[1] < 250*time.Millisecond || waits[1] > 10*time.Second {
+		t.Errorf("budget waits reported = %v, want 0 before the show, then about the 500ms queue", waits)
 	}
 }
 

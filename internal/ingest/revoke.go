@@ -51,10 +51,11 @@ func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (_ Rev
 		return Revoked{}, err
 	}
 	// An admin's revocation is an operator's act: neither limited per show
-	// nor charged to the seller's share of the IVS budget.
-	p := Interactive
+	// nor charged to the seller's share of the IVS budget. Both wait for
+	// IVS as a seller does: someone is waiting for a leaked key to die.
+	charged := show.SellerID
 	if facts.IsAdmin {
-		p = Batch
+		charged = ""
 	} else {
 		give, terr := s.takeRevocation(ctx, show)
 		if terr != nil {
@@ -67,7 +68,7 @@ func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (_ Rev
 			}
 		}()
 	}
-	return s.revoke(ctx, req, q, show, p)
+	return s.revoke(ctx, req, q, show, charged)
 }
 
 // takeRevocation counts a revocation of show against its per-show limit,
@@ -88,12 +89,15 @@ func (s *Service) takeRevocation(ctx context.Context, show Show) (give func(), e
 	}, nil
 }
 
-// revoke runs an authorized revocation: its calls reserved, p paying, and
+// revoke runs an authorized revocation: its calls reserved, charged to
+// the share of the seller charged ("" for none), and
 // their first slot awaited before the lock; under the lock, req's
 // authorization q again, then the delete and the clearing with the row.
-func (s *Service) revoke(ctx context.Context, req RevokeRequest, q AuthzQuery, show Show, p Priority) (Revoked, error) {
+func (s *Service) revoke(ctx context.Context, req RevokeRequest, q AuthzQuery, show Show, charged string) (Revoked, error) {
 	// ListStreamKeys, DeleteStreamKey, StopStream.
-	calls, err := s.reserve(ctx, show, 3, p)
+	payer := show
+	payer.SellerID = charged
+	calls, err := s.reserve(ctx, payer, 3, Interactive)
 	if err != nil {
 		return Revoked{}, err
 	}

@@ -97,7 +97,9 @@ func (c *Client) withSlots(r *budget.Reservation) func(*ivs.Options) {
 			slot := r
 			if slot == nil {
 				var err error
-				if slot, err = c.budget.Reserve(ctx, budget.Claim{Calls: 1, Priority: budget.Background}); err != nil {
+				// An operator's command (doctor, dev): it waits for a free
+				// slot, behind every seller.
+				if slot, err = c.budget.Reserve(ctx, budget.Claim{Calls: 1, Priority: budget.Batch}); err != nil {
 					return middleware.FinalizeOutput{}, middleware.Metadata{}, err
 				}
 			}
@@ -198,7 +200,7 @@ func (k calls) Live(ctx context.Context, channelARN string) (bool, error) {
 }
 
 // The operations outside a reservation, for doctor and dev: each attempt
-// takes a slot of its own.
+// takes a slot of its own, as a Batch claim.
 
 // GetChannel reads a channel.
 func (c *Client) GetChannel(ctx context.Context, arn string) (ingest.Channel, error) {

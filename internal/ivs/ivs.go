@@ -51,9 +51,10 @@ type Metrics interface {
 	IVSCall(operation, outcome string, d time.Duration)
 }
 
-// Client calls IVS.
+// Client calls IVS in one region.
 type Client struct {
 	api    *ivs.Client
+	region string
 	budget *budget.Budget // nil: calls are not spaced
 }
 
@@ -105,7 +106,18 @@ func New(ctx context.Context, cfg Config, optFns ...func(*ivs.Options)) (*Client
 		// attempts actually sent are measured.
 		o.APIOptions = append(o.APIOptions, metricsMiddleware(cfg.Metrics))
 	}}, optFns...)
-	return &Client{api: ivs.NewFromConfig(awsCfg, clientOpts...), budget: cfg.Budget}, err
+	api := ivs.NewFromConfig(awsCfg, clientOpts...)
+	return &Client{api: api, region: api.Options().Region, budget: cfg.Budget}, err
+}
+
+// Region is the region the client calls and signs for.
+func (c *Client) Region() string { return c.region }
+
+// inRegion returns a client like c (credentials, endpoint override,
+// retries, metrics) for region, spacing its calls with b.
+func (c *Client) inRegion(region string, b *budget.Budget) *Client {
+	api := ivs.New(c.api.Options(), func(o *ivs.Options) { o.Region = region })
+	return &Client{api: api, region: region, budget: b}
 }
 
 // markedCredentials marks credential failures so the domain can tell "AWS is

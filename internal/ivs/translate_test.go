@@ -194,7 +194,10 @@ func TestTranslateBudgetRefusals(t *testing.T) {
 	calls := budget.New(budget.NewLocal(), 0.1, 0).
 		ShareBySeller(limit.NewLocal(), testRegion, limit.Rate{Interval: time.Hour, Burst: budget.MinSellerBurst})
 	client, emu, arn := newEmulated(t, Config{Budget: calls})
-	ctx := context.Background()
+	// Batch claims wait for a free slot unless their context would end
+	// first: this one ends before the next slot is free.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	first, err := client.Reserve(ctx, ingest.Claim{Calls: 1, ChannelARN: arn, Priority: ingest.Batch})
 	if err != nil {
 		t.Fatalf("first reservation: %v", err)

@@ -8,7 +8,8 @@
 // CreateStreamKey, GetStreamKey, ListStreamKeys, DeleteStreamKey,
 // BatchGetStreamKey, GetStream and StopStream. Point a client at it with
 // ivs.Options.BaseEndpoint (or AWS_ENDPOINT_URL_IVS) and the credentials
-// given in Config.
+// given in Config. An Emulator serves one region; Regions serves several at
+// one endpoint, each reached by the clients that sign for it.
 //
 // Exported methods other than ServeHTTP are hooks for tests, benchmarks and
 // the local dev mode: seeding, marking channels live, call counts, injected

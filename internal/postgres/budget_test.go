@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"sync"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/budget/budgettest"
@@ -39,7 +42,13 @@ func budgetPool(t *testing.T, url string) *DB {
 	return db
 }
 
+// nextSlot reads the default bucket's next free slot.
 func nextSlot(t *testing.T, url string) time.Time {
+	t.Helper()
+	return nextSlotOf(t, url, budget.DefaultBucket)
+}
+
+func nextSlotOf(t *testing.T, url, bucket string) time.Time {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
@@ -48,8 +57,8 @@ func nextSlot(t *testing.T, url string) time.Time {
 	}
 	defer conn.Close(ctx)
 	var next time.Time
-	if err := conn.QueryRow(ctx, `SELECT next_slot FROM ivs_ingest.ivs_call_budget`).Scan(&next); err != nil {
-		t.Fatalf("read next_slot: %v", err)
+	if err := conn.QueryRow(ctx, `SELECT next_slot FROM ivs_ingest.ivs_call_budget WHERE bucket = $1`, bucket).Scan(&next); err != nil {
+		t.Fatalf("read next_slot of bucket %q: %v", bucket, err)
 	}
 	return next
 }
@@ -152,24 +161,25 @@ func TestReserveSlotsRejectsBadArguments(t *testing.T) {
 func TestReserveSlotsWithoutMigration(t *testing.T) {
 	t.Parallel()
 	url := budgetDatabase(t)
-	pgtest.Exec(t, url, `DELETE FROM ivs_ingest.ivs_call_budget`)
+	pgtest.Exec(t, url, `DROP TABLE ivs_ingest.ivs_call_budget`)
 	_, err := budgetPool(t, url).ReserveSlots(context.Background(), 1, time.Second, time.Hour)
 	if err == nil || errors.Is(err, budget.ErrExhausted) {
-		t.Errorf("ReserveSlots() without the budget row = %v, want an error", err)
+		t.Errorf("ReserveSlots() without the budget table = %v, want an error", err)
 	}
 }
 
 // slotRecorder is a replica's SlotSource that also records every slot it
 // reserved, on the database's clock.
 type slotRecorder struct {
-	db *DB
+	db     *DB
+	bucket string
 
 	mu    sync.Mutex
 	slots []time.Time
 }
 
 func (s *slotRecorder) ReserveSlots(ctx context.Context, n int, interval, maxWait time.Duration) (budget.Slots, error) {
-	wait, first, err := s.db.reserveSlots(ctx, n, interval, maxWait)
+	wait, first, err := schedule{db: s.db, bucket: s.bucket}.reserve(ctx, n, interval, maxWait)
 	if err != nil {
 		return budget.Slots{}, err
 	}
@@ -346,5 +356,300 @@ func TestCallBudgetMigration(t *testing.T) {
 	var rows int
 	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM ivs_ingest.ivs_call_budget`).Scan(&rows); err != nil || rows != 1 {
 		t.Errorf("ivs_call_budget has %d rows, %v; want 1", rows, err)
+	}
+}
+
+// Each bucket (region) has a schedule of its own, its row created on first
+// use: a saturated bucket delays no other.
+func TestSchedulesPerBucket(t *testing.T) {
+	t.Parallel()
+	url := budgetDatabase(t)
+	db := budgetPool(t, url)
+	ctx := context.Background()
+	const iv = time.Hour
+	west := db.Schedule("eu-west-1")
+	for i, want := range []time.Duration{0, iv, 2 * iv} {
+		s, err := west.ReserveSlots(ctx, 1, iv, 3*iv)
+		if err != nil || s.Wait < want-time.Minute || s.Wait > want {
+			t.Fatalf("eu-west-1 reservation %d = %v, %v; want a wait of about %s", i, s, err, want)
+		}
+	}
+	if _, err := west.ReserveSlots(ctx, 1, iv, 0); !errors.Is(err, budget.ErrExhausted) {
+		t.Errorf("eu-west-1 ReserveSlots(maxWait 0) while saturated = %v, want ErrExhausted", err)
+	}
+	for _, bucket := range []string{"us-west-2", budget.DefaultBucket} {
+		s, err := db.Schedule(bucket).ReserveSlots(ctx, 1, iv, 0)
+		if err != nil || s.Wait != 0 {
+			t.Errorf("bucket %q ReserveSlots(maxWait 0) with eu-west-1 saturated = %v, %v; want a slot at once", bucket, s, err)
+		}
+	}
+	// Another replica sees the same schedules.
+	if _, err := budgetPool(t, url).Schedule("eu-west-1").ReserveSlots(ctx, 1, iv, 0); !errors.Is(err, budget.ErrExhausted) {
+		t.Errorf("another replica's eu-west-1 ReserveSlots(maxWait 0) = %v, want ErrExhausted", err)
+	}
+
+	rows, err := db.pool.Query(ctx, `SELECT bucket, singleton FROM ivs_ingest.ivs_call_budget ORDER BY bucket`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		Bucket    string
+		Singleton *bool
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	want := []row{{"", &yes}, {"eu-west-1", nil}, {"us-west-2", nil}}
+	if len(got) != len(want) {
+		t.Fatalf("schedule rows = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].Bucket != want[i].Bucket || (got[i].Singleton == nil) != (want[i].Singleton == nil) {
+			t.Errorf("schedule row %d = %q singleton %v, want %q singleton %v", i, got[i].Bucket, got[i].Singleton != nil, want[i].Bucket, want[i].Singleton != nil)
+		}
+	}
+
+	// Returned slots go back to their own bucket only.
+	s, err := db.Schedule("us-west-2").ReserveSlots(ctx, 2, iv, 10*iv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	westBefore := nextSlotOf(t, url, "eu-west-1")
+	if err := db.Schedule("us-west-2").ReturnSlots(ctx, s, 2, iv); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := nextSlotOf(t, url, "us-west-2"), s.End.Add(-2*iv); !got.Equal(want) {
+		t.Errorf("us-west-2 next_slot after returning 2 = %s, want %s", got, want)
+	}
+	if got := nextSlotOf(t, url, "eu-west-1"); !got.Equal(westBefore) {
+		t.Errorf("eu-west-1 next_slot moved from %s to %s when us-west-2 returned slots", westBefore, got)
+	}
+}
+
+// A deleted row is created again on first use, free from then.
+func TestScheduleRowCreatedOnFirstUse(t *testing.T) {
+	t.Parallel()
+	url := budgetDatabase(t)
+	pgtest.Exec(t, url, `DELETE FROM ivs_ingest.ivs_call_budget`)
+	db := budgetPool(t, url)
+	s, err := db.ReserveSlots(context.Background(), 1, time.Hour, 0)
+	if err != nil || s.Wait != 0 {
+		t.Fatalf("ReserveSlots() with no row = %v, %v; want the row created and a slot at once", s, err)
+	}
+	var singleton bool
+	if err := db.pool.QueryRow(context.Background(), `SELECT singleton FROM ivs_ingest.ivs_call_budget WHERE bucket = ''`).Scan(&singleton); err != nil || !singleton {
+		t.Errorf("default bucket row singleton = %v, %v; want true (the row earlier versions read)", singleton, err)
+	}
+}
+
+// Many replicas' first reservations in a new bucket race to create its row:
+// one row results, and the schedule is as exact as ever, in each bucket.
+func TestBucketsAcrossReplicasStayWithinRate(t *testing.T) {
+	t.Parallel()
+	const (
+		rate       = 4
+		interval   = time.Second / rate
+		goroutines = 8 // per replica and bucket
+		perWorker  = 6
+		maxWait    = time.Hour
+	)
+	url := budgetDatabase(t)
+	pools := []*DB{budgetPool(t, url), budgetPool(t, url)}
+	buckets := []string{"eu-west-1", "ap-south-1"}
+	recorders := map[string][]*slotRecorder{}
+	want := map[string]int{}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for _, bucket := range buckets {
+		for _, db := range pools {
+			rec := &slotRecorder{db: db, bucket: bucket}
+			recorders[bucket] = append(recorders[bucket], rec)
+			b := budget.New(rec, rate, maxWait)
+			for g := range goroutines {
+				wg.Go(func() {
+					for i := range perWorker {
+						n := 1 + (g+i)%3
+						if _, err := b.Reserve(context.Background(), budget.Claim{Calls: n}); err != nil {
+							t.Errorf("bucket %s: Reserve(%d) = %v", bucket, n, err)
+							return
+						}
+						mu.Lock()
+						want[bucket] += n
+						mu.Unlock()
+					}
+				})
+			}
+		}
+	}
+	wg.Wait()
+	for _, bucket := range buckets {
+		var starts []time.Time
+		for _, rec := range recorders[bucket] {
+			starts = append(starts, rec.slots...)
+		}
+		if len(starts) != want[bucket] {
+			t.Fatalf("bucket %s: recorded %d slots, want %d", bucket, len(starts), want[bucket])
+		}
+		budgettest.CheckSpacing(t, starts, interval, rate)
+		var rows int
+		if err := pools[0].pool.QueryRow(context.Background(), `SELECT count(*) FROM ivs_ingest.ivs_call_budget WHERE bucket = $1`, bucket).Scan(&rows); err != nil || rows != 1 {
+			t.Errorf("bucket %s has %d rows, %v; want 1", bucket, rows, err)
+		}
+	}
+}
+
+// On two replicas sharing the database, a background claim takes a slot
+// only when the shared schedule is free at once: it is refused while a
+// seller waits on the other replica, and takes nothing from the seller.
+func TestBackgroundNeverDelaysAWaitingSellerAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	url := budgetDatabase(t)
+	ctx := context.Background()
+	const rate = 1.0 / 3600 // an hour apart: the test's seconds free nothing
+	a := budget.New(budgetPool(t, url).Schedule("eu-west-1"), rate, 10*time.Hour)
+	b := budget.New(budgetPool(t, url).Schedule("eu-west-1"), rate, 10*time.Hour)
+
+	first, err := a.Reserve(ctx, budget.Claim{Calls: 1, Priority: budget.Background})
+	if err != nil || first.Delay() != 0 {
+		t.Fatalf("replica A: Background Reserve() on an idle schedule = %v, %v; want a slot at once", first, err)
+	}
+	seller, err := a.Reserve(ctx, budget.Claim{Calls: 2, SellerID: "s"})
+	if err != nil || seller.Delay() < 59*time.Minute {
+		t.Fatalf("replica A: Interactive Reserve(2) = %v, %v; want it queued about an hour", seller, err)
+	}
+	before := nextSlotOf(t, url, "eu-west-1")
+	for i := range 5 {
+		_, err := b.Reserve(ctx, budget.Claim{Calls: 1, Priority: budget.Background})
+		var ex *budget.ExhaustedError
+		if !errors.As(err, &ex) || ex.RetryAfter < 2*time.Hour {
+			t.Fatalf("replica B: Background Reserve() %d while a seller waits = %v, want ErrExhausted retrying after the seller's run", i, err)
+		}
+	}
+	if after := nextSlotOf(t, url, "eu-west-1"); !after.Equal(before) {
+		t.Errorf("refused background claims moved next_slot from %s to %s", before, after)
+	}
+	next, err := b.Reserve(ctx, budget.Claim{Calls: 1, SellerID: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := next.Delay() - seller.Delay(); d < 2*time.Hour-time.Minute || d > 2*time.Hour {
+		t.Errorf("replica B: the next seller starts %s after the first, want 2h: right behind its run", d)
+	}
+
+	// A batch claim that cannot be served before its context ends is
+	// refused at once, having taken nothing either.
+	queued := nextSlotOf(t, url, "eu-west-1")
+	bctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := b.Reserve(bctx, budget.Claim{Calls: 1, Priority: budget.Batch}); !errors.Is(err, budget.ErrExhausted) {
+		t.Errorf("replica B: Batch Reserve() with a minute left = %v, want ErrExhausted", err)
+	}
+	if after := nextSlotOf(t, url, "eu-west-1"); !after.Equal(queued) {
+		t.Errorf("a refused batch claim moved next_slot from %s to %s", queued, after)
+	}
+}
+
+// oldReserveSlotsSQL is the statement of the version before per-region
+// schedules, which its replicas keep running during a rolling deploy.
+const oldReserveSlotsSQL = `WITH reserved AS (
+	UPDATE ivs_ingest.ivs_call_budget
+	SET next_slot = greatest(next_slot, clock_timestamp()) + $1::bigint * interval '1 microsecond'
+	WHERE singleton AND next_slot <= clock_timestamp() + $2::bigint * interval '1 microsecond'
+	RETURNING next_slot
+)
+SELECT next_slot FROM reserved`
+
+// migrateUpTo applies the embedded migrations up to version, as a database
+// deployed before a later one would have them.
+func migrateUpTo(t *testing.T, url string, version int64) {
+	t.Helper()
+	ctx := context.Background()
+	connCfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*connCfg)
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS ivs_ingest`); err != nil {
+		t.Fatal(err)
+	}
+	migrations, err := fs.Sub(supabase.Migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations,
+		goose.WithTableName("ivs_ingest.goose_db_version"), goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		t.Fatalf("migrate up to %d: %v", version, err)
+	}
+}
+
+// The migration to per-region schedules, applied to a database in use:
+// the schedule already reserved stays the default region's, and the
+// previous version's statement keeps sharing it with this one's.
+func TestBudgetRegionsMigrationOnALiveDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	migrateUpTo(t, url, 20261206139999)
+	pgtest.Exec(t, url, `UPDATE ivs_ingest.ivs_call_budget SET next_slot = now() + interval '1 hour'`)
+	var queued time.Time
+	if err := budgetPool(t, url).pool.QueryRow(ctx, `SELECT next_slot FROM ivs_ingest.ivs_call_budget`).Scan(&queued); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := Migrate(ctx, url, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if got := nextSlot(t, url); !got.Equal(queued) {
+		t.Fatalf("default bucket next_slot after the migration = %s, want the schedule kept, %s", got, queued)
+	}
+
+	// An old replica reserves an hour: this version's default bucket sees it.
+	db := budgetPool(t, url)
+	var oldEnd time.Time
+	if err := db.pool.QueryRow(ctx, oldReserveSlotsSQL, int64(time.Hour/time.Microsecond), int64(10*time.Hour/time.Microsecond)).Scan(&oldEnd); err != nil {
+		t.Fatalf("the previous version's reservation after the migration: %v", err)
+	}
+	_, first, err := db.reserveSlots(ctx, 1, time.Hour, 10*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Equal(oldEnd) {
+		t.Errorf("this version's first slot = %s, want %s: right after the previous version's", first, oldEnd)
+	}
+	// Other regions' rows are invisible to the old statement.
+	if _, err := db.Schedule("eu-west-1").ReserveSlots(ctx, 1, time.Hour, 0); err != nil {
+		t.Fatal(err)
+	}
+	var singletons int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM ivs_ingest.ivs_call_budget WHERE singleton`).Scan(&singletons); err != nil || singletons != 1 {
+		t.Errorf("rows the previous version reads = %d, %v; want 1", singletons, err)
+	}
+
+	// Running either file again (the Supabase CLI may) keeps every schedule.
+	before := map[string]time.Time{"": nextSlot(t, url), "eu-west-1": nextSlotOf(t, url, "eu-west-1")}
+	for _, file := range []string{"20261125150000_ivs_call_budget.sql", "20261206140000_budget_regions.sql"} {
+		sql, err := supabase.Migrations.ReadFile("migrations/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgtest.Exec(t, url, string(sql))
+	}
+	for bucket, want := range before {
+		if got := nextSlotOf(t, url, bucket); !got.Equal(want) {
+			t.Errorf("re-running the migrations moved bucket %q's next_slot from %s to %s", bucket, want, got)
+		}
+	}
+	var rows int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM ivs_ingest.ivs_call_budget`).Scan(&rows); err != nil || rows != 2 {
+		t.Errorf("ivs_call_budget has %d rows, %v; want 2", rows, err)
 	}
 }
