@@ -54,10 +54,10 @@ type Config struct {
 	// (AWS_ENDPOINT_URL_SECRETS_MANAGER) for the secrets given by ARN.
 	AWSEndpointSecretsManager string
 	// AWSEndpointKMS overrides the KMS endpoint (AWS_ENDPOINT_URL_KMS).
-	AWSEndpointKMS string
-	AWSAccessKeyID            string
-	AWSSecretAccessKey        secret.String
-	AWSSessionToken           secret.String
+	AWSEndpointKMS     string
+	AWSAccessKeyID     string
+	AWSSecretAccessKey secret.String
+	AWSSessionToken    secret.String
 
 	CORSAllowedOrigins []string
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed
