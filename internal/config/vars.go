@@ -359,7 +359,7 @@ var table = []Var{
 		Name: "STREAM_KEY_KMS_KEY_ID", Group: GroupKeys,
 		Doc: "the [key store](key-store.md#aws-kms) with AWS KMS instead of `STREAM_KEY_ENCRYPTION_KEY`: the KMS key " +
 			"(key id, key ARN, `alias/<name>` or alias ARN, in `AWS_REGION`) that wraps the data key the service makes once " +
-			"and keeps wrapped in the database; each process unwraps it with one `kms:Decrypt` at start. " +
+			"and keeps wrapped in the database; each process unwraps it with one KMS `Decrypt` at start. " +
 			"Setting both is an error",
 		load: func(l *loader, c *Config) {
 			c.StreamKeyKMSKeyID = l.value()
