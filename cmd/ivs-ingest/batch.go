@@ -157,7 +157,7 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	if cfg.StreamKeyEncryptionKey.IsZero() {
+	if !cfg.KeyStore() {
 		return fmt.Errorf("configuration: %w", ingest.ErrNoVault)
 	}
 	d, err := app.OpenDomain(ctx, cfg, logging.New(stderr, cfg.LogLevel))

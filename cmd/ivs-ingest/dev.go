@@ -75,7 +75,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	if cfg.StreamKeyEncryptionKey.IsZero() {
+	if !cfg.KeyStore() {
 		// dev keeps its keys sealed as serve would, under a master key of
 		// its own.
 		if cfg.StreamKeyEncryptionKey, err = devMasterKey(*dataDir, cfg.StreamKeyEncryptionKeyID); err != nil {

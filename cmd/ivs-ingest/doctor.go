@@ -131,6 +131,7 @@ func (d *doctor) run(ctx context.Context) app.Policy {
 		defer db.Close()
 	}
 	d.checkColumns(ctx, db)
+	d.checkDataKey(ctx, cfg, db)
 	d.checkShared(ctx, db)
 	d.checkJWKS(ctx, cfg, bad)
 	d.checkIssuer(ctx, cfg, bad)
@@ -191,6 +192,8 @@ func (d *doctor) checkKeys(cfg config.Config, bad map[string]bool) {
 	}
 	current, retiring, ok, err := cfg.MasterKeys()
 	switch {
+	case cfg.StreamKeyKMSKeyID != "" && err == nil:
+		d.add(checkKeys, statusInfo, "key store with AWS KMS key %q: its data key is checked once the database answers", cfg.StreamKeyKMSKeyID)
 	case err != nil:
 		d.add(checkKeys, statusFail, "%v", err)
 	case !ok:
@@ -198,6 +201,42 @@ func (d *doctor) checkKeys(cfg config.Config, bad map[string]bool) {
 	default:
 		d.add(checkKeys, statusPass, "key store: new values sealed under master key %q, %d retiring key(s) still open", current.ID, len(retiring))
 	}
+}
+
+// checkDataKey checks the KMS option's data key: present in the database
+// and unwrapped by KMS (one kms:Decrypt, as each process makes at start).
+// It writes nothing: with no data key yet, the first replica to start
+// makes it.
+func (d *doctor) checkDataKey(ctx context.Context, cfg config.Config, db *postgres.DB) {
+	if cfg.StreamKeyKMSKeyID == "" {
+		return
+	}
+	if db == nil {
+		d.add(checkKeys, statusSkip, "KMS data key: skipped, needs the database")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	rows, err := db.DataKeys(ctx)
+	if err != nil {
+		d.add(checkKeys, statusFail, "KMS data key: %v", err)
+		return
+	}
+	if len(rows) == 0 {
+		d.add(checkKeys, statusInfo, "KMS key %q: no data key stored yet; the first replica to start makes it (kms:GenerateDataKey)", cfg.StreamKeyKMSKeyID)
+		return
+	}
+	w, err := app.KMS(ctx, cfg)
+	if err != nil {
+		d.add(checkKeys, statusFail, "KMS data key: %v", err)
+		return
+	}
+	newest := rows[len(rows)-1]
+	if _, err := w.Decrypt(ctx, newest.Wrapped, newest.KMSKeyID); err != nil {
+		d.add(checkKeys, statusFail, "KMS key %q: data key %q present, unwrap failed: %v", cfg.StreamKeyKMSKeyID, newest.ID, err)
+		return
+	}
+	d.add(checkKeys, statusPass, "KMS key %q: data key %q present (of %d), unwrap OK", cfg.StreamKeyKMSKeyID, newest.ID, len(rows))
 }
 
 // flatten lists the errors that errors.Join joined.

@@ -44,8 +44,9 @@ type Domain struct {
 	// Retention deletes audit rows older than AUDIT_RETENTION.
 	Retention *ingest.Retention
 
-	closers []func()
-	logger  *slog.Logger
+	closers  []func()
+	logger   *slog.Logger
+	keyStore *kmsKeyStore // the KMS option's; nil without it
 }
 
 // App is the assembled service.
@@ -65,6 +66,13 @@ type Option func(*options)
 
 type options struct {
 	metricsNeedToken bool
+	keyStoreRetry    func(time.Duration) <-chan time.Time
+}
+
+// WithKeyStoreRetry makes the KMS option's background retry wait each of
+// its delays with after instead of time.After: tests decide when it retries.
+func WithKeyStoreRetry(after func(time.Duration) <-chan time.Time) Option {
+	return func(o *options) { o.keyStoreRetry = after }
 }
 
 // WithMetricsOnlyBehindToken serves GET /metrics only when METRICS_TOKEN is
@@ -105,7 +113,7 @@ func OpenDomain(ctx context.Context, cfg config.Config, logger *slog.Logger) (*D
 	if err != nil {
 		return nil, err
 	}
-	d, err := newDomain(ctx, cfg, PostgresParts(db), logger, metrics.New(version.String()))
+	d, err := newDomain(ctx, cfg, PostgresParts(db), logger, metrics.New(version.String()), options{})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -132,12 +140,12 @@ func Assemble(ctx context.Context, cfg config.Config, parts Parts, logger *slog.
 	if err != nil {
 		return nil, fmt.Errorf("token verification: %w", err)
 	}
-	d, err := newDomain(ctx, cfg, parts, logger, m)
+	d, err := newDomain(ctx, cfg, parts, logger, m, o)
 	if err != nil {
 		verifier.Close()
 		return nil, err
 	}
-	if cfg.StreamKeyEncryptionKey.IsZero() {
+	if !cfg.KeyStore() {
 		logger.Warn(NoKeyStore)
 	}
 	scrape := m.Handler()
@@ -156,18 +164,19 @@ func Assemble(ctx context.Context, cfg config.Config, parts Parts, logger *slog.
 		Metrics:                m,
 		MetricsHandler:         scrape,
 		MetricsToken:           cfg.MetricsToken,
+		ReadyDetail:            d.KeyStoreDetail,
 	}, verifier, d.Service, parts.Store.Ping)
 	return &App{Domain: d, Handler: handler, RequestTimeout: cfg.RequestTimeout(), verifier: verifier}, nil
 }
 
 // NoKeyStore says what running without a key store costs: serve logs it at
 // start, doctor prints it.
-const NoKeyStore = "no key store (STREAM_KEY_ENCRYPTION_KEY is unset): stream keys live in each process's memory only, " +
+const NoKeyStore = "no key store (STREAM_KEY_ENCRYPTION_KEY and STREAM_KEY_KMS_KEY_ID are unset): stream keys live in each process's memory only, " +
 	"so each new process (a deploy, a scale-out, a Lambda instance) asks IVS again for every key: about two sellers per second " +
 	"for the whole marketplace. See docs/key-store.md"
 
 // newDomain assembles the domain over parts, reporting to m.
-func newDomain(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics) (*Domain, error) {
+func newDomain(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics, o options) (*Domain, error) {
 	svc, err := newService(ctx, cfg, parts, logger, m)
 	if err != nil {
 		return nil, err
@@ -175,7 +184,37 @@ func newDomain(ctx context.Context, cfg config.Config, parts Parts, logger *slog
 	retention := ingest.NewRetention(parts.Store, ingest.RetentionOptions{
 		Age: cfg.AuditRetention, Leases: parts.Leases, Sweep: parts.SweepLimits, Logger: logger,
 	})
-	return &Domain{Service: svc, Store: parts.Store, Metrics: m, Retention: retention, closers: []func(){svc.Close}, logger: logger}, nil
+	d := &Domain{Service: svc, Store: parts.Store, Metrics: m, Retention: retention, closers: []func(){svc.Close}, logger: logger}
+	if cfg.StreamKeyKMSKeyID != "" {
+		ks, err := startKMSKeyStore(ctx, cfg, parts.Store, svc, logger, o.keyStoreRetry)
+		if err != nil {
+			svc.Close()
+			return nil, err
+		}
+		d.keyStore = ks
+		// First: the retry ends before the service and the store close.
+		d.closers = append([]func(){ks.close}, d.closers...)
+	}
+	return d, nil
+}
+
+// KeyStoreDetail is "" unless a key store is configured but not in use
+// yet (the KMS option, while KMS has not unwrapped its data key): then it
+// says why, for /readyz and the log.
+func (d *Domain) KeyStoreDetail() string {
+	if d.keyStore == nil {
+		return ""
+	}
+	return d.keyStore.Detail()
+}
+
+// KeyStoreReady is closed once the KMS option's key store is in use; nil
+// without the KMS option.
+func (d *Domain) KeyStoreReady() <-chan struct{} {
+	if d.keyStore == nil {
+		return nil
+	}
+	return d.keyStore.ready
 }
 
 // newService assembles the domain service over parts: the IVS clients, one

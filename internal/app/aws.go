@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
 	"github.com/ivs-ingest/ivs-ingest/internal/ivs"
+	"github.com/ivs-ingest/ivs-ingest/internal/kms"
 )
 
 // IVSOptions are what differs between the IVS clients built from one
@@ -48,9 +50,10 @@ type Policy struct {
 
 // PolicyStatement is one statement of a Policy.
 type PolicyStatement struct {
-	Effect   string
-	Action   []string
-	Resource []string
+	Effect    string
+	Action    []string
+	Resource  []string
+	Condition map[string]map[string]string `json:",omitempty"`
 }
 
 // secretActions is the one list of IAM actions the service needs on AWS
@@ -63,9 +66,29 @@ var secretActions = []string{"secretsmanager:GetSecretValue"}
 // X_SECRET_ARN needs.
 func SecretActions() []string { return append([]string(nil), secretActions...) }
 
+// kmsActions is the one list of IAM actions the key store's KMS option
+// needs on its KMS key (STREAM_KEY_KMS_KEY_ID): making the data key once,
+// unwrapping it at start. The Lambda template and the documentation are
+// checked against it.
+var kmsActions = []string{"kms:GenerateDataKey", "kms:Decrypt"}
+
+// KMSActions returns the IAM actions the key store's KMS option needs.
+func KMSActions() []string { return append([]string(nil), kmsActions...) }
+
+// KMSCondition is the IAM condition that limits KMSActions to the key
+// store's encryption context.
+func KMSCondition() map[string]map[string]string {
+	c := map[string]string{}
+	for k, v := range kms.EncryptionContext() {
+		c["kms:EncryptionContext:"+k] = v
+	}
+	return map[string]map[string]string{"StringEquals": c}
+}
+
 // IAMPolicy is the policy the service's IAM identity needs for the features
 // cfg enables: ivs.RequiredActions on the channels and stream keys of
-// AWS_REGION and, when secrets are given as X_SECRET_ARN, SecretActions on
+// AWS_REGION, KMSActions on STREAM_KEY_KMS_KEY_ID's key under KMSCondition
+// and, when secrets are given as X_SECRET_ARN, SecretActions on
 // those secrets.
 func IAMPolicy(cfg config.Config) Policy {
 	region := cfg.AWSRegion
@@ -77,10 +100,24 @@ func IAMPolicy(cfg config.Config) Policy {
 		Action:   ivs.RequiredActions(cfg.StreamKeyMaxAge > 0),
 		Resource: []string{"arn:aws:ivs:" + region + ":*:channel/*", "arn:aws:ivs:" + region + ":*:stream-key/*"},
 	}}}
+	if cfg.StreamKeyKMSKeyID != "" {
+		p.Statement = append(p.Statement, PolicyStatement{Effect: "Allow", Action: KMSActions(),
+			Resource: []string{kmsKeyResource(cfg.StreamKeyKMSKeyID, region)}, Condition: KMSCondition()})
+	}
 	if arns := SecretARNs(cfg); len(arns) > 0 {
 		p.Statement = append(p.Statement, PolicyStatement{Effect: "Allow", Action: SecretActions(), Resource: arns})
 	}
 	return p
+}
+
+// kmsKeyResource is the policy's resource for the KMS key id: a key ARN as
+// it is; an alias or a bare key id, which a policy cannot name, as the
+// region's keys (narrow it to the key's ARN).
+func kmsKeyResource(id, region string) string {
+	if strings.HasPrefix(id, "arn:") && strings.Contains(id, ":key/") {
+		return id
+	}
+	return "arn:aws:kms:" + region + ":*:key/*"
 }
 
 // SecretARNs returns the Secrets Manager secrets cfg's variables name (as

@@ -46,6 +46,8 @@ var iamActions = []struct {
 }{
 	{"IVS", regexp.MustCompile(`\bivs:[A-Z][A-Za-z]+`), ivs.RequiredActions(true)},
 	{"Secrets Manager", regexp.MustCompile(`\bsecretsmanager:[A-Z][A-Za-z]+`), app.SecretActions()},
+	// Not the condition keys kms:EncryptionContext:<key>.
+	{"KMS", regexp.MustCompile(`\b(kms:[A-Z][A-Za-z]+)(?:[^A-Za-z:]|$)`), app.KMSActions()},
 }
 
 // TestOneIAMActionList checks the Lambda template and every markdown file
@@ -87,7 +89,11 @@ func checkActionList(t *testing.T, service string, iamAction *regexp.Regexp, lis
 		if err != nil {
 			t.Fatal(err)
 		}
-		named := slices.Compact(slices.Sorted(slices.Values(iamAction.FindAllString(string(b), -1))))
+		var found []string
+		for _, m := range iamAction.FindAllStringSubmatch(string(b), -1) {
+			found = append(found, m[len(m)-1]) // the action: the pattern's group, if it has one
+		}
+		named := slices.Compact(slices.Sorted(slices.Values(found)))
 		rel, _ := filepath.Rel(root, f)
 		if len(named) == 0 {
 			if strings.HasSuffix(f, "template.yaml") {

@@ -15,6 +15,7 @@ import (
 type Store interface {
 	ingest.Store
 	ingest.AuditPruner
+	DataKeyStore
 	Ping(ctx context.Context) error
 }
 

@@ -53,9 +53,11 @@ type Config struct {
 	// AWSEndpointSecretsManager overrides the Secrets Manager endpoint
 	// (AWS_ENDPOINT_URL_SECRETS_MANAGER) for the secrets given by ARN.
 	AWSEndpointSecretsManager string
-	AWSAccessKeyID            string
-	AWSSecretAccessKey        secret.String
-	AWSSessionToken           secret.String
+	// AWSEndpointKMS overrides the KMS endpoint (AWS_ENDPOINT_URL_KMS).
+	AWSEndpointKMS     string
+	AWSAccessKeyID     string
+	AWSSecretAccessKey secret.String
+	AWSSessionToken    secret.String
 
 	CORSAllowedOrigins []string
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed
@@ -99,6 +101,10 @@ type Config struct {
 	// StreamKeyEncryptionKey is the key store's master key, in base64;
 	// zero for no key store.
 	StreamKeyEncryptionKey secret.String
+	// StreamKeyKMSKeyID is the KMS key (id, ARN or alias) that wraps the
+	// key store's data key: the KMS option of the key store, exclusive
+	// with StreamKeyEncryptionKey.
+	StreamKeyKMSKeyID string
 	// StreamKeyDecryptionKeys are the master keys being retired, as
 	// id:key,id:key.
 	StreamKeyDecryptionKeys secret.String
@@ -179,6 +185,12 @@ func (c Config) MasterKeys() (current keyvault.Key, retiring []keyvault.Key, ok 
 		return keyvault.Key{}, nil, false, err
 	}
 	return current, retiring, true, nil
+}
+
+// KeyStore reports whether a key store is configured: master keys or a
+// KMS key.
+func (c Config) KeyStore() bool {
+	return !c.StreamKeyEncryptionKey.IsZero() || c.StreamKeyKMSKeyID != ""
 }
 
 // RequireDatabase reports a missing DATABASE_URL.

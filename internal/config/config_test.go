@@ -438,3 +438,33 @@ func TestKeyStoreKeys(t *testing.T) {
 		}
 	}
 }
+
+// The key store's KMS option: its key and endpoint load, and setting it
+// with local master keys is a start-up error naming both.
+func TestKMSKeyStore(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"STREAM_KEY_KMS_KEY_ID": "alias/ivs-ingest", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.StreamKeyKMSKeyID != "alias/ivs-ingest" || c.AWSEndpointKMS != "http://127.0.0.1:4566" || !c.KeyStore() {
+		t.Errorf("Load() = KMS key %q, endpoint %q, key store %v; want alias/ivs-ingest, AWS_ENDPOINT_URL's, true",
+			c.StreamKeyKMSKeyID, c.AWSEndpointKMS, c.KeyStore())
+	}
+	if _, _, ok, _ := c.MasterKeys(); ok {
+		t.Error("MasterKeys() with the KMS option = ok, want none: the data key comes from KMS")
+	}
+	c, err = config.Load(env(map[string]string{"STREAM_KEY_KMS_KEY_ID": "k", "AWS_ENDPOINT_URL": "http://a", "AWS_ENDPOINT_URL_KMS": "http://kms"}))
+	if err != nil || c.AWSEndpointKMS != "http://kms" {
+		t.Errorf("Load(AWS_ENDPOINT_URL_KMS) = %q, %v; want http://kms", c.AWSEndpointKMS, err)
+	}
+	master := "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="
+	_, err = config.Load(env(map[string]string{"STREAM_KEY_ENCRYPTION_KEY": master, "STREAM_KEY_KMS_KEY_ID": "alias/ivs-ingest"}))
+	var ve *config.VarError
+	if !errors.As(err, &ve) || ve.Name != "STREAM_KEY_KMS_KEY_ID" || !strings.Contains(err.Error(), "STREAM_KEY_ENCRYPTION_KEY") {
+		t.Errorf("Load(both) = %v; want an error naming STREAM_KEY_KMS_KEY_ID and STREAM_KEY_ENCRYPTION_KEY", err)
+	}
+	if err != nil && strings.Contains(err.Error(), strings.TrimRight(master, "=")) {
+		t.Error("the error quotes the master key")
+	}
+}

@@ -201,6 +201,20 @@ var table = []Var{
 		show: func(c Config) string { return secret.RedactURL(c.AWSEndpointSecretsManager) },
 	},
 	{
+		Name: "AWS_ENDPOINT_URL_KMS", Group: GroupAWS, DefaultDoc: "`AWS_ENDPOINT_URL`, else AWS's",
+		Doc: "KMS endpoint override, for the key store's `STREAM_KEY_KMS_KEY_ID` (the SDK's standard variable). " +
+			"See [Key store](key-store.md#aws-kms)",
+		load: func(l *loader, c *Config) {
+			if c.AWSEndpointKMS = l.value(); c.AWSEndpointKMS == "" {
+				c.AWSEndpointKMS = strings.TrimSpace(l.getenv("AWS_ENDPOINT_URL"))
+			}
+			if c.AWSEndpointKMS != "" {
+				l.httpURL(c.AWSEndpointKMS)
+			}
+		},
+		show: func(c Config) string { return secret.RedactURL(c.AWSEndpointKMS) },
+	},
+	{
 		Name: "AWS_ACCESS_KEY_ID", Group: GroupAWS, Reach: true,
 		Doc:  "static credentials, with `AWS_SECRET_ACCESS_KEY`; unset, the SDK's default chain (profiles, web identity, container and instance roles)",
 		load: func(l *loader, c *Config) { c.AWSAccessKeyID = l.value() },
@@ -340,6 +354,21 @@ var table = []Var{
 			}
 		},
 		show: func(c Config) string { return c.StreamKeyDecryptionKeys.String() },
+	},
+	{
+		Name: "STREAM_KEY_KMS_KEY_ID", Group: GroupKeys,
+		Doc: "the [key store](key-store.md#aws-kms) with AWS KMS instead of `STREAM_KEY_ENCRYPTION_KEY`: the KMS key " +
+			"(key id, key ARN, `alias/<name>` or alias ARN, in `AWS_REGION`) that wraps the data key the service makes once " +
+			"and keeps wrapped in the database; each process unwraps it with one KMS `Decrypt` at start. " +
+			"Setting both is an error",
+		load: func(l *loader, c *Config) {
+			c.StreamKeyKMSKeyID = l.value()
+			if c.StreamKeyKMSKeyID != "" && !c.StreamKeyEncryptionKey.IsZero() {
+				l.fail("STREAM_KEY_ENCRYPTION_KEY and STREAM_KEY_KMS_KEY_ID are both set: choose one master key source " +
+					"(local master keys, or a KMS-wrapped data key)")
+			}
+		},
+		show: func(c Config) string { return c.StreamKeyKMSKeyID },
 	},
 	{
 		Name: "STREAM_KEY_VERIFY_INTERVAL", Group: GroupKeys, Default: "1h",

@@ -337,13 +337,22 @@ func healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readyz answers 200 when the dependencies answer within two seconds.
+// readyz answers 200 when the dependencies answer within two seconds,
+// with a detail when the service serves without something it is
+// configured with (a key store not in use yet): it can serve, so it is
+// ready, but an operator should know.
 func readyz(ready *readiness) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := ready.get(r.Context()); err != nil {
 			return fmt.Errorf("%w: %w", errUnavailable, err)
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		body := map[string]string{"status": "ok"}
+		if ready.detail != nil {
+			if d := ready.detail(); d != "" {
+				body["detail"] = d
+			}
+		}
+		writeJSON(w, http.StatusOK, body)
 		return nil
 	}
 }
@@ -355,7 +364,8 @@ const readinessTTL = time.Second
 // readiness runs the readiness check at most once a readinessTTL, however
 // many callers ask; concurrent callers wait for the one check running.
 type readiness struct {
-	check ReadyFunc
+	check  ReadyFunc
+	detail func() string // read on each answer; nil for none
 
 	mu      sync.Mutex
 	checked time.Time // zero: never

@@ -2,7 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 )
@@ -53,5 +56,39 @@ func TestReadinessIsCachedForASecond(t *testing.T) {
 	cancel()
 	if err := rd.get(ctx); err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("get(canceled) = %v, want the cached failure", err)
+	}
+}
+
+// A service that can serve is ready; what it serves without (a key store
+// not in use yet) is said in the 200's detail, and the detail goes once the
+// key store is in use.
+func TestReadinessDetail(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	detail := "key store not in use yet: KMS did not answer"
+	rd := &readiness{check: func(context.Context) error { return nil }, detail: func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return detail
+	}}
+	answer := func() (int, map[string]string) {
+		w := httptest.NewRecorder()
+		if err := readyz(rd)(w, httptest.NewRequest(http.MethodGet, "/readyz", nil)); err != nil {
+			t.Fatalf("readyz: %v", err)
+		}
+		var body map[string]string
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
+			t.Fatalf("readyz body: %v", err)
+		}
+		return w.Code, body
+	}
+	if code, body := answer(); code != http.StatusOK || body["status"] != "ok" || body["detail"] != detail {
+		t.Errorf("/readyz with the key store pending = %d %v, want 200 ok with the detail", code, body)
+	}
+	mu.Lock()
+	detail = ""
+	mu.Unlock()
+	if code, body := answer(); code != http.StatusOK || len(body) != 1 || body["status"] != "ok" {
+		t.Errorf("/readyz with the key store in use = %d %v, want 200 {status: ok}", code, body)
 	}
 }

@@ -72,6 +72,10 @@ type Config struct {
 	MetricsHandler http.Handler
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken secret.String
+	// ReadyDetail, when it returns something, is said in /readyz's 200 as
+	// "detail": what the service serves without (a key store whose KMS
+	// data key is not unwrapped yet). nil for none.
+	ReadyDetail func() string
 }
 
 // Metrics is what the transport reports about the requests it answers.
@@ -122,7 +126,7 @@ func newServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFu
 	s := &server{
 		authn:          authn,
 		ingest:         svc,
-		ready:          &readiness{check: ready},
+		ready:          &readiness{check: ready, detail: cfg.ReadyDetail},
 		cors:           newCORS(cfg.AllowedOrigins),
 		clientIPs:      clientIPs{trusted: cfg.TrustedProxies},
 		limits:         newRequestLimits(cfg.Limits, cfg.RequestsPerMinute, cfg.RequestsPerMinutePerIP),

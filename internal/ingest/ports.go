@@ -266,3 +266,17 @@ type Leaser interface {
 	// not got it.
 	ReleaseLease(ctx context.Context, name, holder string) error
 }
+
+// DataKey is a key store master key wrapped by AWS KMS (a data key of
+// kms:GenerateDataKey), as the store keeps it for internal/app's KMS option:
+// each process unwraps it with one kms:Decrypt at start. The store never
+// sees it unwrapped.
+type DataKey struct {
+	// ID names the row; the master key it unwraps to is named "kms-<ID>".
+	ID string
+	// KMSKeyID is the ARN of the KMS key that wrapped it.
+	KMSKeyID string
+	// Wrapped is KMS's ciphertext blob.
+	Wrapped   []byte
+	CreatedAt time.Time
+}

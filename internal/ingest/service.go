@@ -62,8 +62,8 @@ type Service struct {
 	maxAge         time.Duration
 	requireMFA     bool
 	liveMu         sync.Mutex
-	liveUntil      map[string]time.Time // channel ARN -> until when it counts as live
-	vault          Vault
+	liveUntil      map[string]time.Time     // channel ARN -> until when it counts as live
+	vault          atomic.Pointer[vaultBox] // nil box: no key store (yet)
 	verifyInterval time.Duration
 	unknownKeys    sync.Map // master key ids already logged as unknown
 	checks         checks
@@ -90,12 +90,14 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		maxAge:         opts.KeyMaxAge,
 		requireMFA:     opts.RequireMFA,
 		liveUntil:      make(map[string]time.Time),
-		vault:          opts.Vault,
 		verifyInterval: opts.VerifyInterval,
 		checks:         checks{started: make(map[string]time.Time)},
 		logger:         opts.Logger,
 		metrics:        opts.Metrics,
 		now:            opts.Now,
+	}
+	if opts.Vault != nil {
+		s.vault.Store(&vaultBox{opts.Vault})
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
@@ -113,6 +115,30 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		s.revocations = opts.Limits(LimitRevocations, RevokeInterval, 1)
 	}
 	return s
+}
+
+// vaultBox holds a Vault for an atomic.Pointer, which cannot hold an
+// interface.
+type vaultBox struct{ v Vault }
+
+// SetVault turns the key store on, or changes its vault, while the service
+// runs: for a vault whose master key becomes available after start (a KMS
+// data key unwrapped once KMS answers). Requests already running finish with
+// the vault they started with, or without one.
+func (s *Service) SetVault(v Vault) {
+	if v == nil {
+		s.vault.Store(nil)
+		return
+	}
+	s.vault.Store(&vaultBox{v})
+}
+
+// keyVault is the key store's vault now; nil when there is no key store.
+func (s *Service) keyVault() Vault {
+	if b := s.vault.Load(); b != nil {
+		return b.v
+	}
+	return nil
 }
 
 // Close cancels in-flight key resolutions (detached from their requests)

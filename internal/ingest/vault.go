@@ -46,11 +46,12 @@ type stored struct {
 // counted here, never an error): it is read from IVS and stored again.
 func (s *Service) openStored(ctx context.Context, show Show) stored {
 	var st stored
-	if s.vault == nil {
+	vault := s.keyVault()
+	if vault == nil {
 		return st
 	}
 	if show.StreamKeyARN != "" && show.SealedKey != nil {
-		v, current, err := s.vault.Open(show.SealedKey, show.StreamKeyARN, show.ChannelARN)
+		v, current, err := vault.Open(show.SealedKey, show.StreamKeyARN, show.ChannelARN)
 		if err != nil {
 			s.unusable(ctx, "stream key", show.ID, err)
 		} else {
@@ -62,7 +63,7 @@ func (s *Service) openStored(ctx context.Context, show Show) stored {
 		st.channel = Channel{ARN: c.ARN, IngestEndpoint: c.IngestEndpoint}
 		st.hasChannel, st.chCurrent = true, true
 		if c.SealedSRTPassphrase != nil {
-			v, current, err := s.vault.Open(c.SealedSRTPassphrase, c.ARN)
+			v, current, err := vault.Open(c.SealedSRTPassphrase, c.ARN)
 			if err != nil {
 				s.unusable(ctx, "SRT passphrase", show.ID, err)
 				st.channel, st.hasChannel = Channel{}, false
@@ -94,26 +95,26 @@ func (s *Service) unusable(ctx context.Context, what, showID string, err error) 
 		"show_id", showID, "value", what, "reason", err.Error())
 }
 
-// sealKey seals key's value for the store, as verified now.
-func (s *Service) sealKey(key StreamKey) (StoredKey, error) {
-	sealed, err := s.vault.Seal(key.Value, key.ARN, key.ChannelARN)
+// sealKey seals key's value with vault for the store, as verified now.
+func (s *Service) sealKey(vault Vault, key StreamKey) (StoredKey, error) {
+	sealed, err := vault.Seal(key.Value, key.ARN, key.ChannelARN)
 	if err != nil {
 		return StoredKey{}, fmt.Errorf("seal stream key: %w", err)
 	}
-	current, _ := s.vault.KeyIDs()
+	current, _ := vault.KeyIDs()
 	return StoredKey{KeyARN: key.ARN, ChannelARN: key.ChannelARN, Sealed: sealed, SealedBy: current, VerifiedAt: s.now()}, nil
 }
 
-// sealChannel seals ch's SRT passphrase for the store.
-func (s *Service) sealChannel(ch Channel) (StoredChannel, error) {
+// sealChannel seals ch's SRT passphrase with vault for the store.
+func (s *Service) sealChannel(vault Vault, ch Channel) (StoredChannel, error) {
 	c := StoredChannel{ARN: ch.ARN, IngestEndpoint: ch.IngestEndpoint, SRTEndpoint: ch.SRT.Endpoint}
 	if !ch.SRT.Passphrase.IsZero() {
-		sealed, err := s.vault.Seal(ch.SRT.Passphrase, ch.ARN)
+		sealed, err := vault.Seal(ch.SRT.Passphrase, ch.ARN)
 		if err != nil {
 			return StoredChannel{}, fmt.Errorf("seal SRT passphrase: %w", err)
 		}
 		c.SealedSRTPassphrase = sealed
-		c.SealedBy, _ = s.vault.KeyIDs()
+		c.SealedBy, _ = vault.KeyIDs()
 	}
 	return c, nil
 }
@@ -122,12 +123,13 @@ func (s *Service) sealChannel(ch Channel) (StoredChannel, error) {
 // the store, or the section that records the key. Without a vault it
 // stores nothing.
 func (s *Service) keep(ctx context.Context, w SealedWriter, key *StreamKey, ch *Channel) error {
-	if s.vault == nil {
+	vault := s.keyVault()
+	if vault == nil {
 		return nil
 	}
-	_, known := s.vault.KeyIDs()
+	_, known := vault.KeyIDs()
 	if key != nil {
-		k, err := s.sealKey(*key)
+		k, err := s.sealKey(vault, *key)
 		if err != nil {
 			return err
 		}
@@ -136,7 +138,7 @@ func (s *Service) keep(ctx context.Context, w SealedWriter, key *StreamKey, ch *
 		}
 	}
 	if ch != nil && ch.IngestEndpoint != "" {
-		c, err := s.sealChannel(*ch)
+		c, err := s.sealChannel(vault, *ch)
 		if err != nil {
 			return err
 		}
@@ -180,12 +182,16 @@ func (s *Service) reseal(ctx context.Context, show Show, st stored) {
 // when it was last verified; stored is false when the store kept another
 // value (sealed under a key this process does not hold).
 func (s *Service) resealKey(ctx context.Context, key StreamKey, verifiedAt time.Time) error {
-	k, err := s.sealKey(key)
+	vault := s.keyVault()
+	if vault == nil {
+		return nil
+	}
+	k, err := s.sealKey(vault, key)
 	if err != nil {
 		return err
 	}
 	k.VerifiedAt = verifiedAt
-	_, known := s.vault.KeyIDs()
+	_, known := vault.KeyIDs()
 	_, err = s.store.StoreKey(ctx, k, known)
 	return err
 }
@@ -209,17 +215,18 @@ type ReencryptResult struct {
 const reencryptPage = 500
 
 // ErrNoVault is Reencrypt's error when no key store is configured.
-var ErrNoVault = errors.New("no key store: set STREAM_KEY_ENCRYPTION_KEY")
+var ErrNoVault = errors.New("no key store: set STREAM_KEY_ENCRYPTION_KEY or STREAM_KEY_KMS_KEY_ID (or KMS was not reachable yet)")
 
 // Reencrypt seals every stored value under the current master key: the
 // step of a master key's rotation after every replica has it. Values under a
 // master key this process does not hold are left, and counted.
 func (s *Service) Reencrypt(ctx context.Context) (ReencryptResult, error) {
 	var res ReencryptResult
-	if s.vault == nil {
+	vault := s.keyVault()
+	if vault == nil {
 		return res, ErrNoVault
 	}
-	current, known := s.vault.KeyIDs()
+	current, known := vault.KeyIDs()
 	count := func(err error, isCurrent bool) bool {
 		switch {
 		case errors.Is(err, ErrSealedByUnknownKey):
@@ -239,11 +246,11 @@ func (s *Service) Reencrypt(ctx context.Context) (ReencryptResult, error) {
 			return res, fmt.Errorf("list stored keys: %w", err)
 		}
 		for _, k := range keys {
-			v, isCurrent, err := s.vault.Open(k.Sealed, k.KeyARN, k.ChannelARN)
+			v, isCurrent, err := vault.Open(k.Sealed, k.KeyARN, k.ChannelARN)
 			if !count(err, isCurrent) {
 				continue
 			}
-			sealed, err := s.vault.Seal(v, k.KeyARN, k.ChannelARN)
+			sealed, err := vault.Seal(v, k.KeyARN, k.ChannelARN)
 			if err != nil {
 				return res, fmt.Errorf("seal stream key: %w", err)
 			}
@@ -269,11 +276,11 @@ func (s *Service) Reencrypt(ctx context.Context) (ReencryptResult, error) {
 			return res, fmt.Errorf("list stored channels: %w", err)
 		}
 		for _, c := range chans {
-			v, isCurrent, err := s.vault.Open(c.SealedSRTPassphrase, c.ARN)
+			v, isCurrent, err := vault.Open(c.SealedSRTPassphrase, c.ARN)
 			if !count(err, isCurrent) {
 				continue
 			}
-			sealed, err := s.vault.Seal(v, c.ARN)
+			sealed, err := vault.Seal(v, c.ARN)
 			if err != nil {
 				return res, fmt.Errorf("seal SRT passphrase: %w", err)
 			}

@@ -52,7 +52,7 @@ func (c *checks) done(keyARN string) {
 // verifyLater starts a background check of show's stored key when its last
 // check is older than the verify interval. It never waits for the check.
 func (s *Service) verifyLater(show Show) {
-	if s.vault == nil || s.verifyInterval <= 0 || show.StreamKeyARN == "" || show.KeyVerifiedAt.IsZero() {
+	if s.keyVault() == nil || s.verifyInterval <= 0 || show.StreamKeyARN == "" || show.KeyVerifiedAt.IsZero() {
 		return
 	}
 	now := s.now()

@@ -6,8 +6,8 @@
 //
 // One file per contract area: authorize.go (the authorization facts and
 // seeding), channel.go (a channel's section, its lock and what it records),
-// creation.go (exactly-once creation and the creation limit), audit.go and
-// sealed.go (the key store).
+// creation.go (exactly-once creation and the creation limit), audit.go,
+// sealed.go (the key store) and datakeys.go (its KMS-wrapped data keys).
 package storetest
 
 import (
@@ -23,6 +23,7 @@ import (
 type Store interface {
 	ingest.Store
 	ingest.AuditPruner
+	DataKeys
 	// AddSeller adds a seller profile; id and userID are UUIDs.
 	AddSeller(ctx context.Context, id, userID, status string) error
 	// AddAdmin gives userID the admin role; it is a no-op for an admin.
@@ -65,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 		{"ChannelSection", testChannelSection},
 		{"KeyAges", testKeyAges},
 		{"Sealed", testSealed},
+		{"DataKeys", testDataKeys},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
