@@ -165,7 +165,7 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer d.Close()
-	res, err := d.Service.Reencrypt(ctx)
+	res, err := d.Service.Reencrypt(ctx, ingest.BatchOptions{})
 	if err != nil {
 		return fmt.Errorf("%w (%d sealed again before the failure)", err, res.Resealed)
 	}
