@@ -61,25 +61,38 @@ func printBatch(w io.Writer, res ingest.BatchResult, done string) error {
 	return nil
 }
 
-// runBatch runs a batch command's domain call with pp's progress, then
-// prints its outcome to stdout. An interrupted batch (Ctrl-C) still prints
-// what it did, then returns the interruption, so the command exits non-zero.
-func runBatch(ctx context.Context, stdout io.Writer, pp *progressPrinter,
-	batch func(context.Context, ingest.BatchOptions) (ingest.BatchResult, error)) error {
+// withProgress runs batch, a batch command's domain call, with pp's
+// progress, and has pp say at once when ctx ends (Ctrl-C) that the
+// interruption was heard; it returns batch's error.
+func withProgress(ctx context.Context, pp *progressPrinter, batch func(ingest.BatchOptions) error) error {
 	noticed := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(noticed)
 		pp.interrupted()
 	})
-	res, err := batch(ctx, ingest.BatchOptions{Progress: pp.report})
+	err := batch(ingest.BatchOptions{Progress: pp.report})
 	if !stop() {
 		<-noticed // the notice comes before what follows it
 	}
 	pp.end()
+	return err
+}
+
+// runBatch runs a batch command's domain call over shows with pp's
+// progress, then prints its outcome to stdout. An interrupted batch
+// (Ctrl-C) still prints what it did, then returns the interruption, so the
+// command exits non-zero.
+func runBatch(ctx context.Context, stdout io.Writer, pp *progressPrinter,
+	batch func(context.Context, ingest.BatchOptions) (ingest.BatchResult, error)) error {
+	var res ingest.BatchResult
+	err := withProgress(ctx, pp, func(opts ingest.BatchOptions) (err error) {
+		res, err = batch(ctx, opts)
+		return err
+	})
 	if err != nil && !errors.Is(err, ingest.ErrInterrupted) {
 		return err
 	}
-	printed := printBatch(stdout, res, pp.verb)
+	printed := printBatch(stdout, res, pp.words.done)
 	if err != nil {
 		return err
 	}
@@ -94,7 +107,7 @@ func cmdRotateExpired(ctx context.Context, args []string, getenv func(string) st
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	pp, err := progress.printer(stderr, "rotate-expired", "rotated", time.Now)
+	pp, err := progress.printer(stderr, "rotate-expired", showWords("rotated"), time.Now)
 	if err != nil {
 		return err
 	}
@@ -127,7 +140,7 @@ func cmdProvision(ctx context.Context, args []string, getenv func(string) string
 		}
 		ids = []string{id}
 	}
-	pp, err := progress.printer(stderr, "provision", "created", time.Now)
+	pp, err := progress.printer(stderr, "provision", showWords("created"), time.Now)
 	if err != nil {
 		return err
 	}
@@ -143,14 +156,21 @@ func cmdProvision(ctx context.Context, args []string, getenv func(string) string
 
 // cmdKeys manages the key store: `keys reencrypt` seals every stored value
 // under the current master key (STREAM_KEY_ENCRYPTION_KEY), the step of a
-// master key's rotation after every replica has the new key.
+// master key's rotation after every replica has the new key. It prints its
+// progress as provision and rotate-expired do.
 func cmdKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	const usage = "keys reencrypt [--progress auto|live|lines|off] [--progress-interval 5s]"
 	if len(args) == 0 || args[0] != "reencrypt" {
-		fmt.Fprintln(stderr, "Usage: ivs-ingest keys reencrypt")
+		fmt.Fprintln(stderr, "Usage: ivs-ingest "+usage)
 		return fmt.Errorf("%w: want keys reencrypt", errUsage)
 	}
-	fs := newFlagSet("keys reencrypt", "keys reencrypt", stderr)
+	fs := newFlagSet("keys reencrypt", usage, stderr)
+	progress := addProgressFlags(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	pp, err := progress.printer(stderr, "keys reencrypt", reencryptWords, time.Now)
+	if err != nil {
 		return err
 	}
 	cfg, err := databaseConfig(ctx, getenv)
@@ -165,11 +185,24 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer d.Close()
-	res, err := d.Service.Reencrypt(ctx)
-	if err != nil {
+	return runReencrypt(ctx, stdout, pp, cfg.StreamKeyEncryptionKeyID, d.Service.Reencrypt)
+}
+
+// runReencrypt runs keys reencrypt's domain call with pp's progress, then
+// prints what it did to stdout: an interrupted run (Ctrl-C) too, before it
+// returns the interruption, so the command exits non-zero. keyID is the
+// current master key's id.
+func runReencrypt(ctx context.Context, stdout io.Writer, pp *progressPrinter, keyID string,
+	reencrypt func(context.Context, ingest.BatchOptions) (ingest.ReencryptResult, error)) error {
+	var res ingest.ReencryptResult
+	err := withProgress(ctx, pp, func(opts ingest.BatchOptions) (err error) {
+		res, err = reencrypt(ctx, opts)
+		return err
+	})
+	if err != nil && !errors.Is(err, ingest.ErrInterrupted) {
 		return fmt.Errorf("%w (%d sealed again before the failure)", err, res.Resealed)
 	}
-	fmt.Fprintf(stdout, "%d sealed again under master key %q, %d already were\n", res.Resealed, cfg.StreamKeyEncryptionKeyID, res.Current)
+	fmt.Fprintf(stdout, "%d sealed again under master key %q, %d already were\n", res.Resealed, keyID, res.Current)
 	if res.Unknown > 0 {
 		fmt.Fprintf(stdout, "%d left as they are: sealed under a master key this process does not hold "+
 			"(add it to STREAM_KEY_DECRYPTION_KEYS and run again before retiring it)\n", res.Unknown)
@@ -178,7 +211,10 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "%d do not open (tampered with, or copied from another row): each is read from IVS "+
 			"and stored again when next requested\n", res.Unreadable)
 	}
-	return nil
+	if left := res.Total - res.Handled(); left > 0 {
+		fmt.Fprintf(stdout, "stopped early: %d of %d stored values not handled (run it again)\n", left, res.Total)
+	}
+	return err
 }
 
 // cmdAudit prints the audit trail.

@@ -39,11 +39,29 @@ func addProgressFlags(fs *flag.FlagSet) progressFlags {
 	}
 }
 
+// batchWords are what a batch command's progress and summary call its
+// items and what came of them.
+type batchWords struct {
+	one, many          string // an item, items: "show", "shows"
+	done, kept, failed string // what ingest.Progress's Done, Kept and Failed count: "created", "kept", "failed"
+	ivs                bool   // the batch calls IVS: its progress shows the budget wait
+}
+
+// showWords are the words of a batch over shows whose Done counts done
+// ("created", "rotated").
+func showWords(done string) batchWords {
+	return batchWords{one: "show", many: "shows", done: done, kept: "kept", failed: "failed", ivs: true}
+}
+
+// reencryptWords are keys reencrypt's: it goes over stored values, and
+// calls no IVS API, so there is no budget wait to show.
+var reencryptWords = batchWords{one: "value", many: "values", done: "sealed again", kept: "current", failed: "left"}
+
 // printer returns the progress printer the flags ask for, on w (the
-// command's stderr) and the clock now; name starts each line and verb says
-// what the batch's Done counts.
-func (f progressFlags) printer(w io.Writer, name, verb string, now func() time.Time) (*progressPrinter, error) {
-	p := &progressPrinter{w: w, name: name, verb: verb, every: *f.every, now: now}
+// command's stderr) and the clock now; name starts each line and words
+// say what the batch handles and counts.
+func (f progressFlags) printer(w io.Writer, name string, words batchWords, now func() time.Time) (*progressPrinter, error) {
+	p := &progressPrinter{w: w, name: name, words: words, every: *f.every, now: now}
 	switch *f.mode {
 	case progressAuto:
 		p.live = isTerminal(w)
@@ -72,14 +90,14 @@ func isTerminal(w io.Writer) bool {
 }
 
 // progressPrinter prints a batch command's progress reports. On a terminal
-// it keeps one line, rewritten in place after each show (a carriage return,
+// it keeps one line, rewritten in place after each item (a carriage return,
 // then the line padded over the previous one). Elsewhere (a log, cron's
 // mail) it prints a line at most every interval, the first report's and the
-// last's always, so a long run shows it is alive without a line per show.
+// last's always, so a long run shows it is alive without a line per item.
 type progressPrinter struct {
 	w     io.Writer
 	name  string
-	verb  string
+	words batchWords
 	live  bool
 	every time.Duration
 	now   func() time.Time
@@ -95,7 +113,7 @@ type progressPrinter struct {
 func (pp *progressPrinter) report(p ingest.Progress) {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
-	line := formatProgress(pp.name, pp.verb, p)
+	line := formatProgress(pp.name, pp.words, p)
 	if pp.live {
 		fmt.Fprintf(pp.w, "\r%s%s", line, strings.Repeat(" ", max(pp.width-len(line), 0)))
 		pp.width = len(line)
@@ -118,18 +136,18 @@ func (pp *progressPrinter) end() {
 	defer pp.mu.Unlock()
 	pp.endLine()
 	if pp.pending != nil {
-		fmt.Fprintln(pp.w, formatProgress(pp.name, pp.verb, *pp.pending))
+		fmt.Fprintln(pp.w, formatProgress(pp.name, pp.words, *pp.pending))
 		pp.pending = nil
 	}
 }
 
 // interrupted says at once that the interruption was heard: the batch stops
-// only once the show in hand is done, which may take a while.
+// only once the item in hand is done, which may take a while.
 func (pp *progressPrinter) interrupted() {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	pp.endLine()
-	fmt.Fprintf(pp.w, "%s: interrupted: finishing the show in hand, then stopping\n", pp.name)
+	fmt.Fprintf(pp.w, "%s: interrupted: finishing the %s in hand, then stopping\n", pp.name, pp.words.one)
 }
 
 // endLine ends the live line on screen, if any.
@@ -141,12 +159,18 @@ func (pp *progressPrinter) endLine() {
 }
 
 // formatProgress is p as one line, such as
-// "provision: 120/1234 shows (118 created, 1 kept, 1 failed), 1.3 shows/s, IVS budget wait 0.25s, ETA 14m17s".
-func formatProgress(name, verb string, p ingest.Progress) string {
+// "provision: 120/1234 shows (118 created, 1 kept, 1 failed), 1.3 shows/s, IVS budget wait 0.25s, ETA 14m17s"
+// or, for a batch that calls no IVS API,
+// "keys reencrypt: 120/1234 values (118 sealed again, 1 current, 1 left), 480.0 values/s, ETA 2s".
+func formatProgress(name string, words batchWords, p ingest.Progress) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d/%d shows (%d %s, %d kept, %d failed)", name, p.Handled(), p.Total, p.Done, verb, p.Kept, p.Failed)
+	fmt.Fprintf(&b, "%s: %d/%d %s (%d %s, %d %s, %d %s)", name, p.Handled(), p.Total, words.many,
+		p.Done, words.done, p.Kept, words.kept, p.Failed, words.failed)
 	if p.Handled() > 0 {
-		fmt.Fprintf(&b, ", %.1f shows/s, IVS budget wait %s", p.Rate(), p.BudgetWait.Round(10*time.Millisecond))
+		fmt.Fprintf(&b, ", %.1f %s/s", p.Rate(), words.many)
+		if words.ivs {
+			fmt.Fprintf(&b, ", IVS budget wait %s", p.BudgetWait.Round(10*time.Millisecond))
+		}
 	}
 	if eta, ok := p.ETA(); ok {
 		fmt.Fprintf(&b, ", ETA %s", eta.Round(time.Second))

@@ -99,8 +99,14 @@ func (s *Service) Provision(ctx context.Context, showIDs []string, opts BatchOpt
 	})
 }
 
-// handled is how many shows the batch handled, whatever came of them.
-func (r *BatchResult) handled() int { return r.Done + r.Kept + r.Failed }
+// progress is r's counts, as a batch reports them.
+func (r *BatchResult) progress() Progress {
+	p := Progress{Total: r.Total, Done: r.Done, Kept: r.Kept, Failed: r.Failed}
+	if n := len(r.Details); n > 0 {
+		p.Last = r.Details[n-1]
+	}
+	return p
+}
 
 func (r *BatchResult) add(showID, done string, err error) {
 	if err != nil {

@@ -238,13 +238,13 @@ func TestStoredKeysAreSealedAgainUnderANewMasterKey(t *testing.T) {
 	foreign := w.storedShow(t, seller, storetest.Vault(t, storetest.NewKey(t, "9")))
 	foreignRow, _ := w.keyRow(t, foreign.details.StreamKeyARN)
 	svc := w.service(t, ingest.Options{Vault: storetest.Vault(t, k2, k1)})
-	res, err := svc.Reencrypt(ctx)
+	res, err := svc.Reencrypt(ctx, ingest.BatchOptions{})
 	if err != nil {
 		t.Fatalf("Reencrypt: %v", err)
 	}
 	// a's key and channel are under 2 already; b's and c's keys and
 	// channels move; foreign's key and channel stay.
-	if want := (ingest.ReencryptResult{Resealed: 4, Current: 2, Unknown: 2}); res != want {
+	if want := (ingest.ReencryptResult{Total: 8, Resealed: 4, Current: 2, Unknown: 2}); res != want {
 		t.Errorf("Reencrypt = %+v, want %+v", res, want)
 	}
 	for _, sh := range []keyedShow{b, c} {
@@ -265,10 +265,10 @@ func TestStoredKeysAreSealedAgainUnderANewMasterKey(t *testing.T) {
 	if n := w.emu.TotalCalls(); n != 0 {
 		t.Errorf("IVS calls after Reencrypt, the old key retired = %d, want 0", n)
 	}
-	if res, err := svc.Reencrypt(ctx); err != nil || res != (ingest.ReencryptResult{Current: 6, Unknown: 2}) {
+	if res, err := svc.Reencrypt(ctx, ingest.BatchOptions{}); err != nil || res != (ingest.ReencryptResult{Total: 8, Current: 6, Unknown: 2}) {
 		t.Errorf("Reencrypt again = %+v, %v; want every value current but the unknown ones", res, err)
 	}
-	if _, err := w.service(t, ingest.Options{}).Reencrypt(ctx); !errors.Is(err, ingest.ErrNoVault) {
+	if _, err := w.service(t, ingest.Options{}).Reencrypt(ctx, ingest.BatchOptions{}); !errors.Is(err, ingest.ErrNoVault) {
 		t.Errorf("Reencrypt without a vault = %v, want ErrNoVault", err)
 	}
 }

@@ -60,6 +60,9 @@ type Store interface {
 	// StoredChannels lists the stored channels that have a sealed SRT
 	// passphrase, in ARN order after afterARN, at most limit of them.
 	StoredChannels(ctx context.Context, afterARN string, limit int) ([]StoredChannel, error)
+	// CountStored counts what StoredKeys and StoredChannels list: the
+	// stored key values, and the channels with a sealed SRT passphrase.
+	CountStored(ctx context.Context) (keys, channels int, err error)
 }
 
 // SealedWriter stores sealed values. Each write is conditional: a value

@@ -130,3 +130,14 @@ func (db *DB) StoredChannels(ctx context.Context, afterARN string, limit int) ([
 	}
 	return chans, nil
 }
+
+// CountStored implements ingest.Store.
+func (db *DB) CountStored(ctx context.Context) (keys, channels int, err error) {
+	err = db.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM ivs_ingest.stream_keys WHERE sealed_value IS NOT NULL),
+		(SELECT count(*) FROM ivs_ingest.channels WHERE sealed_srt_passphrase IS NOT NULL)`).Scan(&keys, &channels)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count stored values: %w", err)
+	}
+	return keys, channels, nil
+}

@@ -192,3 +192,14 @@ func (db *DB) StoredChannels(ctx context.Context, afterARN string, limit int) ([
 	}
 	return out, nil
 }
+
+// CountStored implements ingest.Store.
+func (db *DB) CountStored(ctx context.Context) (keys, channels int, err error) {
+	err = db.read.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM stream_keys WHERE sealed_value IS NOT NULL),
+		(SELECT count(*) FROM channels WHERE sealed_srt_passphrase IS NOT NULL)`).Scan(&keys, &channels)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count stored values: %w", err)
+	}
+	return keys, channels, nil
+}

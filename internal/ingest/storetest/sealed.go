@@ -240,6 +240,9 @@ func testSealed(t *testing.T, open Opener) {
 		if len(keys) != 0 {
 			t.Errorf("StoredKeys after ForgetStreamKey = %d values, want none", len(keys))
 		}
+		if nk, nc, err := s.CountStored(ctx); err != nil || nk != 0 {
+			t.Errorf("CountStored after ForgetStreamKey = %d keys, %d channels, %v; want no key", nk, nc, err)
+		}
 		if n, err := s.ForgetStreamKey(ctx, key1); err != nil || n != 0 {
 			t.Errorf("ForgetStreamKey(key1) again = %d, %v; want 0", n, err)
 		}
@@ -281,6 +284,11 @@ func testSealed(t *testing.T, open Opener) {
 		must(t, "StoredChannels", err)
 		if diff := cmp.Diff([]ingest.StoredChannel{storedChannel}, chans); diff != "" {
 			t.Errorf("StoredChannels (only those with a passphrase) (-want +got):\n%s", diff)
+		}
+		// What the two listings list, counted: the two keys, and the one
+		// channel with a passphrase.
+		if nk, nc, err := s.CountStored(ctx); err != nil || nk != 2 || nc != 1 {
+			t.Errorf("CountStored = %d keys, %d channels, %v; want 2 keys, 1 channel", nk, nc, err)
 		}
 	})
 
