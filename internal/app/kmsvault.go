@@ -132,15 +132,20 @@ func AddDataKey(ctx context.Context, w *kms.Wrapper, store DataKeyStore) (string
 	return dataKeyID(id), nil
 }
 
-// Key store states, as /readyz's detail and doctor say them.
-const (
-	keyStorePendingDetail = "key store not in use yet: the KMS data key is not unwrapped (%s); " +
-		"serving as without a key store (keys from IVS, in this process's memory) and retrying"
-)
+// keyStorePendingDetail is /readyz's detail while the key store waits for
+// KMS. Why it says no more: /readyz is public, and KMS's error names the
+// key (and so the account); the log and doctor say why.
+const keyStorePendingDetail = "key store not in use yet: the KMS data key is not unwrapped; " +
+	"serving as without a key store (keys from IVS, in this process's memory) and retrying (the log says why)"
 
-// kmsStart bounds the attempt made at start, before serving: a KMS that
-// does not answer within it is retried in the background.
-const kmsStart = 15 * time.Second
+// kmsStart bounds the attempt made at start, before serving: short, since
+// AWS Lambda gives a function's initialization 10 s in all (a KMS with no
+// route to it would otherwise use them up); one that fails is retried in
+// the background, each try bounded by kmsRetryAttempt.
+const (
+	kmsStart        = 3 * time.Second
+	kmsRetryAttempt = 15 * time.Second
+)
 
 // kmsRetry is the background retry's backoff: doubling from its first
 // delay to its last.
@@ -202,7 +207,7 @@ func startKMSKeyStore(ctx context.Context, cfg config.Config, store DataKeyStore
 				return
 			case <-after(delay):
 			}
-			actx, cancel := context.WithTimeout(bg, kmsStart)
+			actx, cancel := context.WithTimeout(bg, kmsRetryAttempt)
 			err := attempt(actx)
 			cancel()
 			if err == nil || bg.Err() != nil {
@@ -218,7 +223,7 @@ func startKMSKeyStore(ctx context.Context, cfg config.Config, store DataKeyStore
 // fail records and logs why the key store is not in use yet.
 func (ks *kmsKeyStore) fail(logger *slog.Logger, err error) {
 	ks.mu.Lock()
-	ks.detail = fmt.Sprintf(keyStorePendingDetail, err.Error())
+	ks.detail = keyStorePendingDetail
 	ks.mu.Unlock()
 	logger.Warn("key store not in use yet: serving as without one, retrying in the background", "error", err.Error())
 }

@@ -490,3 +490,34 @@ func TestWithoutAVaultNothingIsStored(t *testing.T) {
 		t.Errorf("IVS calls of a fresh replica without a key store = %d, want 2 (GetChannel, GetStreamKey: today's)", n)
 	}
 }
+
+// After a quiet spell every key a crowd touches is due for its check: a
+// process runs at most two at once, and the others are left to later
+// requests, so the checks never crowd the store's pool or the budget.
+func TestBackgroundChecksAreBounded(t *testing.T) {
+	t.Parallel()
+	w := newSQLiteWorld(t)
+	vault := storetest.Vault(t, storetest.NewKey(t, "1"))
+	var shows []keyedShow
+	var sellers []sqliteUser
+	for range 5 {
+		seller := w.seller(t, ingest.SellerApproved)
+		sellers = append(sellers, seller)
+		shows = append(shows, w.storedShow(t, seller, vault))
+	}
+	svc := w.service(t, ingest.Options{Vault: vault, VerifyInterval: time.Hour})
+	// Each check is held in IVS long enough for every request to arrive
+	// while the first ones run.
+	w.emu.SetLatency(2 * time.Second)
+	w.clock.Advance(2 * time.Hour)
+	before := w.emu.Calls("GetStreamKey")
+	for i, sh := range shows {
+		if _, err := svc.IngestDetails(context.Background(), sellers[i].keyRequest(sh.ID)); err != nil {
+			t.Fatalf("IngestDetails %d: %v", i, err)
+		}
+	}
+	svc.WaitBackground()
+	if n := w.emu.Calls("GetStreamKey") - before; n != 2 {
+		t.Errorf("background GetStreamKey calls = %d, want 2 (at most two checks at once; the others left for later)", n)
+	}
+}

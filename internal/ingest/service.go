@@ -145,6 +145,7 @@ func (s *Service) keyVault() Vault {
 // and background checks, with ErrClosed as their cause, and waits for the
 // checks to end, so the store can close.
 func (s *Service) Close() {
+	s.checks.close()
 	s.stop(ErrClosed)
 	s.background.Wait()
 }

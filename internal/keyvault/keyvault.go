@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
@@ -129,6 +130,22 @@ func NewKeyring(current Key, retiring ...Key) (*Keyring, error) {
 	}
 	return r, nil
 }
+
+// String names the keyring's keys without revealing them.
+func (r Keyring) String() string {
+	ids := make([]string, 0, len(r.keys))
+	for id := range r.keys {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return "keyvault.Keyring(current " + r.current.ID + "; " + strings.Join(ids, ", ") + ")"
+}
+
+// GoString is String, for %#v.
+func (r Keyring) GoString() string { return r.String() }
+
+// LogValue is String, for slog.
+func (r Keyring) LogValue() slog.Value { return slog.StringValue(r.String()) }
 
 // CurrentID is the id of the key new values are sealed under.
 func (r *Keyring) CurrentID() string { return r.current.ID }

@@ -199,12 +199,17 @@ func TestKeyDoesNotPrint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ring, err := keyvault.NewKeyring(k)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logged bytes.Buffer
-	slog.New(slog.NewTextHandler(&logged, nil)).Info("key", "key", k)
-	slog.New(slog.NewJSONHandler(&logged, nil)).Info("key", "key", k)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("key", "key", k, "ring", ring)
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("key", "key", k, "ring", ring)
 	// The key's bytes as base64, and as fmt prints a byte array or slice.
 	revealing := []string{base64.StdEncoding.EncodeToString(raw), "251 255 62", "0xfb, 0xff, 0x3e", "+/8+B"}
-	for _, s := range []string{k.String(), k.Encoded().String(), fmt.Sprintf("%v %+v %#v %s", k, k, k, k), logged.String()} {
+	for _, s := range []string{k.String(), k.Encoded().String(), fmt.Sprintf("%v %+v %#v %s", k, k, k, k),
+		fmt.Sprintf("%v %+v %#v %s", ring, ring, ring, ring), fmt.Sprintf("%v", *ring), logged.String()} {
 		for _, r := range revealing {
 			if strings.Contains(s, r) {
 				t.Errorf("%q reveals the key (%q)", s, r)
