@@ -12,13 +12,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/awsconf"
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
 // SecretTimeout bounds each Secrets Manager read of LoadConfig, its
@@ -71,21 +70,13 @@ type secretsManager struct {
 func (s *secretsManager) value(ctx context.Context, ref config.SecretRef) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	opts := []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithRegion(ref.Region),
-		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(s.timeout)),
-	}
-	if id, key := strings.TrimSpace(s.getenv("AWS_ACCESS_KEY_ID")), s.getenv("AWS_SECRET_ACCESS_KEY"); id != "" && key != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, key, s.getenv("AWS_SESSION_TOKEN"))))
-	}
 	endpoint := strings.TrimSpace(s.getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"))
 	if endpoint == "" {
 		endpoint = strings.TrimSpace(s.getenv("AWS_ENDPOINT_URL"))
 	}
-	if endpoint != "" {
-		opts = append(opts, awsconfig.WithBaseEndpoint(endpoint))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: ref.Region, Endpoint: endpoint,
+		AccessKeyID: strings.TrimSpace(s.getenv("AWS_ACCESS_KEY_ID")), SecretAccessKey: secret.New(s.getenv("AWS_SECRET_ACCESS_KEY")),
+		SessionToken: secret.New(s.getenv("AWS_SESSION_TOKEN")), AttemptTimeout: s.timeout})
 	if err != nil {
 		return "", fmt.Errorf("load aws config: %w", err)
 	}

@@ -11,11 +11,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ivs"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/awsconf"
 	"github.com/ivs-ingest/ivs-ingest/internal/budget"
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
@@ -69,18 +67,8 @@ func New(ctx context.Context, cfg Config, optFns ...func(*ivs.Options)) (*Client
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	opts := []func(*config.LoadOptions) error{
-		config.WithRegion(cfg.Region),
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)),
-	}
-	if cfg.AccessKeyID != "" && !cfg.SecretAccessKey.IsZero() {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
-			cfg.AccessKeyID, cfg.SecretAccessKey.Reveal(), cfg.SessionToken.Reveal())))
-	}
-	if cfg.Endpoint != "" {
-		opts = append(opts, config.WithBaseEndpoint(cfg.Endpoint))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region, Endpoint: cfg.Endpoint, AccessKeyID: cfg.AccessKeyID,
+		SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken, AttemptTimeout: timeout})
 	if err != nil {
 		err = fmt.Errorf("load aws config: %w", err)
 		broken := aws.Config{

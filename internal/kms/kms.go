@@ -15,13 +15,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/ivs-ingest/ivs-ingest/internal/awsconf"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
@@ -65,18 +63,8 @@ func New(ctx context.Context, cfg Config) (*Wrapper, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	opts := []func(*config.LoadOptions) error{
-		config.WithRegion(cfg.Region),
-		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)),
-	}
-	if cfg.AccessKeyID != "" && !cfg.SecretAccessKey.IsZero() {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
-			cfg.AccessKeyID, cfg.SecretAccessKey.Reveal(), cfg.SessionToken.Reveal())))
-	}
-	if cfg.Endpoint != "" {
-		opts = append(opts, config.WithBaseEndpoint(cfg.Endpoint))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconf.Load(ctx, awsconf.Options{Region: cfg.Region, Endpoint: cfg.Endpoint, AccessKeyID: cfg.AccessKeyID,
+		SecretAccessKey: cfg.SecretAccessKey, SessionToken: cfg.SessionToken, AttemptTimeout: timeout})
 	if err != nil {
 		return nil, fmt.Errorf("kms: load aws config: %w", err)
 	}
