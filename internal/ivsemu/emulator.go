@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -218,7 +219,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at := e.now()
-	resp, ok := e.serve(r, op, handle)
+	resp, ok := e.serve(r, op, at, handle)
 	if !ok {
 		e.record(op, at, response{status: statusClientClosed, errName: "RequestCanceled"})
 		return
@@ -230,7 +231,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve runs the stages every operation goes through: body, latency,
 // authentication, rate limit, injected failure, operation.
 // It reports false if the client went away.
-func (e *Emulator) serve(r *http.Request, op string, handle opFunc) (response, bool) {
+func (e *Emulator) serve(r *http.Request, op string, at time.Time, handle opFunc) (response, bool) {
 	body, readErr := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	// The body is read before sleeping: net/http notices a client that hangs
 	// up, and cancels r's context, only once the body has been consumed.
@@ -256,7 +257,7 @@ func (e *Emulator) serve(r *http.Request, op string, handle opFunc) (response, b
 	if err := sigv4.Verify(r, body, e.creds, sigService, e.region, e.now()); err != nil {
 		return errorResponse(signatureError(err)), true
 	}
-	if aerr := e.admit(op); aerr != nil {
+	if aerr := e.admit(op, at); aerr != nil {
 		return errorResponse(aerr), true
 	}
 	if fn := e.takeBefore(op); fn != nil {
@@ -284,15 +285,17 @@ func (e *Emulator) write(w http.ResponseWriter, resp response) {
 }
 
 // admit applies the rate limit, then any injected failure, to a call of op.
-func (e *Emulator) admit(op string) *apiError {
+func (e *Emulator) admit(op string, at time.Time) *apiError {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.rateLimit > 0 {
 		// A sliding one-second window over every operation, like AWS's
-		// per-account quota. Throttled calls do not enter the window.
-		now := e.now()
+		// per-account quota, on the calls' arrival times: AWS counts a
+		// call at its front door, before this emulator's body read and
+		// signature check, whose time on a loaded machine would bunch
+		// calls the client spaced. Throttled calls do not enter the window.
 		i := 0
-		for i < len(e.admitted) && now.Sub(e.admitted[i]) >= time.Second {
+		for i < len(e.admitted) && at.Sub(e.admitted[i]) >= time.Second {
 			i++
 		}
 		e.admitted = e.admitted[i:]
@@ -300,7 +303,12 @@ func (e *Emulator) admit(op string) *apiError {
 			e.throttled++
 			return newError("ThrottlingException", "Rate exceeded")
 		}
-		e.admitted = append(e.admitted, now)
+		// Kept in arrival order: concurrent calls may be admitted out of it.
+		j := len(e.admitted)
+		for j > 0 && e.admitted[j-1].After(at) {
+			j--
+		}
+		e.admitted = slices.Insert(e.admitted, j, at)
 	}
 	if f := e.failures[op]; f != nil {
 		if f.next > 0 {
