@@ -13,7 +13,6 @@ import (
 
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/keyvault"
-	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
 // sealed.go is the key store's contract: the authorization query returns
@@ -27,15 +26,11 @@ import (
 // production adapter is internal/app's, which this package cannot import.
 func Vault(t *testing.T, current keyvault.Key, retiring ...keyvault.Key) ingest.Vault {
 	t.Helper()
-	r, err := keyvault.NewKeyring(current, retiring...)
+	v, err := keyvault.NewVault(current, retiring...)
 	if err != nil {
-		t.Fatalf("NewKeyring: %v", err)
+		t.Fatalf("NewVault: %v", err)
 	}
-	known := []string{current.ID}
-	for _, k := range retiring {
-		known = append(known, k.ID)
-	}
-	return testVault{r: r, known: known}
+	return v
 }
 
 // NewKey returns a random master key named id, for tests.
@@ -47,28 +42,6 @@ func NewKey(t *testing.T, id string) keyvault.Key {
 	}
 	return k
 }
-
-type testVault struct {
-	r     *keyvault.Keyring
-	known []string
-}
-
-func (v testVault) Seal(value secret.String, binding ...string) ([]byte, error) {
-	return v.r.Seal(value, binding...)
-}
-
-func (v testVault) Open(sealed []byte, binding ...string) (secret.String, bool, error) {
-	value, id, err := v.r.Open(sealed, binding...)
-	if errors.Is(err, keyvault.ErrUnknownKey) {
-		return secret.String{}, false, &ingest.UnknownKeyError{KeyID: id}
-	}
-	if err != nil {
-		return secret.String{}, false, err
-	}
-	return value, id == v.r.CurrentID(), nil
-}
-
-func (v testVault) KeyIDs() (string, []string) { return v.r.CurrentID(), v.known }
 
 const (
 	key2      = "arn:aws:ivs:us-east-1:123456789012:stream-key/keytwokeytwo"
