@@ -57,6 +57,9 @@ func statusTable(svc Service) map[string]int {
 	for _, name := range svc.ServerFaults {
 		t[name] = http.StatusInternalServerError
 	}
+	for name, q := range svc.QueryErrors {
+		t[name] = q.Status
+	}
 	return t
 }
 
@@ -67,9 +70,11 @@ type response struct {
 	status  int
 	errName string // "" on success
 	body    []byte // nil for an empty body
+	// queryError is the X-Amzn-Query-Error header; "" for none.
+	queryError string
 }
 
-// errorResponse renders e as the AWS JSON 1.1 error document,
+// errorResponse renders e as the AWS JSON error document,
 // {"__type": name, "message": message} (or "Message", as the service writes
 // it): the SDK takes the error's name from __type (after any '#') and its
 // message from either. A name missing from the table cannot reach here (the
@@ -79,10 +84,22 @@ func (s *Server) errorResponse(e *Error) response {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	name, _ := json.Marshal(e.Name)
+	typ := e.Name
+	if s.svc.ErrorNamespace != "" {
+		typ = s.svc.ErrorNamespace + "#" + e.Name
+	}
+	name, _ := json.Marshal(typ)
 	msg, _ := json.Marshal(e.Message)
 	body := fmt.Appendf(nil, `{"__type":%s,%q:%s}`, name, s.svc.MessageMember, msg)
-	return response{status: status, errName: e.Name, body: body}
+	resp := response{status: status, errName: e.Name, body: body}
+	if q, ok := s.svc.QueryErrors[e.Name]; ok {
+		fault := "Sender"
+		if q.Status >= 500 {
+			fault = "Receiver"
+		}
+		resp.queryError = q.Code + ";" + fault
+	}
+	return resp
 }
 
 // successResponse renders an operation's output; nil is an empty body.

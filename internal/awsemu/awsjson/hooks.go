@@ -16,7 +16,7 @@ type failure struct {
 // would otherwise count nothing, or inject nothing, and let the test pass
 // for the wrong reason.
 func (s *Server) mustOp(op string) {
-	if s.svc.Ops[op] == nil {
+	if s.svc.op(op) == nil {
 		panic(fmt.Sprintf("%s: unknown operation %q", s.svc.Name, op))
 	}
 }

@@ -1,9 +1,11 @@
-// Package awsjson is the server side of the AWS JSON 1.1 protocol, shared by
-// the repository's emulators of AWS JSON services (kmsemu, smemu): POST /
-// with the operation in X-Amz-Target: <prefix>.<Op> and Content-Type:
-// application/x-amz-json-1.1, a bounded body, SigV4 verified with
-// internal/awsemu/sigv4 for the service's signing name, a request id in
-// x-amzn-RequestId, and errors as {"__type": ..., "message": ...}.
+// Package awsjson is the server side of the AWS JSON 1.1 and 1.0 protocols,
+// shared by the repository's emulators of AWS JSON services (kmsemu, smemu
+// speak 1.1, sqsemu 1.0): POST / with the operation in X-Amz-Target:
+// <prefix>.<Op> and Content-Type: application/x-amz-json-1.1 (or -1.0), a
+// bounded body, SigV4 verified with internal/awsemu/sigv4 for the service's
+// signing name, a request id in x-amzn-RequestId, and errors as
+// {"__type": ..., "message": ...} (with X-Amzn-Query-Error for the services,
+// like SQS, that moved from the AWS Query protocol and keep its error codes).
 //
 // A Server takes the service's table of operations; the emulator keeps its
 // operations, its state and its seeding hooks. Its exported methods other
@@ -14,6 +16,7 @@ package awsjson
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -31,6 +34,9 @@ import (
 // ContentType is the content type of AWS JSON 1.1 requests and answers.
 const ContentType = "application/x-amz-json-1.1"
 
+// ContentType10 is the content type of AWS JSON 1.0 requests and answers.
+const ContentType10 = "application/x-amz-json-1.0"
+
 // MaxBodyBytes bounds a request body. The emulated services' requests are
 // small: KMS's at most a few kilobytes (a 4096-byte plaintext or 6144-byte
 // ciphertext in base64), Secrets Manager's a few hundred bytes (its values,
@@ -45,8 +51,24 @@ const statusClientClosed = 499
 // encode as JSON, or nil for an empty body.
 type Op func(body []byte) (any, *Error)
 
-// Service describes the AWS JSON 1.1 service a Server emulates.
+// ContextOp is an Op that also gets the request's context, for an operation
+// that waits (SQS's long poll): the context ends when the client hangs up.
+type ContextOp func(ctx context.Context, body []byte) (any, *Error)
+
+// QueryError is the AWS Query error code and HTTP status a service that
+// moved from the Query protocol answers for one of its errors: the SDK of
+// such a service (awsQueryCompatible) takes the error code from the
+// X-Amzn-Query-Error header when it is there.
+type QueryError struct {
+	Code   string
+	Status int
+}
+
+// Service describes the AWS JSON service a Server emulates.
 type Service struct {
+	// Version is the protocol's version: "1.1" (the default when empty) or
+	// "1.0".
+	Version string
 	// Name names the emulator in its hooks' panics, e.g. "kmsemu".
 	Name string
 	// SigningName is the service name requests must be signed for, e.g.
@@ -57,6 +79,9 @@ type Service struct {
 	TargetPrefix string
 	// Ops are the operations served, by name.
 	Ops map[string]Op
+	// ContextOps are more operations served, by name, that get the
+	// request's context.
+	ContextOps map[string]ContextOp
 	// ClientFaults are the service's error names answered with 400, and
 	// ServerFaults those answered with 500, beside the front end's.
 	ClientFaults, ServerFaults []string
@@ -65,9 +90,37 @@ type Service struct {
 	// MessageMember is the error document's message member: "message", or
 	// "Message" for the services that capitalize it.
 	MessageMember string
+	// ErrorNamespace, when set, qualifies the error document's __type as
+	// <namespace>#<name> (e.g. "com.amazonaws.sqs"), as some services write
+	// it; the SDK keeps what follows the '#'.
+	ErrorNamespace string
+	// QueryErrors are the Query protocol's codes and statuses of the
+	// service's errors, for a service that keeps them (SQS); an error
+	// listed here is answered with its status and an X-Amzn-Query-Error
+	// header, "<code>;Sender" (or ";Receiver" for a 5xx status).
+	QueryErrors map[string]QueryError
 }
 
-// Server is an http.Handler for one AWS JSON 1.1 service. Create it with
+// contentType is the content type of the Service's protocol version.
+func (svc Service) contentType() string {
+	if svc.Version == "1.0" {
+		return ContentType10
+	}
+	return ContentType
+}
+
+// op returns the served operation name, as a ContextOp, or nil.
+func (svc Service) op(name string) ContextOp {
+	if op := svc.ContextOps[name]; op != nil {
+		return op
+	}
+	if op := svc.Ops[name]; op != nil {
+		return func(_ context.Context, body []byte) (any, *Error) { return op(body) }
+	}
+	return nil
+}
+
+// Server is an http.Handler for one AWS JSON service. Create it with
 // NewServer.
 type Server struct {
 	svc      Service
@@ -105,7 +158,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-amzn-RequestId", NewUUID())
 	op, handle := s.operation(r)
 	if handle == nil {
-		write(w, s.errorResponse(Errorf(UnknownOperation, "unknown operation")))
+		s.write(w, s.errorResponse(Errorf(UnknownOperation, "unknown operation")))
 		return
 	}
 	resp, ok := s.serve(r, op, handle)
@@ -114,29 +167,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.record(op, resp)
-	write(w, resp)
+	s.write(w, resp)
 }
 
-// operation returns the operation r addresses, or a nil Op if r is not an
-// AWS JSON 1.1 request for an operation of the service that is served.
-func (s *Server) operation(r *http.Request) (string, Op) {
+// operation returns the operation r addresses, or a nil ContextOp if r is
+// not an AWS JSON request of the service's version for an operation that is
+// served.
+func (s *Server) operation(r *http.Request) (string, ContextOp) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		return "", nil
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != ContentType {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != s.svc.contentType() {
 		return "", nil
 	}
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), s.svc.TargetPrefix)
 	if !ok {
 		return "", nil
 	}
-	return op, s.svc.Ops[op]
+	return op, s.svc.op(op)
 }
 
 // serve runs the stages every operation goes through: body, latency,
 // authentication, injected failure, operation. It reports false if the
 // client went away.
-func (s *Server) serve(r *http.Request, op string, handle Op) (response, bool) {
+func (s *Server) serve(r *http.Request, op string, handle ContextOp) (response, bool) {
 	body, readErr := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	// The body is read before sleeping: net/http notices a client that hangs
 	// up, and cancels r's context, only once the body has been consumed.
@@ -165,7 +219,7 @@ func (s *Server) serve(r *http.Request, op string, handle Op) (response, bool) {
 	if aerr := s.injected(op); aerr != nil {
 		return s.errorResponse(aerr), true
 	}
-	out, aerr := handle(body)
+	out, aerr := handle(r.Context(), body)
 	if aerr != nil {
 		return s.errorResponse(aerr), true
 	}
@@ -173,8 +227,11 @@ func (s *Server) serve(r *http.Request, op string, handle Op) (response, bool) {
 }
 
 // write sends resp. Headers are all set before WriteHeader.
-func write(w http.ResponseWriter, resp response) {
-	w.Header().Set("Content-Type", ContentType)
+func (s *Server) write(w http.ResponseWriter, resp response) {
+	w.Header().Set("Content-Type", s.svc.contentType())
+	if resp.queryError != "" {
+		w.Header().Set("X-Amzn-Query-Error", resp.queryError)
+	}
 	w.WriteHeader(resp.status)
 	if resp.body != nil {
 		w.Write(resp.body)

@@ -1,6 +1,7 @@
 package awsjson
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -154,5 +155,79 @@ func TestConfig(t *testing.T) {
 		if _, err := bad.Resolve("x"); err == nil || !strings.HasPrefix(err.Error(), "x: ") {
 			t.Errorf("Resolve(%v) = %v, want an error prefixed x:", bad, err)
 		}
+	}
+}
+
+// TestJSON10 covers what a service speaking AWS JSON 1.0 with the Query
+// protocol's error codes (SQS) adds: its content type both ways (a 1.1
+// request is refused), the namespaced __type, the X-Amzn-Query-Error header
+// and its status, and an operation that gets the request's context.
+func TestJSON10(t *testing.T) {
+	t.Parallel()
+	cfg, err := Config{AccessKeyID: testCreds.AccessKeyID, SecretAccessKey: testCreds.SecretAccessKey}.Resolve("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(cfg, Service{
+		Version:      "1.0",
+		Name:         "test",
+		SigningName:  "toy",
+		TargetPrefix: "Toy.",
+		ContextOps: map[string]ContextOp{
+			"Ctx": func(ctx context.Context, _ []byte) (any, *Error) {
+				return map[string]bool{"hasDeadline": ctx.Done() != nil}, nil
+			},
+		},
+		Ops: map[string]Op{
+			"Fault": func(b []byte) (any, *Error) { return nil, Errorf(string(b), "no") },
+		},
+		ClientFaults:   []string{"ToyMissing"},
+		ServerFaults:   []string{"ToyInternal"},
+		Internal:       Error{Name: "ToyInternal", Message: "internal"},
+		MessageMember:  "message",
+		ErrorNamespace: "com.example.toy",
+		QueryErrors: map[string]QueryError{
+			"ToyMissing":  {Code: "AWS.Toy.NonExistent", Status: 404},
+			"ToyInternal": {Code: "InternalError", Status: 500},
+		},
+	})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	for _, tt := range []struct {
+		op, body, contentType   string
+		wantStatus              int
+		wantBody, wantQueryCode string
+	}{
+		{"Ctx", "{}", ContentType10, 200, `{"hasDeadline":true}`, ""},
+		{"Ctx", "{}", ContentType, 400, `{"__type":"com.example.toy#UnknownOperationException","message":"unknown operation"}`, ""},
+		{"Fault", "ToyMissing", ContentType10, 404, `{"__type":"com.example.toy#ToyMissing","message":"no"}`, "AWS.Toy.NonExistent;Sender"},
+		{"Fault", "ToyInternal", ContentType10, 500, `{"__type":"com.example.toy#ToyInternal","message":"no"}`, "InternalError;Receiver"},
+		{"Fault", Validation, ContentType10, 400, `{"__type":"com.example.toy#ValidationException","message":"no"}`, ""},
+	} {
+		req, err := http.NewRequest(http.MethodPost, hs.URL+"/", strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", tt.contentType)
+		req.Header.Set("X-Amz-Target", "Toy."+tt.op)
+		awsemutest.Sign(t, req, []byte(tt.body), testCreds, "toy", DefaultRegion)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.wantStatus || string(b) != tt.wantBody {
+			t.Errorf("%s(%s) = %d %s, want %d %s", tt.op, tt.contentType, resp.StatusCode, b, tt.wantStatus, tt.wantBody)
+		}
+		if got := resp.Header.Get("X-Amzn-Query-Error"); got != tt.wantQueryCode {
+			t.Errorf("%s(%s): X-Amzn-Query-Error %q, want %q", tt.op, tt.body, got, tt.wantQueryCode)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != ContentType10 {
+			t.Errorf("%s: Content-Type %q, want %q", tt.op, ct, ContentType10)
+		}
+	}
+	if srv.Calls("Ctx") != 1 {
+		t.Errorf("Calls(Ctx) = %d, want 1 (the 1.1 request addressed no operation)", srv.Calls("Ctx"))
 	}
 }
