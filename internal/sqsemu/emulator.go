@@ -26,7 +26,8 @@
 //
 // Time: visibility timeouts and delays run on the emulator's clock, which is
 // the real one moved ahead by Advance, so a test sees a message come back
-// without sleeping through its visibility timeout. A long poll waits in real
+// without sleeping through its visibility timeout; after StopClock only
+// Advance moves it, for a test that checks a timeout to the millisecond. A long poll waits in real
 // time, and is woken early by a message that arrives or becomes visible.
 //
 // Exported methods other than ServeHTTP are hooks for tests: queues,
@@ -66,6 +67,7 @@ type Emulator struct {
 	mu       sync.Mutex
 	endpoint string            // the base of queue URLs
 	offset   time.Duration     // Advance's, added to the real clock
+	stopped  *time.Time        // StopClock's time, when stopped
 	queues   map[string]*queue // by name
 	handles  map[string]handle // every receipt handle given, by its value
 	// changed is closed, and replaced, whenever a message may have become
@@ -114,8 +116,14 @@ func New(cfg Config) (*Emulator, error) {
 	return e, nil
 }
 
-// now is the emulator's clock: the real one, moved ahead by Advance.
-func (e *Emulator) nowLocked() time.Time { return time.Now().Add(e.offset) }
+// nowLocked is the emulator's clock: the real one (or the time it was
+// stopped at), moved ahead by Advance.
+func (e *Emulator) nowLocked() time.Time {
+	if e.stopped != nil {
+		return e.stopped.Add(e.offset)
+	}
+	return time.Now().Add(e.offset)
+}
 
 // wakeLocked wakes every long poll, to look at the queues again.
 func (e *Emulator) wakeLocked() {

@@ -112,3 +112,14 @@ func (e *Emulator) Waiting() int {
 	defer e.mu.Unlock()
 	return e.waiting
 }
+
+// StopClock stops the emulator's clock at the time it reads: from then on
+// only Advance moves it.
+func (e *Emulator) StopClock() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped == nil {
+		now := time.Now()
+		e.stopped = &now
+	}
+}

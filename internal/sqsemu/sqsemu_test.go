@@ -125,17 +125,18 @@ func changeVisibility(c *sqs.Client, url string, handle *string, seconds int32) 
 func TestRedelivery(t *testing.T) {
 	t.Parallel()
 	emu, c, _ := startEmulator(t)
+	emu.StopClock()
 	q := mustQueue(t, emu, "events", QueueOptions{VisibilityTimeout: 60 * time.Second})
 	send(t, c, q.URL, "body")
 	first := receive(t, c, q.URL, 0)
 	if len(first) != 1 || !emu.Messages("events")[0].InFlight {
 		t.Fatalf("first ReceiveMessage = %d messages (in flight: %+v), want 1", len(first), emu.Messages("events"))
 	}
-	emu.Advance(59 * time.Second)
+	emu.Advance(60*time.Second - time.Millisecond)
 	if got := receive(t, c, q.URL, 0); len(got) != 0 {
-		t.Fatalf("ReceiveMessage 59 s into a 60 s visibility timeout = %d messages, want 0", len(got))
+		t.Fatalf("ReceiveMessage 1 ms before the end of a 60 s visibility timeout = %d messages, want 0", len(got))
 	}
-	emu.Advance(time.Second)
+	emu.Advance(time.Millisecond)
 	second := receive(t, c, q.URL, 0)
 	if len(second) != 1 || receiveCount(second[0]) != 2 || aws.ToString(second[0].ReceiptHandle) == aws.ToString(first[0].ReceiptHandle) {
 		t.Fatalf("ReceiveMessage after the visibility timeout = %+v, want the message again, count 2, with a new handle", second)
