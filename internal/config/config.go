@@ -54,7 +54,14 @@ type Config struct {
 	// (AWS_ENDPOINT_URL_SECRETS_MANAGER) for the secrets given by ARN.
 	AWSEndpointSecretsManager string
 	// AWSEndpointKMS overrides the KMS endpoint (AWS_ENDPOINT_URL_KMS).
-	AWSEndpointKMS     string
+	AWSEndpointKMS string
+	// AWSEndpointSQS overrides the SQS endpoint (AWS_ENDPOINT_URL_SQS).
+	AWSEndpointSQS string
+	// EventsQueueURL is the SQS queue of IVS events serve polls
+	// (IVS_EVENTS_QUEUE_URL); "" for none. EventsQueueRegion is its
+	// region: its host's, else AWSRegion.
+	EventsQueueURL     string
+	EventsQueueRegion  string
 	AWSAccessKeyID     string
 	AWSSecretAccessKey secret.String
 	AWSSessionToken    secret.String

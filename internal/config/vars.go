@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -213,6 +214,42 @@ var table = []Var{
 			}
 		},
 		show: func(c Config) string { return secret.RedactURL(c.AWSEndpointKMS) },
+	},
+	{
+		Name: "AWS_ENDPOINT_URL_SQS", Group: GroupAWS, DefaultDoc: "`AWS_ENDPOINT_URL`, else AWS's",
+		Doc: "SQS endpoint override, for `IVS_EVENTS_QUEUE_URL` (the SDK's standard variable); unneeded for an `http://127.0.0.1` " +
+			"queue URL, which is its own endpoint",
+		load: func(l *loader, c *Config) {
+			if c.AWSEndpointSQS = l.value(); c.AWSEndpointSQS == "" {
+				c.AWSEndpointSQS = strings.TrimSpace(l.getenv("AWS_ENDPOINT_URL"))
+			}
+			if c.AWSEndpointSQS != "" {
+				l.httpURL(c.AWSEndpointSQS)
+			}
+		},
+		show: func(c Config) string { return secret.RedactURL(c.AWSEndpointSQS) },
+	},
+	{
+		Name: "IVS_EVENTS_QUEUE_URL", Group: GroupAWS,
+		Doc: "an Amazon SQS queue, the target of the EventBridge rule of IVS stream events: `serve` long-polls it and applies " +
+			"each event (for a deployment that exposes no public route to EventBridge), e.g. " +
+			"`https://sqs.eu-west-1.amazonaws.com/123456789012/ivs-events` (its region is the host's, else `AWS_REGION`); " +
+			"`http://127.0.0.1:<port>/<account>/<name>` for an emulator. See [Stream status](stream-status.md)",
+		load: func(l *loader, c *Config) {
+			c.EventsQueueURL = l.value()
+			if c.EventsQueueURL == "" {
+				return
+			}
+			region, err := queueRegion(c.EventsQueueURL)
+			if err != nil {
+				l.fail(err.Error())
+				return
+			}
+			if c.EventsQueueRegion = region; region == "" {
+				c.EventsQueueRegion = c.AWSRegion
+			}
+		},
+		show: func(c Config) string { return secret.RedactURL(c.EventsQueueURL) },
 	},
 	{
 		Name: "AWS_ACCESS_KEY_ID", Group: GroupAWS, Reach: true,
@@ -623,6 +660,41 @@ func (l *loader) httpURL(s string) {
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		l.fail(fmt.Sprintf("%q is not an http(s) URL", secret.RedactURL(s)))
 	}
+}
+
+var (
+	// queueHost is an SQS endpoint's host: sqs.<region>.amazonaws.com (or
+	// .com.cn), or the legacy <region>.queue.amazonaws.com.
+	queueHost = regexp.MustCompile(`^(?:sqs\.([a-z]{2}(?:-[a-z]+)+-[0-9]+)\.amazonaws\.com(?:\.cn)?|([a-z]{2}(?:-[a-z]+)+-[0-9]+)\.queue\.amazonaws\.com)$`)
+	// queuePath is a queue URL's path: /<account>/<name>.
+	queuePath = regexp.MustCompile(`^/[0-9]{12}/[A-Za-z0-9_-]{1,80}(?:\.fifo)?$`)
+)
+
+// queueRegion checks an SQS queue URL, https://<host>/<account>/<name> (or
+// http:// on a loopback host, an emulator's), and returns the region its
+// host names ("" when it names none, as a VPC endpoint's does not).
+func queueRegion(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("is not a queue URL such as https://sqs.<region>.amazonaws.com/<account>/<name>")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		// Plain HTTP only to this host: the emulator of tests and dev.
+		if ip, err := netip.ParseAddr(u.Hostname()); (err != nil || !ip.IsLoopback()) && u.Hostname() != "localhost" {
+			return "", errors.New("must be an https:// URL (http:// only on 127.0.0.1, for an emulator)")
+		}
+	default:
+		return "", errors.New("must be an https:// URL (http:// only on 127.0.0.1, for an emulator)")
+	}
+	if !queuePath.MatchString(u.Path) {
+		return "", errors.New("does not end in /<12-digit account>/<queue name>")
+	}
+	if m := queueHost.FindStringSubmatch(u.Hostname()); m != nil {
+		return m[1] + m[2], nil
+	}
+	return "", nil
 }
 
 func splitList(s string) []string {
