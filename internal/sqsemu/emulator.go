@@ -69,7 +69,7 @@ type Emulator struct {
 	offset   time.Duration     // Advance's, added to the real clock
 	stopped  *time.Time        // StopClock's time, when stopped
 	queues   map[string]*queue // by name
-	handles  map[string]handle // every receipt handle given, by its value
+	handles  map[string]handle // every receipt handle given, by its value (kept: an emulator lives for a test)
 	// changed is closed, and replaced, whenever a message may have become
 	// receivable, waking the long polls.
 	changed chan struct{}

@@ -123,7 +123,7 @@ func (e *Emulator) receiveMessage(ctx context.Context, body []byte) (any, *awsjs
 			e.mu.Unlock()
 			return out, nil
 		}
-		changed := e.changed
+		changed, clockRuns := e.changed, e.stopped == nil
 		wait := time.Until(deadline)
 		if wait <= 0 {
 			e.mu.Unlock()
@@ -131,7 +131,8 @@ func (e *Emulator) receiveMessage(ctx context.Context, body []byte) (any, *awsjs
 		}
 		e.waiting++
 		e.mu.Unlock()
-		if next > 0 && next < wait {
+		// A stopped clock moves only by Advance, which wakes the poll.
+		if clockRuns && next > 0 && next < wait {
 			wait = next
 		}
 		if !sleep(ctx, changed, wait) {
