@@ -138,9 +138,34 @@ func TestExpiryTrustsAKnownOfflineChannel(t *testing.T) {
 	if n := w.emu.Calls("GetStream"); n != 0 {
 		t.Errorf("GetStream calls = %d, want 0: the stored state says offline", n)
 	}
-	// The rotation's five calls, and no reservation for GetStream.
-	if got := ivs.reserved(show.ChannelARN); !slices.Equal(got, []int{5}) {
-		t.Errorf("reservations = %v, want [5]: the rotation's only", got)
+	// The expiry rotation's four calls (no StopStream), and no
+	// reservation for GetStream.
+	if got := ivs.reserved(show.ChannelARN); !slices.Equal(got, []int{4}) {
+		t.Errorf("reservations = %v, want [4]: the rotation's only", got)
+	}
+}
+
+// A stored "offline" can be late: the stream may have started since its
+// Stream Start event was sent. The expiry rotation then still never cuts
+// the stream: it deletes the expired key (which cannot start another) and
+// stops nothing.
+func TestExpiryNeverCutsALiveStream(t *testing.T) {
+	t.Parallel()
+	states := &knownStates{live: map[string]bool{}}
+	w, svc, _, owner, show, first := expiryWorld(t, states)
+	states.set(show.ChannelARN, false)
+	if err := w.emu.SetLive(show.ChannelARN, true); err != nil {
+		t.Fatal(err)
+	}
+
+	if got := w.get(t, "get of an expired key on a channel wrongly known offline", svc, owner.keyRequest(show.ID)).StreamKey.Reveal(); got == first {
+		t.Fatal("the expired key was kept: the stored state says offline")
+	}
+	if n := w.emu.Calls("StopStream"); n != 0 {
+		t.Errorf("StopStream calls = %d, want 0: an expiry never stops a stream", n)
+	}
+	if live, err := w.ivs.Live(context.Background(), show.ChannelARN); err != nil || !live {
+		t.Errorf("Live after the expiry rotation = %v, %v; want the stream still live", live, err)
 	}
 }
 
@@ -189,8 +214,8 @@ func TestExpiryAsksIVSWithoutAKnownState(t *testing.T) {
 			if n := w.emu.Calls("GetStream"); n != 1 {
 				t.Errorf("GetStream calls = %d, want 1", n)
 			}
-			if got := ivs.reserved(show.ChannelARN); !slices.Equal(got, []int{1, 5}) {
-				t.Errorf("reservations = %v, want [1 5]: GetStream's, then the rotation's", got)
+			if got := ivs.reserved(show.ChannelARN); !slices.Equal(got, []int{1, 4}) {
+				t.Errorf("reservations = %v, want [1 4]: GetStream's, then the rotation's", got)
 			}
 		})
 	}
@@ -238,7 +263,7 @@ func TestRotateExpiredUsesKnownStates(t *testing.T) {
 	for _, c := range []struct {
 		show sqliteShow
 		want []int
-	}{{knownLive, nil}, {knownOffline, []int{5}}, {unknown, []int{1}}} {
+	}{{knownLive, nil}, {knownOffline, []int{4}}, {unknown, []int{1}}} {
 		if got := ivs.reserved(c.show.ChannelARN); !slices.Equal(got, c.want) {
 			t.Errorf("reservations for the show %s = %v, want %v", want[c.show.ID], got, c.want)
 		}
