@@ -644,6 +644,7 @@ func (d *doctor) listIAM(cfg config.Config) {
 	} else {
 		d.add(checkIAM, statusInfo, "key expiry is off (STREAM_KEY_MAX_AGE unset), so %s is not needed", expiry)
 	}
+	d.add(checkIAM, statusInfo, "reconcile-streams also needs %s, on Resource \"*\" (it names no channel)", strings.Join(ivs.Actions(ivs.NeedStreamStatus), ", "))
 	if arns := app.SecretARNs(cfg); len(arns) > 0 {
 		d.add(checkIAM, statusInfo, "the secrets given as _SECRET_ARN need %s on %s (read at start: the config check tried it)",
 			strings.Join(app.SecretActions(), ", "), strings.Join(arns, ", "))

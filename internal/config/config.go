@@ -126,6 +126,22 @@ type Config struct {
 	// ever.
 	AuditRetention time.Duration
 
+	// IVSEventsToken is the bearer token of POST /functions/v1/ivs-events
+	// (IVS_EVENTS_TOKEN); zero: the route does not exist.
+	// TODO(lead): the lane of the events route adds the variable's row;
+	// keep one field.
+	IVSEventsToken secret.String
+	// IVSEventsQueueURL is the SQS queue serve long-polls for IVS events
+	// (IVS_EVENTS_QUEUE_URL); "" for none.
+	// TODO(lead): the lane of the queue poller adds the variable's row;
+	// keep one field.
+	IVSEventsQueueURL string
+	// streamReconcileInterval is STREAM_RECONCILE_INTERVAL as set, when
+	// streamReconcileIntervalSet; StreamReconcileInterval applies the
+	// default.
+	streamReconcileInterval    time.Duration
+	streamReconcileIntervalSet bool
+
 	// Origins says, for each Sourced secret variable that was given, where
 	// its value came from (see Origin).
 	Origins map[string]Origin
@@ -165,6 +181,31 @@ func LoadFrom(ctx context.Context, getenv func(string) string, src Sources) (Con
 // RequestTimeout is how long a request may work: it may wait for IVS call
 // budget (IVS_BUDGET_WAIT), then needs time for its IVS calls.
 func (c Config) RequestTimeout() time.Duration { return c.IVSBudgetWait + 30*time.Second }
+
+// StreamReconcileInterval is how often serve reconciles the stored stream
+// states with IVS (STREAM_RECONCILE_INTERVAL): as set, else 1m when IVS
+// events are received (IVS_EVENTS_TOKEN or IVS_EVENTS_QUEUE_URL), else 0,
+// never. Why on only with events: without them there is no stored state to
+// heal, and a reconciliation would spend IVS calls (ListStreams) that
+// nothing reads.
+func (c Config) StreamReconcileInterval() time.Duration {
+	switch {
+	case c.streamReconcileIntervalSet:
+		return c.streamReconcileInterval
+	case !c.IVSEventsToken.IsZero() || c.IVSEventsQueueURL != "":
+		return defaultReconcileInterval
+	}
+	return 0
+}
+
+// The bounds of STREAM_RECONCILE_INTERVAL.
+const (
+	defaultReconcileInterval = time.Minute
+	// minReconcileInterval keeps the reconciliation's ListStreams calls
+	// (one per region and 100 live channels) a small part of the IVS
+	// budget.
+	minReconcileInterval = 10 * time.Second
+)
 
 // MasterKeys are the key store's master keys: STREAM_KEY_ENCRYPTION_KEY to
 // seal with, and STREAM_KEY_DECRYPTION_KEYS to open with too; ok is false

@@ -415,6 +415,26 @@ var table = []Var{
 		show: func(c Config) string { return c.StreamKeyVerifyInterval.String() },
 	},
 	{
+		Name: "STREAM_RECONCILE_INTERVAL", Group: GroupOps,
+		DefaultDoc: "`1m` when `IVS_EVENTS_TOKEN` or `IVS_EVENTS_QUEUE_URL` is set, else `0`",
+		Doc: "how often `serve` corrects the stored [stream status](stream-status.md) from IVS's ListStreams (one replica " +
+			"at a time, with background priority in the IVS call budget): `0`, or from `10s` to `24h`; `0`: never " +
+			"(`ivs-ingest reconcile-streams` still works on demand). Key expiry trusts a stored state for twice this long",
+		load: func(l *loader, c *Config) {
+			s, set := l.set()
+			if !set {
+				return
+			}
+			d, ok := parseDuration(s)
+			if !ok || (d != 0 && (d < minReconcileInterval || d > 24*time.Hour)) {
+				l.fail(fmt.Sprintf("%q is not 0 or a duration from %s to 24h", s, short(minReconcileInterval)))
+				return
+			}
+			c.streamReconcileInterval, c.streamReconcileIntervalSet = d, true
+		},
+		show: func(c Config) string { return c.StreamReconcileInterval().String() },
+	},
+	{
 		Name: "RATE_LIMIT_REQUESTS_PER_MINUTE", Group: GroupLimits, Default: "120",
 		Doc:  "requests per user per minute, in bursts of at most 10; `0`: none. See [Limits](operations.md#limits)",
 		load: func(l *loader, c *Config) { c.RequestsPerMinute = l.int(0, 1_000_000) },

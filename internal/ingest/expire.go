@@ -34,15 +34,20 @@ func (s *Service) renewExpired(ctx context.Context, show Show, audit AuditEntry)
 	return d, true
 }
 
-// live asks IVS whether the channel is broadcasting, remembering a "live"
-// answer for a little while: an expired key of a live channel is asked
-// about on every request, within the call budget.
+// live says whether the channel is broadcasting: from a "live" answer of
+// IVS remembered for a little while (an expired key of a live channel is
+// asked about on every request), else from the stored stream state when it
+// is recent (no IVS call is reserved then), else from IVS's GetStream,
+// within the call budget.
 func (s *Service) live(ctx context.Context, show Show, p Priority) (bool, error) {
 	s.liveMu.Lock()
 	until, ok := s.liveUntil[show.ChannelARN]
 	s.liveMu.Unlock()
 	if ok && s.now().Before(until) {
 		return true, nil
+	}
+	if live, ok := s.knownLive(ctx, show.ChannelARN); ok {
+		return live, nil
 	}
 	calls, err := s.reserve(ctx, show, 1, p)
 	if err != nil {
@@ -65,3 +70,18 @@ func (s *Service) live(ctx context.Context, show Show, p Priority) (bool, error)
 
 // liveMemory is how long a "live" answer is trusted.
 const liveMemory = 30 * time.Second
+
+// knownLive is the stored stream state of the channel, when it is recent;
+// ok is false when there is none, or when it could not be read: IVS is
+// asked then, as without stored states (the read is only a shortcut).
+func (s *Service) knownLive(ctx context.Context, channelARN string) (live, ok bool) {
+	if s.streamStates == nil {
+		return false, false
+	}
+	live, ok, err := s.streamStates.Known(ctx, channelARN)
+	if err != nil {
+		s.logger.WarnContext(ctx, "stored stream state not read; asking IVS", "channel_arn", channelARN, "error", err.Error())
+		return false, false
+	}
+	return live, ok
+}

@@ -191,6 +191,15 @@ type Leaser interface {
 	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
+// StreamStates is what the service knows of its channels' stream states
+// (internal/streamstatus keeps them, from IVS's events and reconciliations).
+// Key expiry asks it whether a channel is live before it asks IVS.
+type StreamStates interface {
+	// Known says whether channelARN is live, from a state recent enough to
+	// trust; ok is false when there is none (the caller asks IVS).
+	Known(ctx context.Context, channelARN string) (live, ok bool, err error)
+}
+
 // DataKey is a key store master key wrapped by AWS KMS (a data key of
 // kms:GenerateDataKey), as the store keeps it for internal/app's KMS option:
 // each process unwraps it with one kms:Decrypt at start. The store never

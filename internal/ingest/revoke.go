@@ -115,7 +115,7 @@ func (s *Service) revoke(ctx context.Context, req RevokeRequest, q AuthzQuery, s
 		if err := reauthorize(ctx, tx, q, mayRevoke, show); err != nil {
 			return err
 		}
-		recorded, deleted, err := s.deleteKeys(ctx, calls, tx, show)
+		recorded, deleted, err := s.deleteKeys(ctx, calls, tx, show, true)
 		out.StreamKeyARN, audit.StreamKeyARN = recorded, recorded
 		if err != nil && !deleted {
 			return err

@@ -47,8 +47,13 @@ func (s *Service) rotate(ctx context.Context, show Show, action Action, p Priori
 	if check == nil {
 		check = func(ctx context.Context, tx ChannelTx) error { return checkBound(ctx, tx, show, false) }
 	}
-	// GetChannel, ListStreamKeys, DeleteStreamKey, StopStream, CreateStreamKey.
-	calls, err := s.reserve(ctx, show, 5, p)
+	// GetChannel, ListStreamKeys, DeleteStreamKey, StopStream, CreateStreamKey;
+	// an expiry stops no stream (see rotation.run).
+	n := 5
+	if action == ActionExpire {
+		n = 4
+	}
+	calls, err := s.reserve(ctx, show, n, p)
 	if err != nil {
 		return Details{}, err
 	}
@@ -115,7 +120,12 @@ func (r *rotation) run(ctx context.Context, tx ChannelTx) (err error) {
 			return err
 		}
 	}
-	if _, deleted, err := r.s.deleteKeys(ctx, r.calls, tx, r.show); err != nil {
+	// Why an expiry stops no stream: it runs only for a channel believed
+	// offline, and a belief (a stored stream state, a GetStream answer)
+	// can be late by the time the key is deleted; a stream that started
+	// meanwhile goes on, as a live encoder keeps its expired key. The
+	// deleted key cannot start another.
+	if _, deleted, err := r.s.deleteKeys(ctx, r.calls, tx, r.show, r.action != ActionExpire); err != nil {
 		if deleted {
 			return r.failed(ctx, tx, err)
 		}
@@ -159,11 +169,11 @@ func (r *rotation) failed(ctx context.Context, tx ChannelTx, cause error) error 
 }
 
 // deleteKeys deletes every key of the show's channel, the recorded one
-// included, then stops the channel's live stream, and returns the key ARN the
-// show had recorded ("" for none). deleted says whether a key may be gone
-// (a delete was attempted), which a failure must then commit. The caller
-// holds the channel's lock.
-func (s *Service) deleteKeys(ctx context.Context, calls Calls, tx ChannelTx, show Show) (recorded string, deleted bool, err error) {
+// included, then, when stop, stops the channel's live stream, and returns the
+// key ARN the show had recorded ("" for none). deleted says whether a key may
+// be gone (a delete was attempted), which a failure must then commit. The
+// caller holds the channel's lock.
+func (s *Service) deleteKeys(ctx context.Context, calls Calls, tx ChannelTx, show Show, stop bool) (recorded string, deleted bool, err error) {
 	recorded, err = tx.StreamKeyARN(ctx, show.ID)
 	if err != nil {
 		return "", false, fmt.Errorf("read recorded key: %w", err)
@@ -181,6 +191,9 @@ func (s *Service) deleteKeys(ctx context.Context, calls Calls, tx ChannelTx, sho
 		if err := calls.DeleteStreamKey(ctx, arn); err != nil && !errors.Is(err, ErrIVSNotFound) {
 			return recorded, deleted, ivsFailure(ErrStreamKeyUnavailable, "delete stream key", err)
 		}
+	}
+	if !stop {
+		return recorded, deleted, nil
 	}
 	// After the delete, so the encoder cannot reconnect with the old key.
 	if err := calls.StopStream(ctx, show.ChannelARN); err != nil &&

@@ -40,7 +40,11 @@ type Options struct {
 	// RequireMFA refuses getting, rotating and revoking keys to callers
 	// whose token is not aal2 (see mayUseKeys).
 	RequireMFA bool
-	Logger     *slog.Logger
+	// StreamStates tells key expiry (and rotate-expired) whether a channel
+	// is live from the stored stream state, when it is recent, instead of
+	// an IVS GetStream call; nil: IVS is always asked.
+	StreamStates StreamStates
+	Logger       *slog.Logger
 	// Metrics counts key cache hits and misses; nil for none.
 	Metrics Metrics
 	// Now is the clock; nil means time.Now.
@@ -63,6 +67,7 @@ type Service struct {
 	requireMFA     bool
 	liveMu         sync.Mutex
 	liveUntil      map[string]time.Time     // channel ARN -> until when it counts as live
+	streamStates   StreamStates             // nil: ask IVS
 	vault          atomic.Pointer[vaultBox] // nil box: no key store (yet)
 	verifyInterval time.Duration
 	unknownKeys    sync.Map // master key ids already logged as unknown
@@ -90,6 +95,7 @@ func NewService(store Store, ivs IVS, opts Options) *Service {
 		maxAge:         opts.KeyMaxAge,
 		requireMFA:     opts.RequireMFA,
 		liveUntil:      make(map[string]time.Time),
+		streamStates:   opts.StreamStates,
 		verifyInterval: opts.VerifyInterval,
 		checks:         checks{started: make(map[string]time.Time)},
 		logger:         opts.Logger,
