@@ -34,6 +34,7 @@ type Metrics struct {
 	jwksFetches     *prometheus.CounterVec
 	rejections      *prometheus.CounterVec
 	unaudited       prometheus.Counter
+	stream          *streamMetrics
 }
 
 // New returns Metrics on a fresh registry, with the Go runtime and process
@@ -97,6 +98,7 @@ func New(version string) *Metrics {
 		buildInfo,
 		m.requests, m.requestDuration, m.ivsCalls, m.ivsDuration, m.keyCache, m.unusable, m.jwksFetches, m.rejections, m.unaudited,
 	)
+	m.stream = newStreamMetrics(reg)
 	for _, r := range []string{"hit", "miss"} {
 		m.keyCache.WithLabelValues(r)
 	}
