@@ -135,15 +135,15 @@ func ParseEvent(body []byte) (Event, error) {
 		}
 	}
 	if e.ChannelARN == "" {
-		return Event{}, fmt.Errorf("%w: an %s event without a channel ARN in resources", ErrMalformed, kind)
+		return Event{}, fmt.Errorf("%w: a %s event without a channel ARN in resources", ErrMalformed, kind)
 	}
 	// The id tells a redelivery from another event of the same second.
 	if e.ID == "" {
-		return Event{}, fmt.Errorf("%w: an %s event without an id", ErrMalformed, kind)
+		return Event{}, fmt.Errorf("%w: a %s event without an id", ErrMalformed, kind)
 	}
 	t, err := time.Parse(time.RFC3339, str(env["time"]))
 	if err != nil {
-		return Event{}, fmt.Errorf("%w: an %s event without a valid time", ErrMalformed, kind)
+		return Event{}, fmt.Errorf("%w: a %s event without a valid time", ErrMalformed, kind)
 	}
 	e.Time = t.UTC()
 	return e, nil

@@ -210,12 +210,13 @@ func (s *Service) reconcile(ctx context.Context) (Report, error) {
 // ReconcileLease is the lease that makes one replica at a time reconcile.
 const ReconcileLease = "reconcile-streams"
 
-// Run reconciles every interval until ctx ends, one replica at a time
-// through the ReconcileLease lease (when Options.Leases is set). The lease
-// lasts a little longer than interval and is not released after a run, so
-// that its holder keeps it from run to run and the other replicas skip; it
-// passes to another replica when its holder stops. Run returns when ctx
-// ends, leaving no goroutine behind; with interval <= 0 it returns at once.
+// Run reconciles at once, then every interval until ctx ends, one replica
+// at a time through the ReconcileLease lease (when Options.Leases is set).
+// The lease lasts a little longer than interval and is not released after a
+// run, so that its holder keeps it from run to run and the other replicas
+// skip; it passes to another replica when its holder stops. Run returns when
+// ctx ends, leaving no goroutine behind; with interval <= 0 it returns at
+// once.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		return
@@ -223,12 +224,12 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		s.runOnce(ctx, interval)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		s.runOnce(ctx, interval)
 	}
 }
 

@@ -303,10 +303,12 @@ func testSnapshotVsNewerEvent(t *testing.T, h Harness) {
 
 func testSnapshotSetsShows(t *testing.T, h Harness) {
 	s := h.Store
+	apply(t, s, ev(streamstatus.KindStarvationStart, "h", t0), streamstatus.Applied) // a health reading, no state yet
 	at := t0.Add(time.Minute)
 	snapshot(t, s, "us-east-1", at, 2, live(channel2, "st-9", t0, ""), live(noShows, "st-x", t0, streamstatus.Healthy))
 	wantShows(t, h, map[string]string{show1: "offline", show2: "offline", show3: "live", show4: "", show5: ""})
-	wantStored(t, s, streamstatus.Stored{ChannelARN: channel1, State: streamstatus.Offline, StateAt: at, Since: at, CheckedAt: at})
+	wantStored(t, s, streamstatus.Stored{ChannelARN: channel1, State: streamstatus.Offline, StateAt: at, Since: at,
+		Health: streamstatus.Starving, HealthAt: t0, HealthEventID: "h", CheckedAt: at})
 	wantStored(t, s, streamstatus.Stored{ChannelARN: channel2, State: streamstatus.Live, StateAt: at, Since: t0, StreamID: "st-9", CheckedAt: at})
 	if _, found, err := s.StreamState(context.Background(), noShows); found || err != nil {
 		t.Errorf("StreamState(live channel of no show) = found %v, %v; want nothing stored", found, err)
