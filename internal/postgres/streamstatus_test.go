@@ -111,39 +111,46 @@ GRANT SELECT, INSERT, UPDATE ON ivs_ingest.stream_state TO `+role+`; GRANT SELEC
 }
 
 // Two replicas (two pools) delivering events for one channel at once end
-// in the newest, whatever the order of their commits.
+// in the newest, whatever the order of their commits: rounds of events
+// delivered all at once, newest first, each round newer than the last.
 func TestStreamEventsAcrossPools(t *testing.T) {
 	t.Parallel()
 	url, a := migrated(t)
 	b := open(t, url)
 	seed(t, url)
 	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	const n = 40
-	var wg sync.WaitGroup
-	for i := range n {
-		db := a
-		if i%2 == 1 {
-			db = b
-		}
-		kind := streamstatus.KindStreamStart
-		if i%3 == 1 {
-			kind = streamstatus.KindStreamEnd
-		}
-		// The newest (i = n-1 = 39) is a Stream Start.
-		wg.Go(func() {
-			e := streamstatus.Event{ID: fmt.Sprint("e", i), Time: t0.Add(time.Duration(i%20) * time.Second).Add(time.Duration(i/20) * 20 * time.Second),
-				ChannelARN: channel1, Kind: kind}
-			if _, err := db.ApplyStreamEvent(context.Background(), e); err != nil {
-				t.Errorf("ApplyStreamEvent(%s): %v", e.ID, err)
+	const rounds, n = 5, 24
+	for r := range rounds {
+		var wg sync.WaitGroup
+		for i := range n {
+			db := a
+			if i%2 == 1 {
+				db = b
 			}
-		})
-	}
-	wg.Wait()
-	got, found, err := a.StreamState(context.Background(), channel1)
-	if err != nil || !found || got.StateEventID != fmt.Sprint("e", n-1) || got.State != streamstatus.Live {
-		t.Errorf("StreamState after concurrent deliveries = %+v, %v, %v; want live by e%d", got, found, err, n-1)
-	}
-	if rows := queryRows(t, url, `SELECT stream_status FROM public.shows WHERE id = '`+show1+`'`); rows[0][0] != "live" {
-		t.Errorf("stream_status = %v, want live", rows[0][0])
+			// i = 0 is the round's newest; the state alternates, so that a lost
+			// update shows.
+			kind := streamstatus.KindStreamStart
+			if (i+r)%2 == 1 {
+				kind = streamstatus.KindStreamEnd
+			}
+			e := streamstatus.Event{ID: fmt.Sprint("r", r, "e", i), Time: t0.Add(time.Duration(r*n+n-i) * time.Second), ChannelARN: channel1, Kind: kind}
+			wg.Go(func() {
+				if _, err := db.ApplyStreamEvent(context.Background(), e); err != nil {
+					t.Errorf("ApplyStreamEvent(%s): %v", e.ID, err)
+				}
+			})
+		}
+		wg.Wait()
+		want, status := streamstatus.Live, "live"
+		if r%2 == 1 {
+			want, status = streamstatus.Offline, "offline"
+		}
+		got, found, err := a.StreamState(context.Background(), channel1)
+		if err != nil || !found || got.StateEventID != fmt.Sprint("r", r, "e0") || got.State != want {
+			t.Fatalf("round %d: StreamState after concurrent deliveries = %s by %s, %v, %v; want %s by r%de0", r, got.State, got.StateEventID, found, err, want, r)
+		}
+		if rows := queryRows(t, url, `SELECT stream_status FROM public.shows WHERE id = '`+show1+`'`); rows[0][0] != status {
+			t.Fatalf("round %d: stream_status = %v, want %s", r, rows[0][0], status)
+		}
 	}
 }
