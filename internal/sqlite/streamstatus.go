@@ -106,7 +106,7 @@ func (db *DB) inWrite(ctx context.Context, fn func(*sql.Tx) (streamstatus.Outcom
 	if err != nil {
 		return "", err
 	}
-	defer tx.Rollback() //nolint:errcheck // sql.ErrTxDone after a commit
+	defer func() { _ = tx.Rollback() }() // sql.ErrTxDone after a commit
 	out, err := fn(tx)
 	if err != nil {
 		return "", err
