@@ -35,6 +35,7 @@ type Metrics struct {
 	rejections      *prometheus.CounterVec
 	unaudited       prometheus.Counter
 	eventQueue      *eventQueueMetrics
+	stream          *streamMetrics
 }
 
 // New returns Metrics on a fresh registry, with the Go runtime and process
@@ -99,6 +100,7 @@ func New(version string) *Metrics {
 		m.requests, m.requestDuration, m.ivsCalls, m.ivsDuration, m.keyCache, m.unusable, m.jwksFetches, m.rejections, m.unaudited,
 	)
 	m.eventQueue = newEventQueueMetrics(reg)
+	m.stream = newStreamMetrics(reg)
 	for _, r := range []string{"hit", "miss"} {
 		m.keyCache.WithLabelValues(r)
 	}

@@ -1,7 +1,10 @@
 package streamstatus
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"regexp"
 	"time"
 )
 
@@ -71,15 +74,86 @@ func (e Event) Health() (h Health, ok bool) {
 
 // ErrMalformed is matched by the error ParseEvent returns for a body that
 // is no event: not a JSON object, or an IVS event of a handled kind without
-// a channel ARN in its resources. It is final: the sender must not retry
-// (HTTP 400, an SQS message deleted).
+// a channel ARN in its resources, an id or a valid time. It is final: the
+// sender must not retry (HTTP 400, an SQS message deleted).
 var ErrMalformed = errors.New("malformed event")
+
+// The event names of the handled kinds, by detail-type.
+var kinds = map[string]map[string]Kind{
+	DetailTypeState: {
+		"Stream Start":   KindStreamStart,
+		"Stream End":     KindStreamEnd,
+		"Session Ended":  KindSessionEnded,
+		"Stream Failure": KindStreamFailure,
+	},
+	DetailTypeHealth: {
+		"Starvation Start": KindStarvationStart,
+		"Starvation End":   KindStarvationEnd,
+	},
+}
+
+// channelARN is an IVS channel's ARN: arn:aws:ivs:<region>:<account>:channel/<id>.
+var channelARN = regexp.MustCompile(`^arn:aws:ivs:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:channel/[A-Za-z0-9-]{1,128}$`)
+
+// IsChannelARN reports whether s is an IVS channel's ARN.
+func IsChannelARN(s string) bool { return channelARN.MatchString(s) }
 
 // ParseEvent reads an EventBridge event as an API destination sends it
 // (whole, no input transformer), an SQS message carries it, or Lambda hands
 // it to a function. An event of another source, detail-type or event_name
-// is KindIrrelevant, not an error. The error matches ErrMalformed and never
-// quotes the body.
+// is KindIrrelevant, not an error, whatever else it holds. The error matches
+// ErrMalformed and never quotes the body (nor the JSON decoder's message,
+// which may).
 func ParseEvent(body []byte) (Event, error) {
-	panic("streamstatus.ParseEvent: to be written (lane A)")
+	var env map[string]json.RawMessage
+	// A JSON null decodes into a nil map without error: it is no object.
+	if err := json.Unmarshal(body, &env); err != nil || env == nil {
+		return Event{}, fmt.Errorf("%w: not a JSON object", ErrMalformed)
+	}
+	names, ok := kinds[str(env["detail-type"])]
+	if !ok || str(env["source"]) != Source {
+		return Event{Kind: KindIrrelevant}, nil
+	}
+	var detail map[string]json.RawMessage
+	if json.Unmarshal(env["detail"], &detail) != nil {
+		detail = nil // no event_name: irrelevant
+	}
+	kind, ok := names[str(detail["event_name"])]
+	if !ok {
+		return Event{Kind: KindIrrelevant}, nil
+	}
+	e := Event{Kind: kind, ID: str(env["id"]), StreamID: str(detail["stream_id"])}
+	if kind == KindStreamFailure {
+		e.Reason = str(detail["reason"])
+	}
+	var resources []json.RawMessage
+	_ = json.Unmarshal(env["resources"], &resources) // not a list: no ARN
+	for _, r := range resources {
+		if s := str(r); IsChannelARN(s) {
+			e.ChannelARN = s
+			break
+		}
+	}
+	if e.ChannelARN == "" {
+		return Event{}, fmt.Errorf("%w: a %s event without a channel ARN in resources", ErrMalformed, kind)
+	}
+	// The id tells a redelivery from another event of the same second.
+	if e.ID == "" {
+		return Event{}, fmt.Errorf("%w: a %s event without an id", ErrMalformed, kind)
+	}
+	t, err := time.Parse(time.RFC3339, str(env["time"]))
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: a %s event without a valid time", ErrMalformed, kind)
+	}
+	e.Time = t.UTC()
+	return e, nil
+}
+
+// str is the JSON string raw holds, or "" when it holds no string.
+func str(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }

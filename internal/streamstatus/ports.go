@@ -41,8 +41,10 @@ type Store interface {
 	// region's live streams. A channel whose state changed at or after at
 	// keeps it (a snapshot never overwrites a newer event); the others
 	// become live (with the snapshot's stream id, start time and health) or
-	// offline, and their shows' stream_status with them. It returns how many
-	// channels it changed.
+	// offline, and their shows' stream_status with them; their state's time
+	// becomes at, changed or not (streamstatus.Snapshot's rules), and so
+	// does their CheckedAt. It returns how many channels' state it changed
+	// (a channel with no state before counts).
 	ApplyStreamSnapshot(ctx context.Context, region string, at time.Time, live []LiveStream) (changed int, err error)
 	// StreamState reads a channel's stored state; found is false when there
 	// is none.
@@ -76,7 +78,8 @@ type Leaser interface {
 
 // Metrics is what the package reports.
 type Metrics interface {
-	// StreamEvent counts an event received, by kind and outcome.
+	// StreamEvent counts an event received, by kind and outcome; kind is
+	// "" for a body that was no event (outcome Malformed).
 	StreamEvent(kind Kind, outcome Outcome)
 	// StreamReconcile counts a reconciliation run by outcome ("done",
 	// "skipped": another replica holds the lease, "failed") and the channels
