@@ -34,7 +34,10 @@ type DB struct {
 	// hasSessions records whether auth.sessions exists, so the
 	// authorization query can check that the caller has not signed out.
 	hasSessions bool
-	authzSQL    map[bool]string // by whether the caller impersonates
+	authzSQL    string // see authzQuery
+	// preparedAuthzSQL, by whether the caller impersonates, is used instead
+	// of authzSQL when statements are prepared; nil otherwise.
+	preparedAuthzSQL map[bool]string
 	// lockSlots caps how many connections may sit in a channel lock (each
 	// waits on IVS calls) so that a burst of first requests leaves the rest
 	// of the pool to the one-query hot path.
@@ -98,9 +101,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("inspect public.sellers: %w", err)
 	}
-	db.authzSQL = map[bool]string{
-		false: authzQuery(db.hasSessions, false, uniqueUser),
-		true:  authzQuery(db.hasSessions, true, uniqueUser),
+	db.authzSQL = authzQuery(db.hasSessions, uniqueUser)
+	if opts.PreparedStatements {
+		db.preparedAuthzSQL = map[bool]string{
+			false: preparedAuthzQuery(db.hasSessions, false, uniqueUser),
+			true:  preparedAuthzQuery(db.hasSessions, true, uniqueUser),
+		}
 	}
 	return db, nil
 }
