@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,9 +52,40 @@ type results struct {
 	Elapsed    time.Duration
 }
 
-// hotLevel is the service and the floor at one concurrency.
+// hotLevel is the servers at one concurrency, each its median run of
+// -rounds (by req/s).
 type hotLevel struct {
 	Service, Floor hotRun
+	// Prepared is the service with DATABASE_PREPARED_STATEMENTS=true and
+	// FloorSmall the floor with a pool of max(4, cores); nil when not run.
+	Prepared, FloorSmall *hotRun
+	SmallPool            int // FloorSmall's pool size
+	// Rounds holds every round's req/s, by server (hotServer.name).
+	Rounds map[string][]float64
+}
+
+// The servers of the hot runs, by name.
+const (
+	serverService    = "ivs-ingest"
+	serverPrepared   = "ivs-ingest, prepared statements"
+	serverFloor      = "floor"
+	serverFloorSmall = "floor, small pool"
+)
+
+// hotServer is one server the hot runs drive.
+type hotServer struct {
+	name    string
+	proc    *child
+	url     string
+	service bool // warmed before each level
+}
+
+// medianRun returns the run with the median req/s (the lower of the two
+// middle ones for an even count).
+func medianRun(runs []hotRun) hotRun {
+	sorted := append([]hotRun(nil), runs...)
+	slices.SortFunc(sorted, func(a, b hotRun) int { return cmp.Compare(a.RPS(), b.RPS()) })
+	return sorted[(len(sorted)-1)/2]
 }
 
 // env is the world the bench builds for the service.
@@ -159,7 +192,9 @@ func runBenchmark(ctx context.Context, o options, adminURL string, logf func(str
 		}
 	}
 
-	// The hot runs: one instance, warmed up, against the floor.
+	// The hot runs: the service (and the service with prepared
+	// statements), warmed up, against the floor (and a floor with a small
+	// pool), in interleaved rounds.
 	svc, svcURL, err := e.startService(ctx, e.hotEnv()...)
 	if err != nil {
 		return nil, err
@@ -169,11 +204,29 @@ func runBenchmark(ctx context.Context, o options, adminURL string, logf func(str
 	if err := e.warm(ctx, svcURL); err != nil {
 		return nil, svc.failure(err)
 	}
-	floorProc, floorURL, err := e.startFloor(ctx)
+	servers := []hotServer{{name: serverService, proc: svc, url: svcURL, service: true}}
+	if o.prepared {
+		p, pURL, err := e.startService(ctx, append(e.hotEnv(), "DATABASE_PREPARED_STATEMENTS=true")...)
+		if err != nil {
+			return nil, err
+		}
+		defer p.stop()
+		servers = append(servers, hotServer{name: serverPrepared, proc: p, url: pURL, service: true})
+	}
+	floorProc, floorURL, err := e.startFloor(ctx, o.maxConns)
 	if err != nil {
 		return nil, err
 	}
 	defer floorProc.stop()
+	servers = append(servers, hotServer{name: serverFloor, proc: floorProc, url: floorURL})
+	if o.smallFloorPool > 0 {
+		f, fURL, err := e.startFloor(ctx, o.smallFloorPool)
+		if err != nil {
+			return nil, err
+		}
+		defer f.stop()
+		servers = append(servers, hotServer{name: serverFloorSmall, proc: f, url: fURL})
+	}
 	r.FloorAudit = e.floorAudit
 
 	e.emu.SetLatency(o.ivsLatency)
@@ -185,28 +238,45 @@ func runBenchmark(ctx context.Context, o options, adminURL string, logf func(str
 	for _, conns := range o.conns {
 		// A pass over every show before each level keeps the runs hot
 		// however long they take (STREAM_KEY_CACHE_TTL is 5m by default).
-		if err := e.warm(ctx, svcURL); err != nil {
-			return nil, svc.failure(err)
+		for _, s := range servers {
+			if s.service {
+				if err := e.warm(ctx, s.url); err != nil {
+					return nil, s.proc.failure(err)
+				}
+			}
 		}
-		var level hotLevel
-		logf("hot: ivs-ingest, %d connections, %s", conns, o.duration)
-		if level.Service, err = e.hotRun(ctx, svc, svcURL, reqs, conns); err != nil {
-			return nil, svc.failure(err)
+		runs := map[string][]hotRun{}
+		level := hotLevel{Rounds: map[string][]float64{}, SmallPool: o.smallFloorPool}
+		for round := 1; round <= o.rounds; round++ {
+			for _, s := range servers {
+				logf("hot: %s, %d connections, %s, round %d of %d", s.name, conns, o.duration, round, o.rounds)
+				h, err := e.hotRun(ctx, s.name, s.proc, s.url, reqs, conns)
+				if err != nil {
+					return nil, s.proc.failure(err)
+				}
+				runs[s.name] = append(runs[s.name], h)
+				level.Rounds[s.name] = append(level.Rounds[s.name], h.RPS())
+				e.settle(ctx)
+			}
 		}
-		e.settle(ctx)
-		logf("hot: floor, %d connections, %s", conns, o.duration)
-		if level.Floor, err = e.hotRun(ctx, floorProc, floorURL, reqs, conns); err != nil {
-			return nil, floorProc.failure(err)
+		level.Service, level.Floor = medianRun(runs[serverService]), medianRun(runs[serverFloor])
+		if rs := runs[serverPrepared]; len(rs) > 0 {
+			m := medianRun(rs)
+			level.Prepared = &m
 		}
-		e.settle(ctx)
-		logf("hot %d: ivs-ingest %.0f req/s p99 %s, floor %.0f req/s p99 %s", conns,
+		if rs := runs[serverFloorSmall]; len(rs) > 0 {
+			m := medianRun(rs)
+			level.FloorSmall = &m
+		}
+		logf("hot %d: ivs-ingest %.0f req/s p99 %s, floor %.0f req/s p99 %s (medians)", conns,
 			level.Service.RPS(), ms(level.Service.Latency.P99), level.Floor.RPS(), ms(level.Floor.Latency.P99))
 		r.Hot = append(r.Hot, level)
 	}
 	// Stopped before the next phases, whose instances share the database
 	// (and its IVS call budget row) and the CPU.
-	svc.stop()
-	floorProc.stop()
+	for _, s := range servers {
+		s.proc.stop()
+	}
 
 	bursts := []struct {
 		name      string
@@ -439,8 +509,9 @@ func (e *env) startService(ctx context.Context, extra ...string) (*child, string
 	return c, base, nil
 }
 
-// startFloor writes the floor's configuration and starts it.
-func (e *env) startFloor(ctx context.Context) (*child, string, error) {
+// startFloor writes the floor's configuration, with a pool of poolSize
+// connections, and starts it.
+func (e *env) startFloor(ctx context.Context, poolSize int) (*child, string, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, "", err
@@ -456,7 +527,7 @@ func (e *env) startFloor(ctx context.Context) (*child, string, error) {
 	cfg := floorConfig{
 		Port:        port,
 		DatabaseURL: e.dbURL,
-		MaxConns:    int32(e.o.maxConns),
+		MaxConns:    int32(poolSize),
 		Issuer:      e.iss.issuerURL(),
 		KID:         e.iss.kid,
 		PublicKey:   pem,
@@ -470,7 +541,7 @@ func (e *env) startFloor(ctx context.Context) (*child, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	path := filepath.Join(e.tmp, "floor.json")
+	path := filepath.Join(e.tmp, fmt.Sprintf("floor-%d.json", port))
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		return nil, "", err
 	}
@@ -573,8 +644,9 @@ func fetchKey(ctx context.Context, c *loadClient, s seller) (status int, err err
 	return resp.StatusCode, nil
 }
 
-// hotRun drives one server with the hot load and reads its peak RSS.
-func (e *env) hotRun(ctx context.Context, proc *child, base string, reqs []request, conns int) (hotRun, error) {
+// hotRun drives one server, called name in the notes, with the hot load and
+// reads its peak RSS.
+func (e *env) hotRun(ctx context.Context, name string, proc *child, base string, reqs []request, conns int) (hotRun, error) {
 	rssReset := resetPeakRSS(proc.pid()) == nil
 	e.emu.ResetCounts()
 	before := e.cpuUse(proc)
@@ -589,7 +661,7 @@ func (e *env) hotRun(ctx context.Context, proc *child, base string, reqs []reque
 		Bench: after.Bench - before.Bench, Machine: after.Machine - before.Machine}
 	if o := h.CPU.other(); o > h.CPU.Machine/20 {
 		e.notes = append(e.notes, fmt.Sprintf("During the %d-connection run of %s, other processes used %.0f %% of the machine's busy CPU time: its figures are disturbed; rerun on a quiet machine.",
-			conns, proc.name, 100*float64(o)/float64(h.CPU.Machine)))
+			conns, name, 100*float64(o)/float64(h.CPU.Machine)))
 	}
 	if proc.exited() {
 		return h, errors.New("exited during the run")

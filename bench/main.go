@@ -8,7 +8,7 @@
 //
 // Run it with `make bench`, which starts the PostgreSQL cluster
 // (scripts/with-postgres) and passes its URL in TEST_DATABASE_URL. A quick
-// check: make bench BENCH_FLAGS='-duration 2s -sellers 200 -flash-sellers 100 -flash-window 5s'.
+// check: make bench BENCH_FLAGS='-quick'.
 //
 // Everything it talks to is on 127.0.0.1; every phase is bounded in time
 // (and the whole run by -timeout); the child processes it starts are
@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,6 +74,14 @@ type options struct {
 	timeout       time.Duration
 	settleBetween time.Duration
 	waitQuiet     time.Duration
+	// rounds is how many times each server runs at each level of -conns;
+	// the report keeps each server's median run (by req/s).
+	rounds int
+	// prepared adds a service instance with DATABASE_PREPARED_STATEMENTS=true
+	// to the hot runs; smallFloor adds a floor server whose pool is
+	// max(4, cores) (0 when off), faster than a pool of 20 on few cores.
+	prepared       bool
+	smallFloorPool int
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -83,7 +92,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprintln(stderr, "Usage: scripts/with-postgres go run ./bench [flags]   (or: make bench BENCH_FLAGS='...')")
 		fs.PrintDefaults()
 	}
-	conns := fs.String("conns", "50,200,1000", "comma-separated concurrent connections of the hot runs")
+	conns := fs.String("conns", "1,50,200,1000", "comma-separated concurrent connections of the hot runs")
 	fs.StringVar(&o.databaseURL, "database-url", "", "admin URL of a PostgreSQL cluster on 127.0.0.1 (default $TEST_DATABASE_URL, set by scripts/with-postgres); the bench creates and drops a database of its own on it")
 	fs.StringVar(&o.binary, "binary", "", "a prebuilt ivs-ingest binary to benchmark instead of building ./cmd/ivs-ingest")
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", `file whose generated section gets the results ("" prints them only)`)
@@ -111,14 +120,32 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		o.serviceEnv = append(o.serviceEnv, s)
 		return nil
 	})
-	fs.DurationVar(&o.timeout, "timeout", 9*time.Minute, "bound on the whole benchmark")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound on the whole benchmark")
+	fs.IntVar(&o.rounds, "rounds", 3, "hot runs of each server at each level of -conns, interleaved; the report keeps each server's median run by req/s")
+	fs.BoolVar(&o.prepared, "prepared", true, "also run the hot runs against an instance with DATABASE_PREPARED_STATEMENTS=true")
+	smallFloor := fs.Bool("floor-small-pool", true, fmt.Sprintf("also run the hot runs against a floor server whose pool is max(4, cores) = %d connections", max(4, runtime.NumCPU())))
 	fs.DurationVar(&o.settleBetween, "settle", time.Second, "pause between runs, so one run's connections and garbage do not weigh on the next")
 	fs.DurationVar(&o.waitQuiet, "wait-quiet", time.Minute, "before measuring, wait up to this long for a second in which other processes use under 10 % of the machine's CPU (0 to skip)")
+	quick := fs.Bool("quick", false, "a quick check that every phase works, in about two minutes: the settings of quickFlags for every flag not given")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	if *quick {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		for name, value := range quickFlags {
+			if !given[name] {
+				if err := fs.Set(name, value); err != nil {
+					return o, err
+				}
+			}
+		}
+	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *smallFloor {
+		o.smallFloorPool = max(4, runtime.NumCPU())
 	}
 	for _, s := range strings.Split(*conns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -152,10 +179,18 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New(`-floor-audit must be "auto", "on" or "off"`)
 	case o.waitQuiet < 0 || o.waitQuiet > 10*time.Minute:
 		return o, errors.New("-wait-quiet must be from 0 to 10m")
+	case o.rounds < 1 || o.rounds > 9:
+		return o, errors.New("-rounds must be from 1 to 9")
 	case o.timeout <= 0:
 		return o, errors.New("-timeout must be positive")
 	}
 	return o, nil
+}
+
+// quickFlags are -quick's settings: every phase, briefly, once.
+var quickFlags = map[string]string{
+	"duration": "2s", "sellers": "200", "conns": "1,200,1000", "rounds": "1", "first-fetch": "10", "restart-fetch": "10",
+	"cold-runs": "2", "flash-sellers": "100", "flash-window": "5s", "wait-quiet": "5s", "timeout": "9m",
 }
 
 // maxConcurrency bounds -conns: each connection is a goroutine and a socket

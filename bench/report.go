@@ -90,6 +90,17 @@ const (
 	targetErrorConns      = 1000
 )
 
+// The targets of issue 15 (faster than the floor): throughput at
+// targetConns with the default settings and with prepared statements, p99
+// at or below the floor's, and peak RSS at targetErrorConns at most
+// targetRSSAboveFloor above the floor's.
+const (
+	targetDefaultRatio  = 1.2
+	targetPreparedRatio = 1.5
+	targetRSSAboveFloor = 8 << 20
+	loneConns           = 1 // the level whose p50 is a lone request's latency
+)
+
 // The targets of issue 13 (the key store).
 const (
 	targetStoredColdStart  = 50 * time.Millisecond
@@ -158,7 +169,7 @@ func renderResults(r *results) string {
 	p("| load average at start | %s (1, 5, 15 min) |", r.LoadBefore)
 	p("| PostgreSQL | %s, on the same machine (scripts/with-postgres: fsync=off, synchronous_commit=off) |", orNA(r.Postgres))
 	p("| everything on one machine | service, floor server, load generator, IVS emulator, JWKS server, PostgreSQL |")
-	p("| hot runs | %s connections, %s each, after one untimed request per connection |", joinInts(o.conns), o.duration)
+	p("| hot runs | %s connections, %s each, after one untimed request per connection; %d round(s) per server and level, interleaved, the median kept; servers: %s |", joinInts(o.conns), o.duration, o.rounds, hotServersSetting(o))
 	stored := 0
 	if o.keyStore {
 		stored = o.firstFetch
@@ -178,7 +189,7 @@ func renderResults(r *results) string {
 		p("| flash crowd | %d sellers whose keys (and channels) the service stored beforehand, one request each, spread evenly over %s, across %d fresh instances (request i to instance i mod %d) with the default IVS call budget; IVS emulator limited to %s; a seller waits up to %s |",
 			o.flashSellers, o.flashWindow, o.flashReplicas, o.flashReplicas, rateLimit(o.flashIVSLimit), flashTimeout)
 	}
-	p("| floor server | a process of its own (the bench binary), pgx pool of %d (QueryExecModeExec, as the service), audit row %s |", o.maxConns, onOff(r.FloorAudit))
+	p("| floor server | a process of its own (the bench binary), pgx pool of %d%s (QueryExecModeExec, as the service by default), audit row %s |", o.maxConns, smallPoolSetting(o), onOff(r.FloorAudit))
 	if r.BuildTime > 0 {
 		p("| bench run time | %s (of which `go build` %s; `make bench` adds compiling the bench and starting PostgreSQL) |", r.Elapsed.Round(time.Second), r.BuildTime.Round(100*time.Millisecond))
 	} else {
@@ -193,12 +204,32 @@ func renderResults(r *results) string {
 	p("| connections | server | req/s | p50 | p95 | p99 | max | errors | IVS calls/req | peak RSS | req/s ratio | p99 ratio |")
 	p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, h := range r.Hot {
-		s, f := h.Service, h.Floor
-		p("| %d | ivs-ingest | %.0f | %s | %s | %s | %s | %d | %.4f | %s | %s | %s |", s.Conns, s.RPS(), ms(s.Latency.P50), ms(s.Latency.P95),
-			ms(s.Latency.P99), ms(s.Latency.Max), s.Errors, s.IVSCallsPerRequest, rssCell(s), ratio(s.RPS(), f.RPS()),
-			ratio(float64(s.Latency.P99), float64(f.Latency.P99)))
-		p("| %d | floor | %.0f | %s | %s | %s | %s | %d | %.4f | %s | | |", f.Conns, f.RPS(), ms(f.Latency.P50), ms(f.Latency.P95),
-			ms(f.Latency.P99), ms(f.Latency.Max), f.Errors, f.IVSCallsPerRequest, rssCell(f))
+		f := h.Floor
+		for _, x := range h.servers() {
+			ratios := "| | |"
+			if x.service {
+				ratios = fmt.Sprintf("| %s | %s |", ratio(x.run.RPS(), f.RPS()), ratio(float64(x.run.Latency.P99), float64(f.Latency.P99)))
+			}
+			p("| %d | %s | %.0f | %s | %s | %s | %s | %d | %.4f | %s %s", x.run.Conns, x.label, x.run.RPS(), ms(x.run.Latency.P50), ms(x.run.Latency.P95),
+				ms(x.run.Latency.P99), ms(x.run.Latency.Max), x.run.Errors, x.run.IVSCallsPerRequest, rssCell(x.run), ratios)
+		}
+	}
+	if len(r.Hot) > 0 && (r.Hot[0].FloorSmall != nil || r.Options.rounds > 1) {
+		p("")
+		p("Each row is the server's median of %d interleaved rounds by req/s (every round's req/s below). The floor with a small pool has %d connections, max(4, cores); on few cores it is faster than with the service's pool, so the service's ratios are also given against it.", r.Options.rounds, r.Options.smallFloorPool)
+		p("")
+		p("| connections | server | req/s of each round | req/s ratio to the floor with a small pool | p99 ratio to it |")
+		p("|---:|---|---|---:|---:|")
+		for _, h := range r.Hot {
+			for _, x := range h.servers() {
+				rr, pr := "", ""
+				if x.service && h.FloorSmall != nil {
+					rr = ratio(x.run.RPS(), h.FloorSmall.RPS())
+					pr = ratio(float64(x.run.Latency.P99), float64(h.FloorSmall.Latency.P99))
+				}
+				p("| %d | %s | %s | %s | %s |", x.run.Conns, x.label, joinRPS(h.Rounds[x.name]), rr, pr)
+			}
+		}
 	}
 	if len(r.Hot) > 0 {
 		p("")
@@ -207,24 +238,18 @@ func renderResults(r *results) string {
 		p("| connections | server | server process | PostgreSQL | bench process | total | other processes |")
 		p("|---:|---|---:|---:|---:|---:|---:|")
 		for _, h := range r.Hot {
-			for _, x := range []struct {
-				name string
-				run  hotRun
-			}{{"ivs-ingest", h.Service}, {"floor", h.Floor}} {
+			for _, x := range h.servers() {
 				c := x.run.CPU
-				p("| %d | %s | %s | %s | %s | %s | %s |", x.run.Conns, x.name, us(x.run.perRequest(c.Server)), us(x.run.perRequest(c.Postgres)),
+				p("| %d | %s | %s | %s | %s | %s | %s |", x.run.Conns, x.label, us(x.run.perRequest(c.Server)), us(x.run.perRequest(c.Postgres)),
 					us(x.run.perRequest(c.Bench)), us(x.run.perRequest(c.Server+c.Postgres+c.Bench)), us(x.run.perRequest(c.other())))
 			}
 		}
 	}
 	var samples []string
 	for _, h := range r.Hot {
-		for _, x := range []struct {
-			name string
-			run  hotRun
-		}{{"ivs-ingest", h.Service}, {"floor", h.Floor}} {
+		for _, x := range h.servers() {
 			if x.run.ErrorSample != "" {
-				samples = append(samples, fmt.Sprintf("%s at %d connections: %s", x.name, x.run.Conns, oneLine(x.run.ErrorSample)))
+				samples = append(samples, fmt.Sprintf("%s at %d connections: %s", x.label, x.run.Conns, oneLine(x.run.ErrorSample)))
 			}
 		}
 	}
@@ -305,7 +330,7 @@ func renderResults(r *results) string {
 		p("")
 	}
 
-	p("## Targets (issues 5 and 13)")
+	p("## Targets (issues 5, 13 and 15)")
 	p("")
 	p("| target | measured | verdict |")
 	p("|---|---|---|")
@@ -319,6 +344,35 @@ func renderResults(r *results) string {
 		}
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// levelServer is one server's median run at a level, for the tables.
+type levelServer struct {
+	name, label string
+	run         hotRun
+	service     bool // an ivs-ingest instance: its ratios to the floor are shown
+}
+
+// servers returns the level's runs in the tables' order.
+func (h hotLevel) servers() []levelServer {
+	out := []levelServer{{serverService, serverService, h.Service, true}}
+	if h.Prepared != nil {
+		out = append(out, levelServer{serverPrepared, serverPrepared, *h.Prepared, true})
+	}
+	out = append(out, levelServer{serverFloor, serverFloor, h.Floor, false})
+	if h.FloorSmall != nil {
+		out = append(out, levelServer{serverFloorSmall, fmt.Sprintf("floor, pool of %d", h.SmallPool), *h.FloorSmall, false})
+	}
+	return out
+}
+
+// joinRPS writes every round's req/s.
+func joinRPS(rps []float64) string {
+	parts := make([]string, len(rps))
+	for i, v := range rps {
+		parts[i] = fmt.Sprintf("%.0f", v)
+	}
+	return strings.Join(parts, " / ")
 }
 
 // verdicts compares the run with the issue's targets: target, measured,
@@ -364,7 +418,15 @@ func verdicts(r *results) [][3]string {
 		out = append(out, [3]string{"peak RSS ≤ 64 MB under hot load", strings.Join(rss, "; "), verdict})
 	}
 	if h := level(targetErrorConns); h != nil {
-		out = append(out, [3]string{"zero errors at 1,000 connections", fmt.Sprintf("%d errors of %d requests", h.Service.Errors, h.Service.Requests+h.Service.Conns), yesNo(h.Service.Errors == 0)})
+		var m []string
+		errs := 0
+		for _, x := range h.servers() {
+			if x.service {
+				m = append(m, fmt.Sprintf("%s: %d errors of %d requests", x.label, x.run.Errors, x.run.Requests+x.run.Conns))
+				errs += x.run.Errors
+			}
+		}
+		out = append(out, [3]string{"zero errors at 1,000 connections", strings.Join(m, "; "), yesNo(errs == 0)})
 	} else {
 		out = append(out, [3]string{"zero errors at 1,000 connections", notRun, "–"})
 	}
@@ -375,7 +437,88 @@ func verdicts(r *results) [][3]string {
 	} else {
 		out = append(out, [3]string{"cold start to first 200 ≤ 150 ms", notRun, "–"})
 	}
-	return append(out, keyStoreVerdicts(r)...)
+	out = append(out, keyStoreVerdicts(r)...)
+	return append(out, fasterVerdicts(r, level)...)
+}
+
+// fasterVerdicts checks issue 15's targets.
+func fasterVerdicts(r *results, level func(int) *hotLevel) [][3]string {
+	var out [][3]string
+	notRun := "not measured in this run"
+	h := level(targetConns)
+	throughput := func(name string, run *hotRun, target float64) {
+		t := fmt.Sprintf("hot throughput at 200 connections ≥ %.1f× the floor's (%s; median of the rounds)", target, name)
+		if h == nil || run == nil {
+			out = append(out, [3]string{t, notRun, "–"})
+			return
+		}
+		m := fmt.Sprintf("%.0f vs %.0f req/s: %.2f× (floor's pool of %d)", run.RPS(), h.Floor.RPS(), run.RPS()/h.Floor.RPS(), r.Options.maxConns)
+		if h.FloorSmall != nil {
+			m += fmt.Sprintf("; vs %.0f req/s: %.2f× (pool of %d)", h.FloorSmall.RPS(), run.RPS()/h.FloorSmall.RPS(), h.SmallPool)
+		}
+		out = append(out, [3]string{t, m, yesNo(run.RPS() >= target*h.Floor.RPS())})
+	}
+	var service, prepared *hotRun
+	if h != nil {
+		service, prepared = &h.Service, h.Prepared
+	}
+	throughput("default settings", service, targetDefaultRatio)
+	throughput("DATABASE_PREPARED_STATEMENTS=true", prepared, targetPreparedRatio)
+	if h != nil {
+		var ms2 []string
+		ok := true
+		for _, x := range h.servers() {
+			if x.service {
+				ms2 = append(ms2, fmt.Sprintf("%s %s", x.label, ms(x.run.Latency.P99)))
+				ok = ok && x.run.Latency.P99 <= h.Floor.Latency.P99
+			}
+		}
+		out = append(out, [3]string{"p99 at 200 connections ≤ the floor's", strings.Join(ms2, ", ") + "; floor " + ms(h.Floor.Latency.P99), yesNo(ok)})
+	}
+	if l := level(loneConns); l != nil {
+		m := fmt.Sprintf("ivs-ingest %s, floor %s", ms(l.Service.Latency.P50), ms(l.Floor.Latency.P50))
+		if l.Prepared != nil {
+			m = fmt.Sprintf("ivs-ingest %s (prepared statements %s), floor %s", ms(l.Service.Latency.P50), ms(l.Prepared.Latency.P50), ms(l.Floor.Latency.P50))
+		}
+		out = append(out, [3]string{"a lone request's latency no worse than before (p50 at 1 connection)", m, "compare with the previous run"})
+	} else {
+		out = append(out, [3]string{"a lone request's latency (p50 at 1 connection)", notRun, "–"})
+	}
+	if l := level(targetErrorConns); l != nil {
+		var m []string
+		ok := l.Floor.PeakRSS > 0
+		for _, x := range l.servers() {
+			if x.service {
+				m = append(m, fmt.Sprintf("%s %s", x.label, mib(x.run.PeakRSS)))
+				ok = ok && x.run.PeakRSS > 0 && x.run.PeakRSS <= l.Floor.PeakRSS+targetRSSAboveFloor
+			}
+		}
+		out = append(out, [3]string{"peak RSS at 1,000 connections ≤ the floor's + 8 MiB", strings.Join(m, ", ") + "; floor " + mib(l.Floor.PeakRSS), yesNo(ok)})
+	} else {
+		out = append(out, [3]string{"peak RSS at 1,000 connections ≤ the floor's + 8 MiB", notRun, "–"})
+	}
+	return out
+}
+
+// hotServersSetting names the servers of the hot runs.
+func hotServersSetting(o options) string {
+	s := "the service"
+	if o.prepared {
+		s += ", the service with DATABASE_PREPARED_STATEMENTS=true (a second instance)"
+	}
+	s += fmt.Sprintf(", the floor (pool of %d)", o.maxConns)
+	if o.smallFloorPool > 0 {
+		s += fmt.Sprintf(", the floor with a pool of %d (max(4, cores))", o.smallFloorPool)
+	}
+	return s
+}
+
+// smallPoolSetting says the second floor's pool, when there is one.
+func smallPoolSetting(o options) string {
+	if o.smallFloorPool == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", and a second instance with a pool of %d", o.smallFloorPool)
 }
 
 // keyStoreVerdicts compares the run with the targets of issue 13, which

@@ -304,10 +304,24 @@ func (d *doctor) checkDatabase(ctx context.Context, cfg config.Config, bad map[s
 	default:
 		d.add(checkDatabase, statusPass, "%s reachable, schema %d (this binary's)", target, v)
 	}
+	d.add(checkDatabase, statusInfo, "%s", preparedStatementsLine(cfg.DatabasePreparedStatements))
 	if !db.ChecksSessions() {
 		d.add(checkDatabase, statusInfo, "no auth.sessions table: signing out will not revoke tokens before they expire (every Supabase database has one)")
 	}
 	return db
+}
+
+// preparedStatementsLine says whether statements are prepared, and when to
+// change it: information, since the pooler's mode cannot be read from here.
+func preparedStatementsLine(on bool) string {
+	if on {
+		return "prepared statements on (DATABASE_PREPARED_STATEMENTS=true): each statement is prepared once per connection; " +
+			"this needs a direct or session-mode connection (port 5432), PgBouncer >= 1.21 with max_prepared_statements, " +
+			"or Supavisor in session mode; behind a transaction-mode pooler (port 6543) set it to false"
+	}
+	return "prepared statements off (DATABASE_PREPARED_STATEMENTS=false): every statement is planned per request, which any pooler " +
+		"passes; set it to true on a direct or session-mode connection (port 5432), PgBouncer >= 1.21 with max_prepared_statements, " +
+		"or Supavisor in session mode, for less database CPU per request"
 }
 
 // showsTrigger names the trigger that protects public.shows, for the lines

@@ -102,7 +102,13 @@ func TestDoctorHealthy(t *testing.T) {
 	}
 	// No key store: a fact to act on, not a failure.
 	wantLine(t, out, "keys", "INFO  keys      "+app.NoKeyStore)
-	wantLine(t, out, "database", fmt.Sprintf("PASS  database  %s reachable, schema %d (this binary's)", postgres.Target(env.DatabaseURL), postgres.SchemaVersion))
+	wantDatabase := []string{
+		fmt.Sprintf("PASS  database  %s reachable, schema %d (this binary's)", postgres.Target(env.DatabaseURL), postgres.SchemaVersion),
+		"INFO  database  " + preparedStatementsLine(false),
+	}
+	if got := linesOf(out, "database"); strings.Join(got, "\n") != strings.Join(wantDatabase, "\n") {
+		t.Errorf("doctor's database lines = %q,\nwant %q", got, wantDatabase)
+	}
 	wantLine(t, out, "columns", "PASS  columns   anon and authenticated cannot write sellers.status, sellers.user_id or user_roles, and trigger zz_ivs_ingest_protect_columns keeps them from shows' ivs_* and seller_id columns")
 	wantLine(t, out, "shared", "PASS  shared    no IVS channel is named by shows of two different sellers")
 	wantLine(t, out, "jwks", "PASS  jwks      GET "+env.Issuer.JWKSURL()+": 2 usable keys; the legacy HS256 secret is set too")

@@ -56,12 +56,14 @@ func SQLiteParts(db *sqlite.DB) Parts {
 }
 
 // OpenPostgres connects to DATABASE_URL's PostgreSQL, its pool sized by
-// DATABASE_MAX_CONNS unless opts.MaxConns says otherwise. It does not check
+// DATABASE_MAX_CONNS unless opts.MaxConns says otherwise, with prepared
+// statements when DATABASE_PREPARED_STATEMENTS (or opts) says so. It does not check
 // the schema version (Open and OpenDomain do; doctor reports it apart).
 func OpenPostgres(ctx context.Context, cfg config.Config, opts postgres.Options) (*postgres.DB, error) {
 	if opts.MaxConns == 0 {
 		opts.MaxConns = cfg.DatabaseMaxConns
 	}
+	opts.PreparedStatements = opts.PreparedStatements || cfg.DatabasePreparedStatements
 	return postgres.Open(ctx, cfg.DatabaseURL.Reveal(), opts)
 }
 

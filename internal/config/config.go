@@ -25,6 +25,9 @@ type Config struct {
 	Port             int
 	DatabaseURL      secret.String // may carry a password
 	DatabaseMaxConns int32
+	// DatabasePreparedStatements caches prepared statements per connection
+	// (a direct or session-mode connection only).
+	DatabasePreparedStatements bool
 
 	SupabaseURL string
 	// JWTIssuer and JWKSURL default to ${SUPABASE_URL}/auth/v1 and its

@@ -89,6 +89,15 @@ var table = []Var{
 		show: func(c Config) string { return strconv.Itoa(int(c.DatabaseMaxConns)) },
 	},
 	{
+		Name: "DATABASE_PREPARED_STATEMENTS", Group: GroupDatabase, Default: "false",
+		Doc: "`true` prepares each statement once per connection and reuses its plan (pgx's statement cache): less database " +
+			"CPU per request. Only for a connection that keeps prepared statements: a direct or session-mode one (port 5432), " +
+			"PgBouncer ≥ 1.21 with `max_prepared_statements`, or Supavisor in session mode. `false` sends every statement unnamed, " +
+			"which any pooler in transaction mode (port 6543) passes. See docs/database.md, Prepared statements",
+		load: func(l *loader, c *Config) { c.DatabasePreparedStatements = l.bool() },
+		show: func(c Config) string { return strconv.FormatBool(c.DatabasePreparedStatements) },
+	},
+	{
 		Name: "SUPABASE_URL", Group: GroupAuth, DefaultDoc: "(required)", Reach: true,
 		Doc: "`https://<ref>.supabase.co`. Tokens must be issued by `${SUPABASE_URL}/auth/v1`; keys are fetched from " +
 			"`${SUPABASE_URL}/auth/v1/.well-known/jwks.json`",

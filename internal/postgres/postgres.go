@@ -1,6 +1,7 @@
 // Package postgres is the production store of ivs-ingest, on PostgreSQL
 // through pgx. It works through a transaction-mode pooler (Supavisor,
-// PgBouncer): no named prepared statements, no session-level locks or SET.
+// PgBouncer): no named prepared statements unless Options.PreparedStatements
+// says the connection keeps them, no session-level locks or SET.
 package postgres
 
 import (
@@ -20,6 +21,11 @@ type Options struct {
 	MaxConns int32
 	// ConnectTimeout bounds establishing one connection; 0 means 5s.
 	ConnectTimeout time.Duration
+	// PreparedStatements (DATABASE_PREPARED_STATEMENTS) prepares each
+	// statement once per connection and reuses it: only for a connection
+	// that keeps prepared statements (direct, session mode, or a pooler
+	// that tracks protocol-level prepared statements).
+	PreparedStatements bool
 }
 
 // DB is the store. It is safe for concurrent use.
@@ -28,7 +34,10 @@ type DB struct {
 	// hasSessions records whether auth.sessions exists, so the
 	// authorization query can check that the caller has not signed out.
 	hasSessions bool
-	authzSQL    map[bool]string // by whether the caller impersonates
+	authzSQL    string // see authzQuery
+	// preparedAuthzSQL, by whether the caller impersonates, is used instead
+	// of authzSQL when statements are prepared; nil otherwise.
+	preparedAuthzSQL map[bool]string
 	// lockSlots caps how many connections may sit in a channel lock (each
 	// waits on IVS calls) so that a burst of first requests leaves the rest
 	// of the pool to the one-query hot path.
@@ -50,11 +59,19 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	cfg.MaxConns = opts.MaxConns
 	cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
-	// Why: transaction-mode poolers hand each transaction to any server
-	// connection, so statements must not be prepared by name.
-	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-	cfg.ConnConfig.StatementCacheCapacity = 0
-	cfg.ConnConfig.DescriptionCacheCapacity = 0
+	if opts.PreparedStatements {
+		// Named statements, prepared once per connection: PostgreSQL
+		// parses and plans each of them once, not on every request.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+	} else {
+		// Why: transaction-mode poolers hand each transaction to any server
+		// connection, so statements must not be prepared by name. Exec mode
+		// sends each statement unnamed (Parse, Bind, Execute in one round
+		// trip), with the parameters' types from the statement's own casts.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+		cfg.ConnConfig.StatementCacheCapacity = 0
+		cfg.ConnConfig.DescriptionCacheCapacity = 0
+	}
 	// pgxpool pings a connection idle for over a second before handing it
 	// out: a second round trip on the hot path of a quiet server. A dead
 	// connection fails its query instead, and the pool replaces it.
@@ -84,9 +101,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("inspect public.sellers: %w", err)
 	}
-	db.authzSQL = map[bool]string{
-		false: authzQuery(db.hasSessions, false, uniqueUser),
-		true:  authzQuery(db.hasSessions, true, uniqueUser),
+	db.authzSQL = authzQuery(db.hasSessions, uniqueUser)
+	if opts.PreparedStatements {
+		db.preparedAuthzSQL = map[bool]string{
+			false: preparedAuthzQuery(db.hasSessions, false, uniqueUser),
+			true:  preparedAuthzQuery(db.hasSessions, true, uniqueUser),
+		}
 	}
 	return db, nil
 }

@@ -32,7 +32,12 @@ func migrated(t *testing.T) (string, *postgres.DB) {
 
 func open(t *testing.T, url string) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8})
+	return openWith(t, url, *preparedFlag)
+}
+
+func openWith(t *testing.T, url string, prepared bool) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 8, PreparedStatements: prepared})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
