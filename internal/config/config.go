@@ -81,6 +81,9 @@ type Config struct {
 	// RequestsPerMinutePerIP limits each client IP's requests likewise;
 	// 0 for none.
 	RequestsPerMinutePerIP int
+	// StreamStatusRequestsPerMinute limits each user's stream status reads,
+	// in a bucket apart from RequestsPerMinute; 0 for none.
+	StreamStatusRequestsPerMinute int
 	// RequestLimitsInDatabase keeps the request limits in the database,
 	// shared by every replica (RATE_LIMIT_STORE=database), instead of each
 	// process's memory. The default in AWS Lambda, where every concurrent
@@ -125,6 +128,9 @@ type Config struct {
 	PprofAddr string
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken secret.String
+	// IVSEventsToken, when set, is the bearer token POST
+	// /functions/v1/ivs-events requires; zero: no such route.
+	IVSEventsToken secret.String
 	// AuditRetention is how long audit rows are kept; 0 keeps them for
 	// ever.
 	AuditRetention time.Duration

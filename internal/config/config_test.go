@@ -255,6 +255,7 @@ var secretValues = map[string]struct{ value, hidden string }{
 	"AWS_SECRET_ACCESS_KEY":      {"aws-secret-value", "aws-secret-value"},
 	"AWS_SESSION_TOKEN":          {"aws-session-token", "aws-session-token"},
 	"METRICS_TOKEN":              {"metrics-token-0123456789", "metrics-token"},
+	"IVS_EVENTS_TOKEN":           {"ivs-events-token-0123456789", "ivs-events-token"},
 	"STREAM_KEY_ENCRYPTION_KEY":  {"c3RyZWFtLWtleS1lbmNyeXB0aW9uLWtleS0wMTIzNDU=", "c3RyZWFtLWtleS1lbmNyeXB0aW9uLWtleS0wMTIzNDU"},
 	"STREAM_KEY_DECRYPTION_KEYS": {"old:b2xkLXN0cmVhbS1rZXktZW5jcnlwdGlvbi1rZXktMDE=", "b2xkLXN0cmVhbS1rZXktZW5jcnlwdGlvbi1rZXktMDE"},
 }

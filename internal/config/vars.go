@@ -456,6 +456,13 @@ var table = []Var{
 		show: func(c Config) string { return strconv.Itoa(c.RequestsPerMinutePerIP) },
 	},
 	{
+		Name: "STREAM_STATUS_REQUESTS_PER_MINUTE", Group: GroupLimits, Default: "60",
+		Doc: "reads of `GET /functions/v1/ivs-stream-status` per user per minute, in bursts of at most 10, in a bucket of " +
+			"their own (a panel polling a show's status never spends `RATE_LIMIT_REQUESTS_PER_MINUTE`); `0`: none",
+		load: func(l *loader, c *Config) { c.StreamStatusRequestsPerMinute = l.int(0, 1_000_000) },
+		show: func(c Config) string { return strconv.Itoa(c.StreamStatusRequestsPerMinute) },
+	},
+	{
 		Name: "RATE_LIMIT_STORE", Group: GroupLimits, DefaultDoc: "`memory` (`database` in AWS Lambda)",
 		Doc: "where the request limits are kept: `memory`, per process, or `database`, shared by every replica",
 		load: func(l *loader, c *Config) {
@@ -532,6 +539,20 @@ var table = []Var{
 			}
 		},
 		show: func(c Config) string { return c.MetricsToken.String() },
+	},
+	{
+		Name: "IVS_EVENTS_TOKEN", Group: GroupOps, Secret: true,
+		Doc: "when set (at least 16 characters), `POST /functions/v1/ivs-events` takes IVS's EventBridge events bearing " +
+			"`Authorization: Bearer <IVS_EVENTS_TOKEN>` (an EventBridge connection of type API key sends it); unset, that route " +
+			"does not exist (404). See [API](api.md#post-functionsv1ivs-events)",
+		load: func(l *loader, c *Config) {
+			c.IVSEventsToken = secret.New(l.value())
+			if n := len(c.IVSEventsToken.Reveal()); n > 0 && n < 16 {
+				// Anyone who guesses it can set any show live or offline.
+				l.fail(fmt.Sprintf("is %d characters long, want at least 16 (e.g. openssl rand -hex 32)", n))
+			}
+		},
+		show: func(c Config) string { return c.IVSEventsToken.String() },
 	},
 	{
 		Name: "AUDIT_RETENTION", Group: GroupOps, Default: "400d",

@@ -11,6 +11,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/metrics"
+	"github.com/ivs-ingest/ivs-ingest/internal/streamstatus"
 )
 
 // Errors of the transport itself.
@@ -31,6 +32,7 @@ var (
 	errBadOutcome       = errors.New("outcome not allowed, denied or error")
 	errBadReason        = errors.New("reason is not a short string")
 	errMetricsToken     = errors.New("metrics token missing or wrong")
+	errEventsToken      = errors.New("events token missing or wrong")
 )
 
 // errorTable is the one place that says which status and message each error
@@ -43,6 +45,7 @@ var errorTable = []struct {
 	message string
 }{
 	{errMetricsToken, http.StatusUnauthorized, "Missing or invalid metrics token"},
+	{errEventsToken, http.StatusUnauthorized, "Missing or invalid events token"},
 	{errMissingAuth, http.StatusUnauthorized, "Missing authorization header"},
 	{errMalformedAuth, http.StatusUnauthorized, "Invalid or expired token"},
 	{auth.ErrInvalidToken, http.StatusUnauthorized, "Invalid or expired token"},
@@ -53,6 +56,9 @@ var errorTable = []struct {
 	{ingest.ErrRateLimited, http.StatusTooManyRequests, "Too many requests"},
 	{errBodyTooLarge, http.StatusRequestEntityTooLarge, "Request body too large"},
 	{errInvalidJSON, http.StatusBadRequest, "Invalid JSON body"},
+	// Final: EventBridge does not retry a 400, and a body that is no event
+	// would fail the same way every time.
+	{streamstatus.ErrMalformed, http.StatusBadRequest, "Malformed event"},
 	{errShowIDRequired, http.StatusBadRequest, "showId is required"},
 	{errShowIDNotUUID, http.StatusBadRequest, "showId must be a UUID"},
 	{errImpersonateUUID, http.StatusBadRequest, "X-Impersonate-Seller-Id must be a UUID"},

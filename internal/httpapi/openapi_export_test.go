@@ -1,6 +1,11 @@
 package httpapi
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/streamstatus"
+)
 
 // ErrorTableRow is one row of the error table as a client sees it.
 type ErrorTableRow struct {
@@ -21,10 +26,23 @@ func ErrorTableRows() []ErrorTableRow {
 // RegisteredRoutes returns the patterns routes registers, in order, so that
 // the contract test in package httpapi_test can hold them against
 // api/openapi.yaml.
+// Every optional route is on: the events route (with a token) and the stream
+// status route.
 func RegisteredRoutes() []string {
 	var rec routeRecorder
-	(&server{}).routes(&rec)
+	(&server{streamEvents: noStreams{}, streamViews: noStreams{}}).routes(&rec)
 	return rec
+}
+
+// noStreams stands for the stream status ports where only the routes matter.
+type noStreams struct{}
+
+func (noStreams) Receive(context.Context, []byte) (streamstatus.Outcome, error) {
+	return streamstatus.Irrelevant, nil
+}
+
+func (noStreams) View(context.Context, string) (streamstatus.View, error) {
+	return streamstatus.View{Status: "unknown"}, nil
 }
 
 type routeRecorder []string

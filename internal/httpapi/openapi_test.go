@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,6 +30,8 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/api"
 	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
+	"github.com/ivs-ingest/ivs-ingest/internal/streamstatus"
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
 )
 
@@ -332,12 +335,57 @@ func TestOpenAPIContract(t *testing.T) {
 	c.want(c.do("audit: showId not a uuid", "GET", audit+"?showId=show-1", token, "", nil, false), 400, "showId must be a UUID")
 	c.want(c.do("audit: no authorization header", "GET", audit, "", "", nil, false), 401, "Missing authorization header")
 
+	// ivs-stream-status and ivs-events, on a transport serving both over the
+	// same domain (the stream status ports a double: see streamstatus_test.go).
+	streams := startStreams(t, env, nil, httpapi.Config{EventsToken: secret.New(eventsToken)})
+	since := time.Date(2026, 12, 6, 10, 23, 43, 0, time.UTC)
+	healthy := streamstatus.Healthy
+	streams.d.mu.Lock()
+	streams.d.views[show.ChannelARN] = streamstatus.View{Status: "live", Health: &healthy, Since: &since}
+	streams.d.views[failing.ChannelARN] = streamstatus.View{Status: "offline", Since: &since}
+	streams.d.mu.Unlock()
+	status := streams.URL + statusPath
+	c.want(c.do("status: live", "GET", status+"?showId="+show.ID, token, "", nil, true), 200, "")
+	c.want(c.do("status: offline", "GET", status+"?showId="+failing.ID, token, "", nil, true), 200, "")
+	c.want(c.do("status: never set", "GET", status+"?showId="+starved.ID, token, "", nil, true), 200, "")
+	c.want(c.do("status: show without a channel", "GET", status+"?showId="+bare.ID, token, "", nil, true), 200, "")
+	c.want(c.do("status: admin", "GET", status+"?showId="+othersShow.ID, env.Token(t, admin), "", nil, true), 200, "")
+	c.want(c.do("status: no authorization header", "GET", status+"?showId="+show.ID, "", "", nil, false), 401, "Missing authorization header")
+	c.want(c.do("status: signed-out session", "GET", status+"?showId="+show.ID, signedOutToken, "", nil, true), 401, "Invalid or expired token")
+	c.want(c.do("status: showId missing", "GET", status, token, "", nil, false), 400, "showId is required")
+	c.want(c.do("status: showId not a uuid", "GET", status+"?showId=show-1", token, "", nil, false), 400, "showId must be a UUID")
+	c.want(c.do("status: user who is not a seller", "GET", status+"?showId="+show.ID, env.Token(t, user), "", nil, true), 403, "Seller profile not found")
+	c.want(c.do("status: another seller's show", "GET", status+"?showId="+othersShow.ID, token, "", nil, true), 403, "You do not own this show")
+	c.want(c.do("status: channel shared", "GET", status+"?showId="+pooled.ID, token, "", nil, true), 403, "Channel is shared with another seller's show")
+	c.want(c.do("status: no such show", "GET", status+"?showId="+missing, token, "", nil, true), 404, "Show not found")
+	statusLimited := startStreams(t, env, nil, httpapi.Config{StreamStatusRequestsPerMinute: 1})
+	c.want(c.do("status: first read a minute", "GET", statusLimited.URL+statusPath+"?showId="+show.ID, token, "", nil, true), 200, "")
+	c.want(c.do("status: second read a minute", "GET", statusLimited.URL+statusPath+"?showId="+show.ID, token, "", nil, true), 429, "Too many requests")
+
+	events := streams.URL + eventsPath
+	event := streamStartEvent(testenv.NewID(t), show.ChannelARN)
+	c.want(c.do("events: applied", "POST", events, eventsToken, event, nil, true), 200, "")
+	streams.d.set(streamstatus.UnknownChannel, nil)
+	c.want(c.do("events: unknown channel", "POST", events, eventsToken, event, nil, true), 200, "")
+	c.want(c.do("events: no authorization header", "POST", events, "", event, nil, false), 401, "Missing or invalid events token")
+	c.want(c.do("events: a Supabase token", "POST", events, token, event, nil, true), 401, "Missing or invalid events token")
+	c.want(c.do("events: body over 64 KiB", "POST", events, eventsToken, `{"pad":"`+strings.Repeat("a", 70<<10)+`"}`, nil, true),
+		413, "Request body too large")
+	streams.d.set("", fmt.Errorf("%w: not a JSON object", streamstatus.ErrMalformed))
+	c.want(c.do("events: body not an object", "POST", events, eventsToken, `[]`, nil, false), 400, "Malformed event")
+	streams.d.set("", errors.New("apply stream event: connection refused"))
+	c.want(c.do("events: not applied", "POST", events, eventsToken, event, nil, true), 503, "Service unavailable")
+	streams.d.set(streamstatus.Applied, nil)
+	c.want(c.do("events: without IVS_EVENTS_TOKEN", "POST", svc.URL+eventsPath, eventsToken, event, nil, false), 404, "Not found")
+
 	// Preflights, probes, this document, metrics.
 	preflight := map[string]string{"Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
 		"Access-Control-Request-Headers": "authorization, content-type, x-impersonate-seller-id"}
 	for _, p := range []string{path, rotatePath, revokePath, auditPath} {
 		c.want(c.do("preflight "+p, "OPTIONS", svc.URL+p, "", "", preflight, true), 204, "")
 	}
+	preflight["Access-Control-Request-Method"] = "GET"
+	c.want(c.do("preflight "+statusPath, "OPTIONS", streams.URL+statusPath, "", "", preflight, true), 204, "")
 	c.want(c.do("healthz", "GET", svc.URL+"/healthz", "", "", nil, true), 200, "")
 	c.want(c.do("healthz HEAD", "HEAD", svc.URL+"/healthz", "", "", nil, true), 200, "")
 	c.want(c.do("readyz", "GET", svc.URL+"/readyz", "", "", nil, true), 200, "")
@@ -361,7 +409,8 @@ func TestOpenAPIContract(t *testing.T) {
 	c.want(c.do("unknown path", "GET", svc.URL+"/nope", "", "", nil, false), 404, "Not found")
 	c.want(c.do("path not in canonical form", "POST", svc.URL+"/functions/v1/./get-ivs-ingest", token, `{}`, nil, false), 404, "Not found")
 	for p, item := range spec.model.Paths.PathItems.FromOldest() {
-		x := c.do("DELETE "+p, "DELETE", svc.URL+p, "", "", nil, false)
+		// On the transport serving every route, ivs-events included.
+		x := c.do("DELETE "+p, "DELETE", streams.URL+p, "", "", nil, false)
 		c.want(x, 405, "Method not allowed")
 		var methods []string
 		for m := range item.GetOperations().KeysFromOldest() {
@@ -410,6 +459,7 @@ func TestOpenAPIContract(t *testing.T) {
 	c.want(c.do("get: database down", "POST", get, token, showBody(show.ID), nil, true), 500, "Internal server error")
 	c.want(c.do("revoke: database down", "POST", revoke, token, showBody(show.ID), nil, true), 500, "Internal server error")
 	c.want(c.do("audit: database down", "GET", audit+"?showId="+show.ID, token, "", nil, true), 500, "Internal server error")
+	c.want(c.do("status: database down", "GET", status+"?showId="+show.ID, token, "", nil, true), 500, "Internal server error")
 	// /readyz reuses its answer for a second: wait for the cached "up" to go.
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if r := call(t, http.MethodGet, svc.URL+"/readyz", "", "", nil); r.Status != 200 {

@@ -14,6 +14,8 @@ const (
 	limitUserRequests = "user_requests"
 	limitIPRequests   = "ip_requests"
 	limitRefusalAudit = "audited_refusals"
+	// limitStatusRequests is the stream status reads' own per-user bucket.
+	limitStatusRequests = "stream_status_requests"
 )
 
 // maxRequestBurst caps a user's (or an IP's) burst of requests: a panel
@@ -27,18 +29,21 @@ const maxRequestBurst = 10
 type requestLimits struct {
 	user *limit.Limiter // keyed on the token's sub
 	ip   *limit.Limiter // keyed on the client IP
+	// status limits each user's stream status reads, apart from user.
+	status *limit.Limiter
 	// refusals lets one refusal a rolling minute per user write its audit
 	// row: a flood is on record, and still costs no write per request.
 	refusals *limit.Limiter
 }
 
-func newRequestLimits(src limit.Source, perUser, perIP int) requestLimits {
+func newRequestLimits(src limit.Source, perUser, perIP, perUserStatus int) requestLimits {
 	if src == nil {
 		src = limit.NewLocal()
 	}
 	return requestLimits{
 		user:     limit.New(src, limitUserRequests, limit.PerMinute(perUser, min(perUser, maxRequestBurst))),
 		ip:       limit.New(src, limitIPRequests, limit.PerMinute(perIP, min(perIP, maxRequestBurst))),
+		status:   limit.New(src, limitStatusRequests, limit.PerMinute(perUserStatus, min(perUserStatus, maxRequestBurst))),
 		refusals: limit.New(src, limitRefusalAudit, limit.Rate{Interval: time.Minute, Burst: 1}),
 	}
 }

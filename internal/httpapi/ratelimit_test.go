@@ -23,12 +23,15 @@ func TestRequestBurstIsCapped(t *testing.T) {
 		{3, limit.Rate{Interval: 20 * time.Second, Burst: 3}},
 		{0, limit.Rate{}},
 	} {
-		l := newRequestLimits(nil, c.perMinute, c.perMinute)
+		l := newRequestLimits(nil, c.perMinute, c.perMinute, c.perMinute)
 		if got := l.user.Rate(); got != c.want {
 			t.Errorf("per-user rate for %d a minute = %+v, want %+v", c.perMinute, got, c.want)
 		}
 		if got := l.ip.Rate(); got != c.want {
 			t.Errorf("per-IP rate for %d a minute = %+v, want %+v", c.perMinute, got, c.want)
+		}
+		if got := l.status.Rate(); got != c.want {
+			t.Errorf("per-user stream status rate for %d a minute = %+v, want %+v", c.perMinute, got, c.want)
 		}
 	}
 }

@@ -21,7 +21,11 @@ import (
 type logLine struct {
 	userID string
 	showID string
-	err    error
+	// eventKind and eventOutcome say what an IVS event was and what
+	// applying it did (POST /functions/v1/ivs-events); never its body.
+	eventKind    string
+	eventOutcome string
+	err          error
 }
 
 type logLineKey struct{}
@@ -69,6 +73,12 @@ func (s *server) requestContext(next http.Handler) http.Handler {
 		}
 		if line.showID != "" {
 			attrs = append(attrs, slog.String("show_id", line.showID))
+		}
+		if line.eventKind != "" {
+			attrs = append(attrs, slog.String("event_kind", line.eventKind))
+		}
+		if line.eventOutcome != "" {
+			attrs = append(attrs, slog.String("event_outcome", line.eventOutcome))
 		}
 		level := slog.LevelInfo
 		if line.err != nil {

@@ -14,6 +14,14 @@ func (s *server) routes(mux router) {
 	s.endpoint(mux, "POST", "/functions/v1/rotate-ivs-stream-key", limitBody(s.authed(ingest.ActionRotate, rotateKey(s.ingest))))
 	s.endpoint(mux, "POST", "/functions/v1/revoke-ivs-stream-key", limitBody(s.authed(ingest.ActionRevoke, revokeKey(s.ingest))))
 	s.endpoint(mux, "GET", "/functions/v1/ivs-audit", s.authed(ingest.ActionAuditRead, readAudit(s.ingest)))
+	if s.streamViews != nil {
+		s.endpoint(mux, "GET", "/functions/v1/ivs-stream-status", s.watched(streamStatus(s.ingest, s.streamViews)))
+	}
+	if s.streamEvents != nil {
+		// Machine to machine (an EventBridge API destination): no
+		// preflight, no request limit, its own token.
+		s.machine(mux, "POST", "/functions/v1/ivs-events", limitBody(ivsEvents(s.streamEvents, s.eventsToken)))
+	}
 
 	s.readOnly(mux, "/healthz", healthz)
 	s.readOnly(mux, "/readyz", readyz(s.ready))
@@ -54,6 +62,13 @@ func (s *server) readOnly(mux router, path string, h handlerFunc) {
 	const allow = "GET, HEAD"
 	mux.Handle("GET "+path, allowMethods(allow, s.handle(h)))
 	mux.Handle(path, allowMethods(allow, s.handle(methodNotAllowed(allow))))
+}
+
+// machine registers an endpoint for machines at path: method only, no CORS
+// preflight (no browser is meant to call it), 405 for any other method.
+func (s *server) machine(mux router, method, path string, h handlerFunc) {
+	mux.Handle(method+" "+path, allowMethods(method, s.handle(h)))
+	mux.Handle(path, allowMethods(method, s.handle(methodNotAllowed(method))))
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) error { return errNotFound }

@@ -19,6 +19,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
+	"github.com/ivs-ingest/ivs-ingest/internal/streamstatus"
 )
 
 // Authenticator verifies a bearer token.
@@ -36,6 +37,25 @@ type IngestService interface {
 	RevokeStreamKey(ctx context.Context, req ingest.RevokeRequest) (ingest.Revoked, error)
 	ReadAudit(ctx context.Context, caller ingest.Caller, q ingest.AuditQuery) (ingest.AuditPage, error)
 	WriteAudit(ctx context.Context, e ingest.AuditEntry) error
+	// WatchShow decides whether the caller may follow a show's stream
+	// status and returns its channel ARN ("" for none).
+	WatchShow(ctx context.Context, req ingest.WatchRequest) (channelARN string, err error)
+}
+
+// StreamEvents applies the IVS events POST /functions/v1/ivs-events
+// receives (a *streamstatus.Service is one).
+type StreamEvents interface {
+	// Receive parses body as an EventBridge event and applies it; an error
+	// matching streamstatus.ErrMalformed refuses a body that is no event,
+	// any other is a failure the sender should retry.
+	Receive(ctx context.Context, body []byte) (streamstatus.Outcome, error)
+}
+
+// StreamViews reads what GET /functions/v1/ivs-stream-status shows (a
+// *streamstatus.Service is one).
+type StreamViews interface {
+	// View reads a channel's status ("" for a show without a channel).
+	View(ctx context.Context, channelARN string) (streamstatus.View, error)
 }
 
 // ReadyFunc reports whether the service's dependencies answer.
@@ -55,6 +75,11 @@ type Config struct {
 	// RequestsPerMinutePerIP limits each client IP's requests likewise,
 	// before the token is verified; 0 for no limit.
 	RequestsPerMinutePerIP int
+	// StreamStatusRequestsPerMinute limits each user's reads of their
+	// shows' stream status (keyed on the token's sub), in bursts of at most
+	// 10; 0 for no limit. A bucket of its own: a panel polling the status
+	// never spends the RequestsPerMinute a seller needs for their key.
+	StreamStatusRequestsPerMinute int
 	// Limits keeps the request limits' counts: nil for this process's
 	// memory (per replica), or the store's, shared by every replica (AWS
 	// Lambda mode, where each environment is a process of its own).
@@ -72,6 +97,15 @@ type Config struct {
 	MetricsHandler http.Handler
 	// MetricsToken, when set, is the bearer token GET /metrics requires.
 	MetricsToken secret.String
+	// EventsToken, when set together with StreamEvents, opens POST
+	// /functions/v1/ivs-events to requests bearing it (IVS_EVENTS_TOKEN);
+	// zero: the route does not exist (404).
+	EventsToken secret.String
+	// StreamEvents applies the events that route receives.
+	StreamEvents StreamEvents
+	// StreamViews serves GET /functions/v1/ivs-stream-status; nil: the
+	// route does not exist (404).
+	StreamViews StreamViews
 	// ReadyDetail, when it returns something, is said in /readyz's 200 as
 	// "detail": what the service serves without (a key store whose KMS
 	// data key is not unwrapped yet). nil for none.
@@ -111,6 +145,9 @@ type server struct {
 	metrics        Metrics
 	metricsHandler http.Handler // nil when metrics are not served
 	metricsToken   secret.String
+	eventsToken    secret.String
+	streamEvents   StreamEvents // nil: no events route
+	streamViews    StreamViews  // nil: no status route
 }
 
 // NewServer returns the service's HTTP handler.
@@ -129,13 +166,17 @@ func newServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFu
 		ready:          &readiness{check: ready, detail: cfg.ReadyDetail},
 		cors:           newCORS(cfg.AllowedOrigins),
 		clientIPs:      clientIPs{trusted: cfg.TrustedProxies},
-		limits:         newRequestLimits(cfg.Limits, cfg.RequestsPerMinute, cfg.RequestsPerMinutePerIP),
+		limits:         newRequestLimits(cfg.Limits, cfg.RequestsPerMinute, cfg.RequestsPerMinutePerIP, cfg.StreamStatusRequestsPerMinute),
 		timeout:        cfg.RequestTimeout,
 		keySetRetry:    cfg.KeySetRetry,
 		logger:         cfg.Logger,
 		metrics:        cfg.Metrics,
 		metricsHandler: cfg.MetricsHandler,
 		metricsToken:   cfg.MetricsToken,
+		streamViews:    cfg.StreamViews,
+	}
+	if !cfg.EventsToken.IsZero() && cfg.StreamEvents != nil {
+		s.eventsToken, s.streamEvents = cfg.EventsToken, cfg.StreamEvents
 	}
 	if s.metrics == nil {
 		s.metrics = noMetrics{}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/auth/authtest"
+	"github.com/ivs-ingest/ivs-ingest/internal/httpapi"
+	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
 )
 
@@ -136,7 +138,9 @@ func TestCORSMethodsPerRoute(t *testing.T) {
 	t.Parallel()
 	spec := newContract(t)
 	env := testenv.New(t, testenv.Options{})
-	svc := start(t, env, nil)
+	// A transport serving every route, the stream status ones included.
+	streams := startStreams(t, env, nil, httpapi.Config{EventsToken: secret.New(eventsToken)})
+	svc := streams.base
 	owner := env.Seller(t, "approved")
 	show := env.Show(t, owner, true)
 	token := env.Token(t, owner)
@@ -147,6 +151,8 @@ func TestCORSMethodsPerRoute(t *testing.T) {
 		rotatePath:      "POST, OPTIONS",
 		revokePath:      "POST, OPTIONS",
 		auditPath:       "GET, OPTIONS",
+		statusPath:      "GET, OPTIONS",
+		eventsPath:      "POST",
 		"/healthz":      "GET, HEAD",
 		"/readyz":       "GET, HEAD",
 		"/metrics":      "GET, HEAD",
@@ -174,7 +180,7 @@ func TestCORSMethodsPerRoute(t *testing.T) {
 			if m == http.MethodOptions {
 				header["Access-Control-Request-Method"] = strings.Split(methods, ", ")[0]
 			}
-			r := call(t, m, svc.URL+p, "", "", header)
+			r := call(t, m, streams.URL+p, "", "", header)
 			if got := r.Header.Get("Access-Control-Allow-Methods"); got != methods {
 				t.Errorf("%s %s = %d with Access-Control-Allow-Methods %q, want %q", m, p, r.Status, got, methods)
 			}
@@ -195,6 +201,10 @@ func TestCORSMethodsPerRoute(t *testing.T) {
 		{"audit", call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID, token, "", origin), 200, "GET, OPTIONS"},
 		{"audit: bad limit", call(t, http.MethodGet, svc.URL+auditPath+"?showId="+show.ID+"&limit=0", token, "", origin), 400, "GET, OPTIONS"},
 		{"audit: HEAD", call(t, http.MethodHead, svc.URL+auditPath, token, "", origin), 405, "GET, OPTIONS"},
+		{"stream status", call(t, http.MethodGet, streams.URL+statusPath+"?showId="+show.ID, token, "", origin), 200, "GET, OPTIONS"},
+		{"stream status: no such show", call(t, http.MethodGet, streams.URL+statusPath+"?showId="+testenv.NewID(t), token, "", origin), 404, "GET, OPTIONS"},
+		{"events", call(t, http.MethodPost, streams.URL+eventsPath, eventsToken, streamStartEvent("e1", show.ChannelARN), origin), 200, "POST"},
+		{"events: bad token", call(t, http.MethodPost, streams.URL+eventsPath, token, "{}", origin), 401, "POST"},
 	} {
 		if got := c.r.Header.Get("Access-Control-Allow-Methods"); c.r.Status != c.status || got != c.methods {
 			t.Errorf("%s = %d with Access-Control-Allow-Methods %q, want %d with %q", c.name, c.r.Status, got, c.status, c.methods)

@@ -88,6 +88,29 @@ func mayRevoke(f AuthzFacts) (Show, error) {
 	return *f.Show, nil
 }
 
+// mayWatch decides whether the caller of facts may follow the show's stream
+// status: as for revocation, the owner whatever their status, and any admin.
+// Why the same rule: the status reveals no key, but it says when a seller is
+// on air, which is theirs and the marketplace's to know, not other sellers'.
+// A show without a channel is no refusal: its status is simply unknown.
+func mayWatch(f AuthzFacts) (Show, error) {
+	switch {
+	case !f.SessionActive:
+		return Show{}, ErrSessionEnded
+	case !f.IsAdmin && f.Seller == nil:
+		return Show{}, ErrSellerNotFound
+	case f.Show == nil:
+		return Show{}, ErrShowNotFound
+	case !f.IsAdmin && f.Show.SellerID != f.Seller.ID:
+		return Show{}, notOwner(f)
+	// Why: the state is the channel's, so on a channel another seller's
+	// show names it would be that seller's broadcast the caller follows.
+	case !f.IsAdmin && f.Show.ChannelShared:
+		return Show{}, ErrChannelShared
+	}
+	return *f.Show, nil
+}
+
 // mayReadAudit decides whether the caller of facts may read the audit trail
 // of the show in facts, or of every show when allShows. Admins may read any;
 // sellers, whatever their status, their own shows' (in the owner's view,

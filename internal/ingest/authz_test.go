@@ -80,6 +80,50 @@ func TestMayRevoke(t *testing.T) {
 	}
 }
 
+func TestMayWatch(t *testing.T) {
+	t.Parallel()
+	pending := &Seller{ID: sellerA, Status: "pending"}
+	own := &Show{ID: "s", SellerID: sellerA, ChannelARN: channel}
+	shared := &Show{ID: "s", SellerID: sellerA, ChannelARN: channel, ChannelShared: true}
+	bare := &Show{ID: "s", SellerID: sellerA}
+	tests := []struct {
+		name        string
+		facts       AuthzFacts
+		want        error
+		wantChannel string
+	}{
+		{"signed out", AuthzFacts{Seller: pending, Show: own}, ErrSessionEnded, ""},
+		{"signed-out admin", AuthzFacts{IsAdmin: true, Show: own}, ErrSessionEnded, ""},
+		{"no seller", AuthzFacts{SessionActive: true, Show: own}, ErrSellerNotFound, ""},
+		{"no show", AuthzFacts{SessionActive: true, Seller: pending}, ErrShowNotFound, ""},
+		{"admin, no such show", AuthzFacts{SessionActive: true, IsAdmin: true}, ErrShowNotFound, ""},
+		{"another seller's show", AuthzFacts{SessionActive: true, Seller: &Seller{ID: sellerB, Status: SellerApproved}, Show: own}, ErrNotShowOwner, ""},
+		{"owner on a shared channel", AuthzFacts{SessionActive: true, Seller: pending, Show: shared}, ErrChannelShared, ""},
+		{"approved owner", AuthzFacts{SessionActive: true, Seller: &Seller{ID: sellerA, Status: SellerApproved}, Show: own}, nil, channel},
+		{"pending owner", AuthzFacts{SessionActive: true, Seller: pending, Show: own}, nil, channel},
+		{"suspended owner", AuthzFacts{SessionActive: true, Seller: &Seller{ID: sellerA, Status: "suspended"}, Show: own}, nil, channel},
+		// No channel is no refusal: the status is unknown.
+		{"owner, no channel", AuthzFacts{SessionActive: true, Seller: pending, Show: bare}, nil, ""},
+		{"admin, no seller profile", AuthzFacts{SessionActive: true, IsAdmin: true, Show: own}, nil, channel},
+		{"admin, another seller's show", AuthzFacts{SessionActive: true, IsAdmin: true, Seller: &Seller{ID: sellerB}, Show: own}, nil, channel},
+		{"admin on a shared channel", AuthzFacts{SessionActive: true, IsAdmin: true, Show: shared}, nil, channel},
+		// The first failing check decides.
+		{"signed out, no seller, no show", AuthzFacts{}, ErrSessionEnded, ""},
+		{"no seller and no show", AuthzFacts{SessionActive: true}, ErrSellerNotFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			show, err := mayWatch(tt.facts)
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("mayWatch(%+v) = %v, want %v", tt.facts, err, tt.want)
+			}
+			if show.ChannelARN != tt.wantChannel {
+				t.Errorf("mayWatch(%+v) = channel %q, want %q", tt.facts, show.ChannelARN, tt.wantChannel)
+			}
+		})
+	}
+}
+
 func TestStillBound(t *testing.T) {
 	t.Parallel()
 	was := Show{ID: "s", SellerID: sellerA, ChannelARN: channel}

@@ -14,6 +14,11 @@
 // or that other Lambda adapters use to carry the event's context, are removed
 // (see strippedHeaders). This package passes the event's context the other
 // way, through the request's context.Context (see Event), never in headers.
+//
+// With WithEventBridge, it also takes the events an EventBridge rule hands
+// the function directly (the rule's target is the function): recognised by
+// their shape, they go to the configured function, not to the HTTP handler.
+// Every other event that is not an HTTP one still fails the invocation.
 package lambdahttp
 
 import (
@@ -35,6 +40,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/streamstatus"
 )
 
 // Handler is a Lambda handler (it implements lambda.Handler) serving an
@@ -43,6 +50,9 @@ import (
 type Handler struct {
 	next   http.Handler
 	logger *slog.Logger
+	// eventBridge applies an EventBridge event; nil: such events fail as
+	// any other that is not an HTTP one.
+	eventBridge func(ctx context.Context, raw []byte) error
 
 	mu       sync.Mutex
 	inflight sync.WaitGroup
@@ -51,11 +61,33 @@ type Handler struct {
 
 // New returns a Handler serving next. logger receives the few lines the
 // adapter writes itself (a panic, an event it cannot read); nil discards them.
-func New(next http.Handler, logger *slog.Logger) *Handler {
+func New(next http.Handler, logger *slog.Logger, opts ...Option) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{next: next, logger: logger}
+	h := &Handler{next: next, logger: logger}
+	for _, opt := range opts {
+		opt(h)
+	}
+	return h
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithEventBridge hands apply the EventBridge events a rule gives the
+// function directly, whole (raw is the event's JSON): in ivs-ingest, IVS's
+// stream events, for streamstatus.Service.Receive. Such an event carries no
+// token: the function's invoke permission, which only the rule is granted,
+// is what authenticates it.
+//
+// An error of apply matching streamstatus.ErrMalformed is logged and the
+// invocation succeeds: the event would fail the same way every time, and
+// Lambda must not retry it (apply counts it). Any other error fails the
+// invocation, so that Lambda retries the event (an asynchronous invocation
+// is retried twice, then goes to the function's failure destination).
+func WithEventBridge(apply func(ctx context.Context, raw []byte) error) Option {
+	return func(h *Handler) { h.eventBridge = apply }
 }
 
 // Response is the HTTP payload format 2.0 response, which function URLs and
@@ -96,6 +128,9 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	h.mu.Unlock()
 	defer h.inflight.Done()
 
+	if h.eventBridge != nil && isEventBridgeEvent(payload) {
+		return h.serveEventBridge(ctx, payload)
+	}
 	var ev events.APIGatewayV2HTTPRequest
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		// Not err: a syntax error's message may quote the payload.
@@ -107,6 +142,63 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(resp)
+}
+
+// eventBridgeFields are the fields every EventBridge event has, and
+// httpFields those of the HTTP events (payload formats 1.0 and 2.0).
+var (
+	eventBridgeFields = []string{"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+	httpFields        = []string{"requestContext", "rawPath", "routeKey", "httpMethod", "headers"}
+)
+
+// isEventBridgeEvent reports whether payload has the shape of an event an
+// EventBridge rule hands a function: a JSON object with every field of an
+// EventBridge event and none of an HTTP event.
+func isEventBridgeEvent(payload []byte) bool {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &fields); err != nil {
+		return false
+	}
+	for _, f := range eventBridgeFields {
+		if _, ok := fields[f]; !ok {
+			return false
+		}
+	}
+	for _, f := range httpFields {
+		if _, ok := fields[f]; ok {
+			return false
+		}
+	}
+	return true
+}
+
+// serveEventBridge applies an EventBridge event (see WithEventBridge). Its
+// answer is ignored by EventBridge's asynchronous invocation; what matters
+// is whether it fails.
+func (h *Handler) serveEventBridge(ctx context.Context, payload []byte) (_ []byte, err error) {
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, requestDeadline(time.Now(), deadline))
+		defer cancel()
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			h.logger.ErrorContext(ctx, "panic applying an eventbridge event",
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = errors.New("lambdahttp: applying the eventbridge event panicked")
+		}
+	}()
+	err = h.eventBridge(ctx, payload)
+	switch {
+	case errors.Is(err, streamstatus.ErrMalformed):
+		// The error never quotes the event (ParseEvent's promise).
+		h.logger.WarnContext(ctx, "eventbridge event is malformed: dropped", "error", err.Error())
+		return []byte("null"), nil
+	case err != nil:
+		h.logger.ErrorContext(ctx, "eventbridge event not applied: lambda retries it", "error", err.Error())
+		return nil, fmt.Errorf("lambdahttp: eventbridge event not applied: %w", err)
+	}
+	return []byte("null"), nil
 }
 
 // Serve answers ev with the wrapped handler. ev is a function URL or HTTP API
