@@ -134,6 +134,22 @@ func (e *Emulator) SetStream(channelARN string, s StreamSpec) error {
 	return nil
 }
 
+// Stream returns the channel's stream as SetStream left it: Live false for
+// an offline channel.
+func (e *Emulator) Stream(channelARN string) (StreamSpec, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.channels[channelARN] == nil {
+		return StreamSpec{}, fmt.Errorf("ivsemu: stream: channel %s does not exist", channelARN)
+	}
+	s := e.streams[channelARN]
+	if s == nil {
+		return StreamSpec{}, nil
+	}
+	started, _ := time.Parse(time.RFC3339Nano, s.StartTime)
+	return StreamSpec{Live: true, Health: s.Health, StartTime: started, StreamID: s.StreamID}, nil
+}
+
 // mustOp panics if op is not an emulated operation. A misspelt name in a
 // test would otherwise count nothing, or inject nothing, and let the test
 // pass for the wrong reason.

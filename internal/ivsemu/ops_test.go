@@ -788,6 +788,9 @@ func TestSetStream(t *testing.T) {
 	if s := get(); *s.StreamId != "st-given" || !s.StartTime.Equal(started) || s.Health != types.StreamHealthStreamHealthy {
 		t.Errorf("GetStream after start = %+v, want st-given started at %v, HEALTHY", s, started)
 	}
+	if got, err := emu.Stream(ch.ARN); err != nil || !got.Live || got.Health != "HEALTHY" || !got.StartTime.Equal(started) || got.StreamID != "st-given" {
+		t.Errorf("Stream = %+v, %v; want live, HEALTHY, st-given started at %v", got, err, started)
+	}
 
 	// Starvation keeps the stream: id and start time.
 	clock.Advance(time.Minute)
@@ -825,6 +828,9 @@ func TestSetStream(t *testing.T) {
 	if l := listed(); len(l) != 0 {
 		t.Errorf("ListStreams after end = %+v, want none", l)
 	}
+	if got, err := emu.Stream(ch.ARN); err != nil || got.Live {
+		t.Errorf("Stream after end = %+v, %v; want offline", got, err)
+	}
 	if err := emu.SetLive(ch.ARN, true); err != nil {
 		t.Fatal(err)
 	}
@@ -837,5 +843,8 @@ func TestSetStream(t *testing.T) {
 	}
 	if err := emu.SetStream("arn:aws:ivs:eu-west-1:111122223333:channel/DDDDDDDDDDDD", StreamSpec{Live: true}); err == nil {
 		t.Error("SetStream(missing channel) = nil, want an error")
+	}
+	if _, err := emu.Stream("arn:aws:ivs:eu-west-1:111122223333:channel/DDDDDDDDDDDD"); err == nil {
+		t.Error("Stream(missing channel) = nil error, want one")
 	}
 }
