@@ -63,7 +63,7 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	// dev always serves the IVS events route, for simulate-stream: with
 	// IVS_EVENTS_TOKEN unset, under a token of its own in the data
 	// directory.
-	getenv, err := withEventsToken(getenv, *dataDir)
+	getenv, saveEventsToken, err := withEventsToken(getenv, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -82,6 +82,9 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
+	}
+	if err := saveEventsToken(); err != nil {
+		return err
 	}
 	if !cfg.KeyStore() {
 		// dev keeps its keys sealed as serve would, under a master key of

@@ -95,50 +95,52 @@ func writePrivateFile(path string, b []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// devEventsToken returns the IVS_EVENTS_TOKEN dev keeps in dir, creating it
-// (0600) on first run.
-func devEventsToken(dir string) (secret.String, error) {
+// devEventsToken returns the IVS_EVENTS_TOKEN dev keeps in dir, or a new
+// one when there is none yet, which save then writes (0600). Why two steps:
+// dev reads its configuration before it checks the database, and must not
+// create its data directory before that check passes.
+func devEventsToken(dir string) (tok secret.String, save func() error, err error) {
 	path := filepath.Join(dir, eventsTokenFile)
 	b, err := os.ReadFile(path)
 	if err == nil {
-		tok := strings.TrimSpace(string(b))
-		if len(tok) < 32 {
-			return secret.String{}, fmt.Errorf("%s: shorter than 32 characters: remove it to have dev make another", path)
+		v := strings.TrimSpace(string(b))
+		if len(v) < 32 {
+			return secret.String{}, nil, fmt.Errorf("%s: shorter than 32 characters: remove it to have dev make another", path)
 		}
-		return secret.New(tok), nil
+		return secret.New(v), func() error { return nil }, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return secret.String{}, fmt.Errorf("read events token: %w", err)
+		return secret.String{}, nil, fmt.Errorf("read events token: %w", err)
 	}
-	tok := newToken()
-	if err := writePrivateFile(path, []byte(tok+"\n")); err != nil {
-		return secret.String{}, fmt.Errorf("write events token: %w", err)
-	}
-	return secret.New(tok), nil
+	tok = secret.New(newToken())
+	return tok, func() error {
+		if err := writePrivateFile(path, []byte(tok.Reveal()+"\n")); err != nil {
+			return fmt.Errorf("write events token: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // withEventsToken returns getenv with IVS_EVENTS_TOKEN set to dev's own
 // token, kept in dir, unless the environment gives one (by value, file or
-// secret), so that dev always serves the IVS events route.
-func withEventsToken(getenv func(string) string, dir string) (func(string) string, error) {
+// secret), so that dev always serves the IVS events route. save writes a
+// new token into dir, once dir may be created.
+func withEventsToken(getenv func(string) string, dir string) (_ func(string) string, save func() error, err error) {
 	for _, name := range []string{"IVS_EVENTS_TOKEN", "IVS_EVENTS_TOKEN_FILE", "IVS_EVENTS_TOKEN_SECRET_ARN"} {
 		if getenv(name) != "" {
-			return getenv, nil
+			return getenv, func() error { return nil }, nil
 		}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	tok, err := devEventsToken(dir)
+	tok, save, err := devEventsToken(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return func(k string) string {
 		if k == "IVS_EVENTS_TOKEN" {
 			return tok.Reveal()
 		}
 		return getenv(k)
-	}, nil
+	}, save, nil
 }
 
 // streamControl is dev's control endpoint on the emulator's listener:

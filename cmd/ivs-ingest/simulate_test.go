@@ -243,8 +243,11 @@ func TestSimulateStreamPlaysABroadcast(t *testing.T) {
 	if _, err := simulate(dir, nil, "--show", show.ID, "start"); !errors.Is(err, errDevNotRunning) || !strings.Contains(err.Error(), "ivs-ingest dev --data") {
 		t.Errorf("simulate-stream with dev stopped = %v, want %v saying how to start it", err, errDevNotRunning)
 	}
-	// A file left by a dev that died: nothing answers at its URLs.
-	if err := writeDevEndpoints(dir, ep); err != nil {
+	// A file left by a dev that died: nothing answers at its URLs (a port
+	// closed just now: dev's own may be another test's by now).
+	stale := ep
+	stale.ControlURL = "http://" + closedAddr(t) + controlPath
+	if err := writeDevEndpoints(dir, stale); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := simulate(dir, nil, "--show", show.ID, "start"); !errors.Is(err, errDevNotRunning) {
@@ -257,12 +260,18 @@ func TestSimulateStreamPlaysABroadcast(t *testing.T) {
 func TestDevEventsToken(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	getenv, err := withEventsToken(func(string) string { return "" }, dir)
+	getenv, save, err := withEventsToken(func(string) string { return "" }, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := getenv("IVS_EVENTS_TOKEN")
-	again, err := withEventsToken(func(string) string { return "" }, dir)
+	if _, err := os.Stat(filepath.Join(dir, eventsTokenFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s before save: %v; want none yet", eventsTokenFile, err)
+	}
+	if err := save(); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := withEventsToken(func(string) string { return "" }, dir)
 	if err != nil || len(first) < 32 || again("IVS_EVENTS_TOKEN") != first {
 		t.Errorf("dev's events token: %d characters, then %v; want at least 32, kept", len(first), err)
 	}
@@ -272,8 +281,8 @@ func TestDevEventsToken(t *testing.T) {
 	for _, name := range []string{"IVS_EVENTS_TOKEN", "IVS_EVENTS_TOKEN_FILE"} {
 		other := t.TempDir()
 		env := map[string]string{name: "given-by-the-operator-0123456789abcdef"}
-		getenv, err := withEventsToken(func(k string) string { return env[k] }, other)
-		if err != nil || getenv("IVS_EVENTS_TOKEN") != env["IVS_EVENTS_TOKEN"] {
+		getenv, save, err := withEventsToken(func(k string) string { return env[k] }, other)
+		if err != nil || getenv("IVS_EVENTS_TOKEN") != env["IVS_EVENTS_TOKEN"] || save() != nil {
 			t.Errorf("with %s set: IVS_EVENTS_TOKEN = %q, %v; want the environment's", name, getenv("IVS_EVENTS_TOKEN"), err)
 		}
 		if _, err := os.Stat(filepath.Join(other, eventsTokenFile)); !errors.Is(err, os.ErrNotExist) {
@@ -298,15 +307,23 @@ func TestDevEventsToken(t *testing.T) {
 func TestSimulateStreamNeedsTheEmulator(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.Close()
-	if err := writeDevEndpoints(dir, devEndpoints{BaseURL: "http://" + ln.Addr().String()}); err != nil {
+	if err := writeDevEndpoints(dir, devEndpoints{BaseURL: "http://" + closedAddr(t)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := simulate(dir, nil, "--show", "0a000000-0000-4000-8000-000000000001", "start"); err == nil || !strings.Contains(err.Error(), "--real-aws") {
 		t.Errorf("simulate-stream without an emulator = %v, want an error naming --real-aws", err)
 	}
+}
+
+// closedAddr is a loopback address on which nothing listens (it was free a
+// moment ago).
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
