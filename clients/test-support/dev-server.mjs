@@ -1,7 +1,7 @@
 // Starts the real `ivs-ingest dev` (the binary named by IVS_INGEST_BIN) on a free port with a fresh data
 // directory, for the client and end-to-end tests. Its stdout (the banner, which prints tokens) is discarded;
 // its stderr (JSON logs, which never hold a key or token) is shown only when it fails to start.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -60,7 +60,7 @@ export async function startDevServer(options = {}) {
   try {
     const demo = await waitForDemo(dataDir, () => running);
     await waitHealthy(demo.baseUrl, () => running);
-    return new DevServer(demo, stop);
+    return new DevServer(demo, stop, { bin, dataDir, env });
   } catch (err) {
     await stop();
     throw new Error(`ivs-ingest dev did not start: ${/** @type {Error} */ (err).message}\n--- its stderr ---\n${stderr}`);
@@ -71,12 +71,38 @@ class DevServer {
   /**
    * @param {DemoData} demo
    * @param {() => Promise<void>} stop
+   * @param {{bin: string, dataDir: string, env: Record<string, string>}} run how the server was started
    */
-  constructor(demo, stop) {
+  constructor(demo, stop, run) {
     this.demo = demo;
     this.baseUrl = demo.baseUrl;
     this.functionsUrl = `${demo.baseUrl}/functions/v1`;
     this.stop = stop;
+    /** The server's data directory (demo.json, its IVS_EVENTS_TOKEN, dev-endpoints.json). */
+    this.dataDir = run.dataDir;
+    this.run = run;
+  }
+
+  /**
+   * Plays a broadcast on the show's channel with `ivs-ingest simulate-stream` (a child process, in the server's
+   * environment): the emulator's GetStream and ListStreams follow it, and the matching IVS event is delivered to
+   * the server's /functions/v1/ivs-events. Resolves with what the command printed; rejects with its stderr.
+   *
+   * @param {string} showId
+   * @param {"start" | "starve" | "recover" | "end"} action
+   */
+  simulate(showId, action) {
+    return new Promise((resolve, reject) => {
+      execFile(
+        this.run.bin,
+        ["simulate-stream", "--data", this.dataDir, "--show", showId, action],
+        { env: this.run.env, timeout: 30_000 },
+        (err, stdout, stderr) => {
+          if (err) reject(new Error(`simulate-stream ${action} failed: ${err.message}\n${stderr}`));
+          else resolve(stdout);
+        },
+      );
+    });
   }
 
   /** @param {string} role approved-seller, pending-seller, admin or user */

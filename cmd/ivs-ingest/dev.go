@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +60,13 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	// dev always serves the IVS events route, for simulate-stream: with
+	// IVS_EVENTS_TOKEN unset, under a token of its own in the data
+	// directory.
+	getenv, saveEventsToken, err := withEventsToken(getenv, *dataDir)
+	if err != nil {
+		return err
+	}
 	cfg, err := app.LoadConfig(ctx, getenv)
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -74,6 +82,9 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
+	}
+	if err := saveEventsToken(); err != nil {
+		return err
 	}
 	if !cfg.KeyStore() {
 		// dev keeps its keys sealed as serve would, under a master key of
@@ -97,8 +108,15 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 
 	// IVS: the emulator on its own loopback listener, reached by the real
 	// SDK client exactly as in the tests, or the real endpoint.
+	var control *streamControl
 	if !*realAWS {
-		stop, endpoint, err := startEmulator(*dataDir, cfg.AWSRegion, logger)
+		stop, endpoint, err := startEmulator(*dataDir, cfg.AWSRegion, logger, func(emu *ivsemu.Emulator) http.Handler {
+			control = newStreamControl(emu)
+			mux := http.NewServeMux()
+			mux.Handle("POST "+controlPath, control)
+			mux.Handle("/", emu)
+			return mux
+		})
 		if err != nil {
 			return err
 		}
@@ -107,6 +125,15 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		cfg.AWSSecretAccessKey, cfg.AWSSessionToken = emulatorSecret, secret.String{}
 		parts.emulator = endpoint
 	}
+	// What simulate-stream needs to reach this run; removed when it ends.
+	endpoints := devEndpoints{BaseURL: baseURL}
+	if control != nil {
+		endpoints.ControlURL, endpoints.ControlToken = parts.emulator+controlPath, control.token.Reveal()
+	}
+	if err := writeDevEndpoints(*dataDir, endpoints); err != nil {
+		return err
+	}
+	defer os.Remove(filepath.Join(*dataDir, endpointsFile))
 	// Auth: this server is its own SUPABASE_URL.
 	cfg.SupabaseURL, cfg.JWTIssuer, cfg.JWKSURL = baseURL, issuer.IssuerURL(), baseURL+devauth.JWKSPath
 	cfg.JWTSecret = secret.String{}
@@ -119,6 +146,9 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	defer closeStore()
 	parts.postgres = !cfg.DatabaseURL.IsZero()
+	if control != nil {
+		control.setShows(store.Show)
+	}
 
 	// The demo's channels are made before serving, outside the call budget.
 	ivsClient, err := app.IVS(startCtx, cfg, app.IVSOptions{})
@@ -164,8 +194,8 @@ func randomHex(n int) string {
 }
 
 // startEmulator serves the IVS emulator, persisting to the data directory,
-// on a free loopback port.
-func startEmulator(dir, region string, logger *slog.Logger) (stop func(), endpoint string, err error) {
+// on a free loopback port, through the handler serve makes of it.
+func startEmulator(dir, region string, logger *slog.Logger, serve func(*ivsemu.Emulator) http.Handler) (stop func(), endpoint string, err error) {
 	emu, err := ivsemu.New(ivsemu.Config{
 		Region:          region,
 		AccessKeyID:     "AKIAIVSINGESTDEV0000",
@@ -180,9 +210,22 @@ func startEmulator(dir, region string, logger *slog.Logger) (stop func(), endpoi
 	if err != nil {
 		return nil, "", fmt.Errorf("ivs emulator: %w", err)
 	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: serve(emu), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, "http://" + ln.Addr().String(), nil
+}
+
+// writeDevEndpoints writes dev-endpoints.json into dir (0600: it holds the
+// control token).
+func writeDevEndpoints(dir string, ep devEndpoints) error {
+	b, err := json.MarshalIndent(ep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writePrivateFile(filepath.Join(dir, endpointsFile), append(b, '\n')); err != nil {
+		return fmt.Errorf("write %s: %w", endpointsFile, err)
+	}
+	return nil
 }
 
 // openDevStore opens DATABASE_URL's PostgreSQL (migrated first, and marked
@@ -296,7 +339,19 @@ func printBanner(w io.Writer, p devParts, d *demo.Data) {
 		}
 		fmt.Fprintf(&b, "These tokens last %s. Users, shows and tokens for scripts: %s\n", demoTokenTTL, filepath.Join(p.dataDir, demo.FileName))
 	}
-	fmt.Fprintf(&b, "More tokens: go run ./cmd/ivs-ingest token --data %s --user <uuid> [--ttl 1h] [--anonymous]\n\n", p.dataDir)
+	fmt.Fprintf(&b, "More tokens: go run ./cmd/ivs-ingest token --data %s --user <uuid> [--ttl 1h] [--anonymous]\n", p.dataDir)
+	if p.emulator != "" {
+		show := "<uuid>"
+		if d != nil {
+			if approved, ok := d.ByRole(demo.RoleApprovedSeller); ok && approved.SellerID != nil {
+				if s, ok := d.ShowOf(*approved.SellerID, true); ok {
+					show = s.ID
+				}
+			}
+		}
+		fmt.Fprintf(&b, "Play a broadcast: go run ./cmd/ivs-ingest simulate-stream --data %s --show %s start|starve|recover|end\n", p.dataDir, show)
+	}
+	b.WriteString("\n")
 	_, _ = io.WriteString(w, b.String())
 }
 

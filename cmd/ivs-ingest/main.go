@@ -40,6 +40,7 @@ const usage = `ivs-ingest hands sellers the ingest details of their show's Amazo
 Usage:
   ivs-ingest dev       run the whole service on this machine: SQLite, IVS emulator, local token issuer, demo data
   ivs-ingest token     mint a token from the dev issuer (--user <uuid>)
+  ivs-ingest simulate-stream --show <uuid> start|starve|recover|end   play a broadcast on a show's channel in the running dev
   ivs-ingest serve     run the HTTP server (configured by environment variables; see README)
   ivs-ingest migrate   apply the database migrations and exit
   ivs-ingest doctor [--show <uuid>]   check everything serve needs, a PASS/FAIL line each
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdDev(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		return cmdToken(ctx, rest, getenv, stdout, stderr)
+	case "simulate-stream":
+		return cmdSimulateStream(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stderr)
 	case "doctor":

@@ -6,7 +6,7 @@
 //
 // It serves CreateChannel, GetChannel, DeleteChannel, ListChannels,
 // CreateStreamKey, GetStreamKey, ListStreamKeys, DeleteStreamKey,
-// BatchGetStreamKey, GetStream and StopStream. Point a client at it with
+// BatchGetStreamKey, GetStream, StopStream and ListStreams. Point a client at it with
 // ivs.Options.BaseEndpoint (or AWS_ENDPOINT_URL_IVS) and the credentials
 // given in Config. An Emulator serves one region; Regions serves several at
 // one endpoint, each reached by the clients that sign for it.

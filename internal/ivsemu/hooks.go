@@ -3,6 +3,7 @@ package ivsemu
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -67,26 +68,86 @@ func (e *Emulator) CreateChannel(name string) (Channel, error) {
 // offline. Marking a live channel live again keeps its stream. Live state is
 // not persisted.
 func (e *Emulator) SetLive(channelARN string, live bool) error {
+	return e.SetStream(channelARN, StreamSpec{Live: live})
+}
+
+// StreamSpec is the stream SetStream gives a channel. A zero field keeps
+// what the live stream has, or takes a default for a new one.
+type StreamSpec struct {
+	// Live is false for an offline channel; the other fields are then
+	// ignored.
+	Live bool
+	// Health is HEALTHY, STARVING or UNKNOWN; "" keeps the stream's health
+	// (HEALTHY for a new stream).
+	Health string
+	// StartTime is when the stream started; zero keeps the stream's (now
+	// for a new stream).
+	StartTime time.Time
+	// StreamID is IVS's id of the stream session; "" keeps the stream's (a
+	// new "st-…" id for a new stream).
+	StreamID string
+}
+
+// streamHealths are IVS's stream healths.
+var streamHealths = []string{"HEALTHY", "STARVING", "UNKNOWN"}
+
+// SetStream plays a broadcast on the channel, as an encoder would: live or
+// offline, its health, start time and stream id, which GetStream and
+// ListStreams then report. Stream state is not persisted.
+func (e *Emulator) SetStream(channelARN string, s StreamSpec) error {
+	if s.Live && s.Health != "" && !slices.Contains(streamHealths, s.Health) {
+		return fmt.Errorf("ivsemu: set stream: health %q is not one of %v", s.Health, streamHealths)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c := e.channels[channelARN]
 	if c == nil {
-		return fmt.Errorf("ivsemu: set live: channel %s does not exist", channelARN)
+		return fmt.Errorf("ivsemu: set stream: channel %s does not exist", channelARN)
 	}
-	switch {
-	case !live:
+	if !s.Live {
 		delete(e.streams, channelARN)
-	case e.streams[channelARN] == nil:
-		e.streams[channelARN] = &stream{
-			ChannelARN:  channelARN,
-			StreamID:    "st-" + randomString(22, alphanumerics),
-			PlaybackURL: c.PlaybackURL,
-			StartTime:   isoTime(e.now()),
-			State:       "LIVE",
-			Health:      "HEALTHY",
-		}
+		return nil
 	}
+	st := stream{
+		ChannelARN:  channelARN,
+		StreamID:    "st-" + randomString(22, alphanumerics),
+		PlaybackURL: c.PlaybackURL,
+		StartTime:   isoTime(e.now()),
+		State:       "LIVE",
+		Health:      "HEALTHY",
+	}
+	if old := e.streams[channelARN]; old != nil {
+		st = *old
+	}
+	if s.Health != "" {
+		st.Health = s.Health
+	}
+	if !s.StartTime.IsZero() {
+		st.StartTime = isoTime(s.StartTime)
+	}
+	if s.StreamID != "" {
+		st.StreamID = s.StreamID
+	}
+	// A new value, not a change in place: an answer being encoded after the
+	// lock was released may still hold the old one (see opFunc).
+	e.streams[channelARN] = &st
 	return nil
+}
+
+// Stream returns the channel's stream as SetStream left it: Live false for
+// an offline channel.
+func (e *Emulator) Stream(channelARN string) (StreamSpec, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.channels[channelARN] == nil {
+		return StreamSpec{}, fmt.Errorf("ivsemu: stream: channel %s does not exist", channelARN)
+	}
+	s := e.streams[channelARN]
+	if s == nil {
+		return StreamSpec{}, nil
+	}
+	started, _ := time.Parse(time.RFC3339Nano, s.StartTime)
+	return StreamSpec{Live: true, Health: s.Health, StartTime: started, StreamID: s.StreamID}, nil
 }
 
 // mustOp panics if op is not an emulated operation. A misspelt name in a

@@ -52,6 +52,8 @@ func lookupOp(op string) opFunc {
 		return (*Emulator).getStream
 	case "StopStream":
 		return (*Emulator).stopStream
+	case "ListStreams":
+		return (*Emulator).listStreams
 	}
 	return nil
 }
@@ -664,6 +666,70 @@ func (e *Emulator) getStream(body []byte) (int, any, *apiError) {
 		return 0, nil, errNotBroadcasting(arn)
 	}
 	return http.StatusOK, map[string]any{"stream": *s}, nil
+}
+
+type listStreamsInput struct {
+	FilterBy *struct {
+		Health string `json:"health"`
+	} `json:"filterBy"`
+	MaxResults *int    `json:"maxResults"`
+	NextToken  *string `json:"nextToken"`
+}
+
+// streamSummary is the ListStreams item: a stream without its playback URL.
+type streamSummary struct {
+	ChannelARN  string `json:"channelArn"`
+	Health      string `json:"health"`
+	StartTime   string `json:"startTime"`
+	State       string `json:"state"`
+	StreamID    string `json:"streamId"`
+	ViewerCount int64  `json:"viewerCount"`
+}
+
+// listStreams lists the region's live streams in channel ARN order, as
+// IVS's ListStreams does (offline channels are not listed).
+func (e *Emulator) listStreams(body []byte) (int, any, *apiError) {
+	var in listStreamsInput
+	if err := decode(body, &in); err != nil {
+		return 0, nil, err
+	}
+	n, err := checkMaxResults(in.MaxResults, 100, 100)
+	if err != nil {
+		return 0, nil, err
+	}
+	after, err := decodeToken(in.NextToken, channelARNPattern)
+	if err != nil {
+		return 0, nil, err
+	}
+	health := ""
+	if in.FilterBy != nil {
+		health = in.FilterBy.Health
+	}
+	if err := checkEnum("filterBy.health", health, streamHealths...); err != nil {
+		return 0, nil, err
+	}
+
+	e.mu.Lock()
+	var matched []*stream
+	for _, s := range e.streams {
+		if health == "" || s.Health == health {
+			matched = append(matched, s)
+		}
+	}
+	slices.SortFunc(matched, func(a, b *stream) int { return strings.Compare(a.ChannelARN, b.ChannelARN) })
+	items, next := page(matched, func(s *stream) string { return s.ChannelARN }, after, n)
+	summaries := make([]streamSummary, 0, len(items))
+	for _, s := range items {
+		summaries = append(summaries, streamSummary{ChannelARN: s.ChannelARN, Health: s.Health, StartTime: s.StartTime,
+			State: s.State, StreamID: s.StreamID, ViewerCount: s.ViewerCount})
+	}
+	e.mu.Unlock()
+
+	out := map[string]any{"streams": summaries}
+	if next != "" {
+		out["nextToken"] = next
+	}
+	return http.StatusOK, out, nil
 }
 
 func (e *Emulator) stopStream(body []byte) (int, any, *apiError) {

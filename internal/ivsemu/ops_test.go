@@ -633,3 +633,218 @@ func TestStreams(t *testing.T) {
 		t.Errorf("StopStream(missing channel) = %v, want ResourceNotFoundException", err)
 	}
 }
+
+func TestListStreams(t *testing.T) {
+	t.Parallel()
+	clock := testclock.New(time.Now().Truncate(time.Millisecond))
+	emu, url := startEmulator(t, nil, func(e *Emulator) { e.now = clock.Now })
+	client := newClient(url)
+	ctx := context.Background()
+	// 130 channels, 120 of them live, every tenth live one starving: past
+	// one page of the default 100.
+	var live, starving []string
+	for i := range 130 {
+		c, err := emu.CreateChannel("ch")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= 120 {
+			continue
+		}
+		spec := StreamSpec{Live: true}
+		if i%10 == 0 {
+			spec.Health = "STARVING"
+			starving = append(starving, c.ARN)
+		}
+		if err := emu.SetStream(c.ARN, spec); err != nil {
+			t.Fatal(err)
+		}
+		live = append(live, c.ARN)
+	}
+	slices.Sort(live)
+	slices.Sort(starving)
+
+	t.Run("paginator", func(t *testing.T) {
+		t.Parallel()
+		p := ivs.NewListStreamsPaginator(client, &ivs.ListStreamsInput{})
+		var got []string
+		var sizes []int
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatalf("NextPage = %v", err)
+			}
+			sizes = append(sizes, len(out.Streams))
+			for _, s := range out.Streams {
+				got = append(got, *s.ChannelArn)
+				wantHealth := types.StreamHealthStreamHealthy
+				if slices.Contains(starving, *s.ChannelArn) {
+					wantHealth = types.StreamHealthStarving
+				}
+				if s.State != types.StreamStateStreamLive || s.Health != wantHealth || !strings.HasPrefix(aws.ToString(s.StreamId), "st-") ||
+					s.StartTime == nil || !s.StartTime.Equal(clock.Now()) {
+					t.Errorf("stream %+v, want LIVE %s started at %v", s, wantHealth, clock.Now())
+				}
+			}
+		}
+		if !slices.Equal(sizes, []int{100, 20}) || !slices.Equal(got, live) {
+			t.Errorf("ListStreams pages of %v holding %d streams; want pages of [100 20] holding the %d live channels in ARN order",
+				sizes, len(got), len(live))
+		}
+	})
+	t.Run("filter by health", func(t *testing.T) {
+		t.Parallel()
+		out, err := client.ListStreams(ctx, &ivs.ListStreamsInput{FilterBy: &types.StreamFilters{Health: types.StreamHealthStarving}})
+		if err != nil {
+			t.Fatalf("ListStreams = %v", err)
+		}
+		var got []string
+		for _, s := range out.Streams {
+			got = append(got, *s.ChannelArn)
+		}
+		if !slices.Equal(got, starving) || out.NextToken != nil {
+			t.Errorf("ListStreams(STARVING) = %v, next %v; want %v", got, out.NextToken, starving)
+		}
+	})
+	t.Run("small pages", func(t *testing.T) {
+		t.Parallel()
+		out, err := client.ListStreams(ctx, &ivs.ListStreamsInput{MaxResults: aws.Int32(7)})
+		if err != nil || len(out.Streams) != 7 || out.NextToken == nil {
+			t.Fatalf("ListStreams(maxResults 7) = %v, %v; want 7 streams and a next token", out, err)
+		}
+		next, err := client.ListStreams(ctx, &ivs.ListStreamsInput{MaxResults: aws.Int32(7), NextToken: out.NextToken})
+		if err != nil || len(next.Streams) != 7 || *next.Streams[0].ChannelArn != live[7] {
+			t.Errorf("ListStreams(second page) = %v, %v; want it to start at %s", next, err, live[7])
+		}
+	})
+
+	for _, tt := range []struct {
+		name string
+		in   ivs.ListStreamsInput
+	}{
+		{"maxResults 0", ivs.ListStreamsInput{MaxResults: aws.Int32(0)}},
+		{"maxResults 101", ivs.ListStreamsInput{MaxResults: aws.Int32(101)}},
+		{"bad nextToken", ivs.ListStreamsInput{NextToken: aws.String("not-a-token")}},
+		{"bad health", ivs.ListStreamsInput{FilterBy: &types.StreamFilters{Health: "SICK"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := client.ListStreams(ctx, &tt.in)
+			if got := errorCode(err); got != "ValidationException" {
+				t.Errorf("ListStreams(%s) = %v, want ValidationException", tt.name, err)
+			}
+		})
+	}
+}
+
+func TestListStreamsEmpty(t *testing.T) {
+	t.Parallel()
+	emu, url := startEmulator(t, nil, nil)
+	if _, err := emu.CreateChannel("offline"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := newClient(url).ListStreams(context.Background(), &ivs.ListStreamsInput{})
+	if err != nil || len(out.Streams) != 0 || out.NextToken != nil {
+		t.Errorf("ListStreams(no live channel) = %+v, %v; want no stream, no token", out, err)
+	}
+	// "streams" is required in IVS's model: it is sent even when empty.
+	req := signedRequest(t, url, "ListStreams", []byte("{}"), testCreds(), testRegion, "ivs", time.Now())
+	if r := do(t, req); r.status != 200 || string(r.body) != `{"streams":[]}` {
+		t.Errorf("raw ListStreams = %d %s, want 200 {\"streams\":[]}", r.status, r.body)
+	}
+}
+
+func TestSetStream(t *testing.T) {
+	t.Parallel()
+	clock := testclock.New(time.Now().Truncate(time.Millisecond))
+	emu, url := startEmulator(t, nil, func(e *Emulator) { e.now = clock.Now })
+	client := newClient(url)
+	ctx := context.Background()
+	ch, err := emu.CreateChannel("broadcast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() *types.Stream {
+		t.Helper()
+		out, err := client.GetStream(ctx, &ivs.GetStreamInput{ChannelArn: &ch.ARN})
+		if err != nil {
+			t.Fatalf("GetStream = %v", err)
+		}
+		return out.Stream
+	}
+	listed := func() []types.StreamSummary {
+		t.Helper()
+		out, err := client.ListStreams(ctx, &ivs.ListStreamsInput{})
+		if err != nil {
+			t.Fatalf("ListStreams = %v", err)
+		}
+		return out.Streams
+	}
+
+	started := clock.Now().Add(-time.Minute)
+	if err := emu.SetStream(ch.ARN, StreamSpec{Live: true, StartTime: started, StreamID: "st-given"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(); *s.StreamId != "st-given" || !s.StartTime.Equal(started) || s.Health != types.StreamHealthStreamHealthy {
+		t.Errorf("GetStream after start = %+v, want st-given started at %v, HEALTHY", s, started)
+	}
+	if got, err := emu.Stream(ch.ARN); err != nil || !got.Live || got.Health != "HEALTHY" || !got.StartTime.Equal(started) || got.StreamID != "st-given" {
+		t.Errorf("Stream = %+v, %v; want live, HEALTHY, st-given started at %v", got, err, started)
+	}
+
+	// Starvation keeps the stream: id and start time.
+	clock.Advance(time.Minute)
+	if err := emu.SetStream(ch.ARN, StreamSpec{Live: true, Health: "STARVING"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(); *s.StreamId != "st-given" || !s.StartTime.Equal(started) || s.Health != types.StreamHealthStarving {
+		t.Errorf("GetStream after starve = %+v, want st-given started at %v, STARVING", s, started)
+	}
+	if l := listed(); len(l) != 1 || l[0].Health != types.StreamHealthStarving || *l[0].StreamId != "st-given" {
+		t.Errorf("ListStreams after starve = %+v, want the one STARVING stream", l)
+	}
+	// SetLive on a live channel keeps its stream as it is.
+	if err := emu.SetLive(ch.ARN, true); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(); s.Health != types.StreamHealthStarving {
+		t.Errorf("GetStream after SetLive(true) = %+v, want it still STARVING", s)
+	}
+	if err := emu.SetStream(ch.ARN, StreamSpec{Live: true, Health: "HEALTHY"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(); s.Health != types.StreamHealthStreamHealthy {
+		t.Errorf("GetStream after recover = %+v, want HEALTHY", s)
+	}
+
+	// Offline, then live again: a new stream, started now.
+	if err := emu.SetStream(ch.ARN, StreamSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	var nb *types.ChannelNotBroadcasting
+	if _, err := client.GetStream(ctx, &ivs.GetStreamInput{ChannelArn: &ch.ARN}); !errors.As(err, &nb) {
+		t.Errorf("GetStream after end = %v, want ChannelNotBroadcasting", err)
+	}
+	if l := listed(); len(l) != 0 {
+		t.Errorf("ListStreams after end = %+v, want none", l)
+	}
+	if got, err := emu.Stream(ch.ARN); err != nil || got.Live {
+		t.Errorf("Stream after end = %+v, %v; want offline", got, err)
+	}
+	if err := emu.SetLive(ch.ARN, true); err != nil {
+		t.Fatal(err)
+	}
+	if s := get(); *s.StreamId == "st-given" || !s.StartTime.Equal(clock.Now()) || s.Health != types.StreamHealthStreamHealthy {
+		t.Errorf("GetStream after a new start = %+v, want a new HEALTHY stream started at %v", s, clock.Now())
+	}
+
+	if err := emu.SetStream(ch.ARN, StreamSpec{Live: true, Health: "SICK"}); err == nil {
+		t.Error("SetStream(health SICK) = nil, want an error")
+	}
+	if err := emu.SetStream("arn:aws:ivs:eu-west-1:111122223333:channel/DDDDDDDDDDDD", StreamSpec{Live: true}); err == nil {
+		t.Error("SetStream(missing channel) = nil, want an error")
+	}
+	if _, err := emu.Stream("arn:aws:ivs:eu-west-1:111122223333:channel/DDDDDDDDDDDD"); err == nil {
+		t.Error("Stream(missing channel) = nil error, want one")
+	}
+}

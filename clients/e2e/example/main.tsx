@@ -15,6 +15,9 @@ interface ExampleConfig {
   showId: string;
   /** The panel's timeoutMs; the client's default when absent. */
   timeoutMs?: number;
+  /** The panel's statusIntervalMs and statusErrorIntervalMs; the panel's defaults (10 s, 60 s) when absent. */
+  statusIntervalMs?: number;
+  statusErrorIntervalMs?: number;
 }
 
 declare global {
@@ -48,6 +51,8 @@ if (!config) {
           showId={config.showId}
           title="Go live: Spring collection show"
           timeoutMs={config.timeoutMs}
+          statusIntervalMs={config.statusIntervalMs}
+          statusErrorIntervalMs={config.statusErrorIntervalMs}
         />
       </IngestClientProvider>
     </StrictMode>,

@@ -38,6 +38,9 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
+/** A RegExp that matches text and nothing longer. */
+const exactly = (text) => new RegExp(`^${text.replace(/[.*+?^$()|[\]\\{}]/g, "\\$&")}$`);
+
 /** Serves the built example page; returns its origin. */
 async function serveExample() {
   const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".map": "application/json" };
@@ -160,7 +163,7 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
     const shownKey = await key.inputValue();
     assert.ok(shownKey === (await serverKey(dev, showId)), "the panel's key is not the one the service hands out");
     assert.ok(!(await page.locator("body").innerText()).includes(shownKey), "the key is readable on the page");
-    assert.equal(await page.getByRole("status").innerText(), "Stream details ready.");
+    assert.equal(await page.locator(".ivs-ingest-status").innerText(), "Stream details ready.");
     assert.ok((await page.locator("ol.ivs-ingest-steps li").count()) === 5, "no OBS steps");
 
     await mkdir(ARTIFACTS, { recursive: true });
@@ -292,6 +295,119 @@ describe("IngestDetailsPanel in Chromium against ivs-ingest dev", () => {
     assert.equal(kind, "timeout");
     assert.ok(took >= 900 && took < 10_000, `the panel gave up after ${took} ms`);
     await page.getByRole("button", { name: "Try again" }).waitFor();
+    assert.deepEqual(errors, []);
+  });
+
+  /** The live indicator of page, and a function that waits until it says text, with data-status status. */
+  function liveIndicator(page) {
+    const live = page.locator(".ivs-ingest-live");
+    const says = async (text, status) => {
+      await live.filter({ hasText: exactly(text) }).waitFor();
+      assert.equal(await live.getAttribute("data-status"), status, `the indicator says "${text}" with the wrong data-status`);
+    };
+    return { live, says };
+  }
+
+  /** Makes the page hidden or visible again, as switching tabs does. */
+  async function setVisibility(page, state) {
+    await page.evaluate((s) => {
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => s });
+      document.dispatchEvent(new Event("visibilitychange"));
+    }, state);
+  }
+
+  /** Counts the page's reads of the stream status from now on. */
+  function countStatusReads(page) {
+    let n = 0;
+    page.on("request", (r) => {
+      if (r.method() === "GET" && r.url().includes("/functions/v1/ivs-stream-status")) n++;
+    });
+    return { get: () => n, reset: () => void (n = 0) };
+  }
+
+  test("live indicator follows a simulated broadcast: not live, Live, starving, Live, Offline", async (t) => {
+    const dev = await devServerFor(t);
+    const showId = dev.show("approved-seller", true).id;
+    // A short interval: the test waits for the panel's next read, not 10 s per step.
+    const { page, errors } = await openPage(t, {
+      supabaseUrl: dev.baseUrl,
+      accessToken: dev.user("approved-seller").token,
+      showId,
+      statusIntervalMs: 200,
+    });
+    const { live, says } = liveIndicator(page);
+    assert.equal(await live.getAttribute("role"), "status");
+    assert.equal(await live.getAttribute("aria-live"), "polite");
+
+    await says("Not live yet", "unknown");
+    await dev.simulate(showId, "start");
+    await says("Live", "live");
+    await dev.simulate(showId, "starve");
+    await says("Live, but IVS receives too little video: check your upload", "starving");
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.locator(".ivs-ingest-panel").screenshot({ path: path.join(ARTIFACTS, "ingest-panel-starving.png") });
+    await dev.simulate(showId, "recover");
+    await says("Live", "live");
+    await page.locator(".ivs-ingest-panel").screenshot({ path: path.join(ARTIFACTS, "ingest-panel-live.png") });
+    await dev.simulate(showId, "end");
+    await says("Offline", "offline");
+    assert.equal(await live.getAttribute("data-stale"), "false");
+
+    // The indicator stays beside the details: getting them changes nothing of it.
+    await page.getByRole("button", { name: "Get stream details" }).click();
+    await page.getByLabel("Stream key", { exact: true }).waitFor();
+    await says("Offline", "offline");
+    assert.deepEqual(errors, []);
+  });
+
+  test("live indicator: no reads while the page is hidden, one at once when it is visible again", async (t) => {
+    const dev = await devServerFor(t);
+    const showId = dev.show("approved-seller", true).id;
+    const { page, errors } = await openPage(t, {
+      supabaseUrl: dev.baseUrl,
+      accessToken: dev.user("approved-seller").token,
+      showId,
+      statusIntervalMs: 100,
+    });
+    const { says } = liveIndicator(page);
+    const reads = countStatusReads(page);
+    await says("Not live yet", "unknown");
+
+    await setVisibility(page, "hidden");
+    reads.reset();
+    await dev.simulate(showId, "start");
+    // Ten intervals at least: a panel that kept polling would have read, and shown "Live", by now.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(reads.get(), 0, "the panel read the status while the page was hidden");
+    await says("Not live yet", "unknown");
+
+    await setVisibility(page, "visible");
+    await says("Live", "live");
+    assert.ok(reads.get() >= 1, "no read once visible");
+    assert.deepEqual(errors, []);
+  });
+
+  test("live indicator: after a failed read it waits statusErrorIntervalMs (60 s), not the interval", async (t) => {
+    const port = await closedPort();
+    const { page, errors } = await openPage(t, {
+      supabaseUrl: `http://127.0.0.1:${port}`,
+      accessToken: "no-token-needed",
+      showId: UNKNOWN_SHOW,
+      statusIntervalMs: 100,
+    });
+    const reads = countStatusReads(page);
+    const live = page.locator('.ivs-ingest-live[data-stale="true"]');
+    await live.waitFor({ state: "attached" });
+    reads.reset();
+    // Ten intervals: a panel that did not back off would have read again ten times.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(reads.get(), 0, "the panel read again within the backoff");
+    assert.equal(await live.innerText(), "", "the indicator claims a status it never read");
+    // Becoming visible again reads at once, backoff or not.
+    await setVisibility(page, "hidden");
+    await setVisibility(page, "visible");
+    for (let i = 0; i < 50 && reads.get() === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(reads.get(), 1, "no read when the page became visible again");
     assert.deepEqual(errors, []);
   });
 

@@ -15,6 +15,7 @@ export const FunctionNames = {
   rotate: "rotate-ivs-stream-key",
   revoke: "revoke-ivs-stream-key",
   audit: "ivs-audit",
+  streamStatus: "ivs-stream-status",
 } as const;
 
 /** The header with which an admin acts as a seller. */
@@ -88,6 +89,21 @@ export interface AuditEntry {
 /** The audit trail, newest first. */
 export interface AuditLog {
   entries: AuditEntry[];
+}
+
+/** Whether IVS receives the show's stream: `unknown` until an IVS event or a reconciliation has said. */
+export type StreamState = "live" | "offline" | "unknown";
+
+/** How a live stream fares: `starving` when IVS receives too little video. */
+export type StreamHealth = "healthy" | "starving";
+
+/** The show's stream status, as IVS last reported it. */
+export interface StreamStatus {
+  status: StreamState;
+  /** Null unless the stream is live (and IVS has said how it fares). */
+  health: StreamHealth | null;
+  /** RFC 3339 UTC time at which the status began, or null when unknown. */
+  since: string | null;
 }
 
 /**
@@ -260,6 +276,21 @@ export function getAuditLog(client: IngestClient, options: AuditLogOptions = {})
     signal: options.signal,
     timeoutMs: options.timeoutMs,
     accept: (v): v is AuditLog => isObject(v) && Array.isArray(v.entries),
+  });
+}
+
+/**
+ * Reads whether the show is live: `{status, health, since}`. Allowed to the show's owner whatever their seller
+ * status, and to admins. It reveals no key, writes no audit row, and has a request budget of its own on the server,
+ * so polling it (every 10 s, say) never spends what the seller needs for their key. Refusals are those of the other
+ * calls (401, 400 "showId must be a UUID", 403, 404 "Show not found", 429 with `retryAfter`).
+ */
+export function getStreamStatus(client: IngestClient, showId: string, options: CallOptions = {}): Promise<Result<StreamStatus>> {
+  return call(client, `${FunctionNames.streamStatus}?${new URLSearchParams({ showId })}`, {
+    method: "GET",
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+    accept: isStreamStatus,
   });
 }
 
@@ -475,6 +506,15 @@ function isIngestDetails(v: unknown): v is IngestDetails {
     typeof v.ingestEndpoint === "string" &&
     typeof v.streamKeyHint === "string" &&
     (v.srtUrl === undefined || typeof v.srtUrl === "string")
+  );
+}
+
+function isStreamStatus(v: unknown): v is StreamStatus {
+  return (
+    isObject(v) &&
+    (v.status === "live" || v.status === "offline" || v.status === "unknown") &&
+    (v.health === null || v.health === "healthy" || v.health === "starving") &&
+    (v.since === null || typeof v.since === "string")
   );
 }
 

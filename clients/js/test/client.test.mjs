@@ -13,6 +13,7 @@ import {
   IngestError,
   getAuditLog,
   getIngestDetails,
+  getStreamStatus,
   parseRetryAfter,
   revokeStreamKey,
   rotateStreamKey,
@@ -536,6 +537,67 @@ describe("limits (a dev server with RATE_LIMIT_REQUESTS_PER_MINUTE=3, RATE_LIMIT
     const d = ok(await getIngestDetails(client, show), "get after the refused rotation");
     assert.ok(d.streamKey === rotated.streamKey, "the refused rotation changed the key");
   });
+});
+
+describe("getStreamStatus (a dev server of its own, on which simulate-stream plays a broadcast)", () => {
+  let dev, approved, liveShow;
+  before(async () => {
+    dev = await startDevServer({ env: { RATE_LIMIT_REQUESTS_PER_MINUTE: "1000" } });
+    approved = supabaseAs(dev.baseUrl, dev.user("approved-seller").token);
+    liveShow = dev.show("approved-seller", true).id;
+  });
+  after(() => dev?.stop());
+
+  /** Asserts a status: since is an RFC 3339 UTC time within the last minute exactly when known. */
+  function assertStatus(d, status, health, what) {
+    assert.equal(d.status, status, what);
+    assert.equal(d.health, health, what);
+    if (status === "unknown") {
+      assert.equal(d.since, null, `${what}: since`);
+    } else {
+      assert.match(d.since ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, `${what}: since`);
+      assert.ok(Math.abs(Date.now() - Date.parse(d.since)) < 60_000, `${what}: since ${d.since} is not about now`);
+    }
+  }
+
+  test("is unknown before IVS has said anything, also for a show without a channel", async () => {
+    assertStatus(ok(await getStreamStatus(approved, liveShow), "status"), "unknown", null, "before any event");
+    const bare = dev.show("approved-seller", false).id;
+    assertStatus(ok(await getStreamStatus(approved, bare), "status"), "unknown", null, "a show without a channel");
+  });
+
+  test("follows a broadcast: live and healthy, starving, healthy again, offline", async () => {
+    const steps = [
+      ["start", "live", "healthy"],
+      ["starve", "live", "starving"],
+      ["recover", "live", "healthy"],
+      ["end", "offline", null],
+    ];
+    for (const [action, status, health] of steps) {
+      await dev.simulate(liveShow, action);
+      assertStatus(ok(await getStreamStatus(approved, liveShow), action), status, health, `after ${action}`);
+    }
+  });
+
+  test("is open to the show's owner whatever their status, and to admins, through either kind of client", async () => {
+    const pendingShow = dev.show("pending-seller", true).id;
+    ok(await getStreamStatus(supabaseAs(dev.baseUrl, dev.user("pending-seller").token), pendingShow), "pending owner");
+    ok(await getStreamStatus(functionsAs(dev.functionsUrl, dev.user("admin").token), pendingShow), "admin");
+    ok(await getStreamStatus(functionsAs(dev.functionsUrl, dev.user("approved-seller").token), liveShow), "FunctionsClient");
+  });
+
+  const refusals = [
+    ["no Authorization header", () => getStreamStatus(functionsAs(dev.functionsUrl, null), liveShow), 401, "Missing authorization header"],
+    ["a showId that is not a UUID", () => getStreamStatus(approved, "show-1"), 400, "showId must be a UUID"],
+    ["a user who is not a seller", () => getStreamStatus(supabaseAs(dev.baseUrl, dev.user("user").token), liveShow), 403, "Seller profile not found"],
+    ["a show that does not exist", () => getStreamStatus(approved, UNKNOWN_SHOW), 404, "Show not found"],
+    ["another seller's show", () => getStreamStatus(approved, dev.show("pending-seller", true).id), 403, "You do not own this show"],
+  ];
+  for (const [name, run, status, message] of refusals) {
+    test(`refuses ${name}: ${status} "${message}"`, async () => {
+      refused(await run(), status, message, name);
+    });
+  }
 });
 
 describe("parseRetryAfter", () => {

@@ -12,10 +12,12 @@ import {
 import {
   errorHint,
   getIngestDetails,
+  getStreamStatus,
   rotateStreamKey,
   type IngestClient,
   type IngestDetails,
   type IngestError,
+  type StreamStatus,
 } from "@ivs-ingest/client";
 
 const IngestClientContext = createContext<IngestClient | null>(null);
@@ -50,7 +52,21 @@ export interface IngestDetailsPanelProps {
   className?: string;
   /** Called with the new details after a successful reset. */
   onStreamKeyReset?: (details: IngestDetails) => void;
+  /**
+   * How often the live indicator asks whether the show is live, in milliseconds, while the page is visible.
+   * Default {@link DEFAULT_STATUS_INTERVAL_MS} (10 s); `0` leaves the indicator out.
+   */
+  statusIntervalMs?: number;
+  /** How long the live indicator waits after a failed read. Default {@link DEFAULT_STATUS_ERROR_INTERVAL_MS} (60 s). */
+  statusErrorIntervalMs?: number;
 }
+
+/** How often the live indicator refreshes while the page is visible: 10 s. */
+export const DEFAULT_STATUS_INTERVAL_MS = 10_000;
+/** How long the live indicator backs off after a failed read: 60 s. */
+export const DEFAULT_STATUS_ERROR_INTERVAL_MS = 60_000;
+/** How long one read of the live indicator may take when the panel has no `timeoutMs`: 30 s. */
+const STATUS_TIMEOUT_MS = 30_000;
 
 type Copyable = "Server URL" | "Stream key" | "SRT URL";
 
@@ -71,6 +87,8 @@ export function IngestDetailsPanel({
   headingLevel = 2,
   className,
   onStreamKeyReset,
+  statusIntervalMs = DEFAULT_STATUS_INTERVAL_MS,
+  statusErrorIntervalMs = DEFAULT_STATUS_ERROR_INTERVAL_MS,
 }: IngestDetailsPanelProps) {
   const contextClient = useIngestClient();
   const client = clientProp ?? contextClient;
@@ -200,6 +218,17 @@ export function IngestDetailsPanel({
       <H id={ids.heading} className="ivs-ingest-heading">
         {title}
       </H>
+
+      {statusIntervalMs > 0 && (
+        <StreamStatusIndicator
+          key={showId}
+          client={client}
+          showId={showId}
+          intervalMs={statusIntervalMs}
+          errorIntervalMs={statusErrorIntervalMs}
+          timeoutMs={timeoutMs ?? STATUS_TIMEOUT_MS}
+        />
+      )}
 
       {!details && (
         <div className="ivs-ingest-start">
@@ -361,6 +390,108 @@ export function IngestDetailsPanel({
       </p>
     </section>
   );
+}
+
+/** Props of {@link StreamStatusIndicator}. */
+export interface StreamStatusIndicatorProps {
+  client: IngestClient;
+  showId: string;
+  /** Milliseconds between reads while the page is visible. Default {@link DEFAULT_STATUS_INTERVAL_MS}. */
+  intervalMs?: number;
+  /** Milliseconds to wait after a failed read (or the server's `retryAfter`, when longer). Default 60 s. */
+  errorIntervalMs?: number;
+  /** How long one read may take. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * Whether the show is live, as a line the panel shows under its heading: "Live", "Offline", "Not live yet"
+ * (IVS has said nothing yet), or the warning that IVS receives too little video. It reads the status every
+ * `intervalMs` while the page is visible, stops while it is hidden, reads at once when it is visible again, and
+ * waits `errorIntervalMs` after a failure (keeping the last status it knew, marked `data-stale`). A polite live
+ * region, so screen readers announce each change without interrupting.
+ */
+export function StreamStatusIndicator({
+  client,
+  showId,
+  intervalMs = DEFAULT_STATUS_INTERVAL_MS,
+  errorIntervalMs = DEFAULT_STATUS_ERROR_INTERVAL_MS,
+  timeoutMs = STATUS_TIMEOUT_MS,
+}: StreamStatusIndicatorProps) {
+  const [status, setStatus] = useState<StreamStatus | null>(null);
+  const [stale, setStale] = useState(false);
+
+  useEffect(() => {
+    setStatus(null);
+    setStale(false);
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let inFlight: AbortController | null = null;
+    const visible = () => typeof document === "undefined" || document.visibilityState === "visible";
+    const schedule = (ms: number) => {
+      clearTimeout(timer);
+      if (!stopped && visible()) timer = setTimeout(() => void read(), ms);
+    };
+    const read = async () => {
+      clearTimeout(timer);
+      if (stopped || !visible()) return;
+      inFlight?.abort();
+      const controller = new AbortController();
+      inFlight = controller;
+      const r = await getStreamStatus(client, showId, { signal: controller.signal, timeoutMs });
+      if (stopped || controller.signal.aborted) return;
+      if (r.error) {
+        setStale(true);
+        schedule(Math.max(errorIntervalMs, (r.error.retryAfter ?? 0) * 1000));
+      } else {
+        setStatus(r.data);
+        setStale(false);
+        schedule(intervalMs);
+      }
+    };
+    // Hidden: no reads (a background tab polls nobody's server); visible again: read at once.
+    const onVisibility = () => {
+      if (visible()) {
+        void read();
+      } else {
+        clearTimeout(timer);
+        inFlight?.abort();
+      }
+    };
+    document.addEventListener("visibilitychange", onVisibility);
+    void read();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      inFlight?.abort();
+      document.removeEventListener("visibilitychange", onVisibility);
+    };
+  }, [client, showId, intervalMs, errorIntervalMs, timeoutMs]);
+
+  const kind = status === null ? "none" : status.status === "live" && status.health === "starving" ? "starving" : status.status;
+  return (
+    // Always rendered, empty at first: a live region must be in the page before the text it announces.
+    <p className="ivs-ingest-live" role="status" aria-live="polite" data-status={kind} data-stale={stale}>
+      {status && (
+        <>
+          <span className="ivs-ingest-live-dot" aria-hidden="true" />
+          {describeStreamStatus(status)}
+        </>
+      )}
+    </p>
+  );
+}
+
+/** The live indicator's words for status. */
+export function describeStreamStatus(status: StreamStatus): string {
+  switch (status.status) {
+    case "live":
+      return status.health === "starving" ? "Live, but IVS receives too little video: check your upload" : "Live";
+    case "offline":
+      return "Offline";
+    default:
+      return "Not live yet";
+  }
 }
 
 /** A read-only secret, masked until revealed, with a copy button that copies it either way. */
