@@ -135,16 +135,6 @@ type Config struct {
 	// ever.
 	AuditRetention time.Duration
 
-	// IVSEventsToken is the bearer token of POST /functions/v1/ivs-events
-	// (IVS_EVENTS_TOKEN); zero: the route does not exist.
-	// TODO(lead): the lane of the events route adds the variable's row;
-	// keep one field.
-	IVSEventsToken secret.String
-	// IVSEventsQueueURL is the SQS queue serve long-polls for IVS events
-	// (IVS_EVENTS_QUEUE_URL); "" for none.
-	// TODO(lead): the lane of the queue poller adds the variable's row;
-	// keep one field.
-	IVSEventsQueueURL string
 	// streamReconcileInterval is STREAM_RECONCILE_INTERVAL as set, when
 	// streamReconcileIntervalSet; StreamReconcileInterval applies the
 	// default.
@@ -201,7 +191,7 @@ func (c Config) StreamReconcileInterval() time.Duration {
 	switch {
 	case c.streamReconcileIntervalSet:
 		return c.streamReconcileInterval
-	case !c.IVSEventsToken.IsZero() || c.IVSEventsQueueURL != "":
+	case !c.IVSEventsToken.IsZero() || c.EventsQueueURL != "":
 		return defaultReconcileInterval
 	}
 	return 0

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/config"
-	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 )
 
 // STREAM_RECONCILE_INTERVAL: as set, else on (1m) only when IVS events are
@@ -28,17 +27,16 @@ func TestStreamReconcileInterval(t *testing.T) {
 		{"10s", true, false, 10 * time.Second},
 		{"24h", false, true, 24 * time.Hour},
 	} {
-		c, err := config.Load(env(map[string]string{"STREAM_RECONCILE_INTERVAL": tt.value}))
-		if err != nil {
-			t.Fatalf("STREAM_RECONCILE_INTERVAL=%q: %v", tt.value, err)
-		}
-		// TODO(lead): set IVS_EVENTS_TOKEN and IVS_EVENTS_QUEUE_URL through
-		// Load once their rows are merged.
+		vars := map[string]string{"STREAM_RECONCILE_INTERVAL": tt.value}
 		if tt.token {
-			c.IVSEventsToken = secret.New("0123456789abcdef0123")
+			vars["IVS_EVENTS_TOKEN"] = "0123456789abcdef0123"
 		}
 		if tt.queue {
-			c.IVSEventsQueueURL = "https://sqs.us-east-1.amazonaws.com/123456789012/ivs-events"
+			vars["IVS_EVENTS_QUEUE_URL"] = "https://sqs.us-east-1.amazonaws.com/123456789012/ivs-events"
+		}
+		c, err := config.Load(env(vars))
+		if err != nil {
+			t.Fatalf("STREAM_RECONCILE_INTERVAL=%q: %v", tt.value, err)
 		}
 		if got := c.StreamReconcileInterval(); got != tt.want {
 			t.Errorf("STREAM_RECONCILE_INTERVAL=%q, token %v, queue %v: StreamReconcileInterval() = %v, want %v",
