@@ -173,6 +173,9 @@ func cmdDev(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer a.Close()
+	// As serve does: dev receives events (its own token), so it heals them
+	// from its emulator's ListStreams too.
+	a.StartStreamReconcile(cfg.StreamReconcileInterval())
 	mux := http.NewServeMux()
 	mux.Handle("GET "+devauth.JWKSPath, issuer.JWKSHandler())
 	mux.Handle("/", a.Handler)

@@ -55,7 +55,9 @@ func cmdLambda(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 
-	h := lambdahttp.New(a.Handler, logger)
+	// IVS events a rule hands the function directly: the invoke permission
+	// is their authentication (deploy/lambda/template.yaml).
+	h := lambdahttp.New(a.Handler, logger, lambdahttp.WithEventBridge(a.ReceiveEvent))
 	// The runtime loop never returns: it exits the process itself if the
 	// Runtime API fails. It reads AWS_LAMBDA_RUNTIME_API from the process's
 	// environment, which is what getenv reads when main calls run.

@@ -59,6 +59,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer a.Close()
 	// One replica at a time deletes, through a lease; Close stops it.
 	a.StartAuditRetention(app.AuditRetentionInterval)
+	// Stream states: healed from ListStreams one replica at a time, and
+	// fed from the SQS queue when there is one (docs/stream-status.md).
+	a.StartStreamReconcile(cfg.StreamReconcileInterval())
+	if err := a.StartEventQueue(ctx, cfg); err != nil {
+		return err
+	}
 
 	if cfg.PprofAddr != "" {
 		stop, _, err := startPprof(cfg.PprofAddr, logger)

@@ -27,6 +27,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/metrics"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
+	"github.com/ivs-ingest/ivs-ingest/internal/streamstatus"
 	"github.com/ivs-ingest/ivs-ingest/internal/version"
 )
 
@@ -43,6 +44,9 @@ type Domain struct {
 	Metrics *metrics.Metrics
 	// Retention deletes audit rows older than AUDIT_RETENTION.
 	Retention *ingest.Retention
+	// Streams keeps the channels' stream states (IVS events, reconciliation)
+	// and reads them for the status endpoint and key expiry.
+	Streams *streamstatus.Service
 
 	closers  []func()
 	logger   *slog.Logger
@@ -153,18 +157,22 @@ func Assemble(ctx context.Context, cfg config.Config, parts Parts, logger *slog.
 		scrape = nil // httpapi answers 404
 	}
 	handler := httpapi.NewServer(httpapi.Config{
-		AllowedOrigins:         cfg.CORSAllowedOrigins,
-		TrustedProxies:         cfg.TrustedProxies,
-		RequestsPerMinute:      cfg.RequestsPerMinute,
-		RequestsPerMinutePerIP: cfg.RequestsPerMinutePerIP,
-		Limits:                 requestLimits,
-		KeySetRetry:            cfg.JWKSRefetchInterval,
-		RequestTimeout:         cfg.RequestTimeout(),
-		Logger:                 logger,
-		Metrics:                m,
-		MetricsHandler:         scrape,
-		MetricsToken:           cfg.MetricsToken,
-		ReadyDetail:            d.KeyStoreDetail,
+		AllowedOrigins:                cfg.CORSAllowedOrigins,
+		TrustedProxies:                cfg.TrustedProxies,
+		RequestsPerMinute:             cfg.RequestsPerMinute,
+		RequestsPerMinutePerIP:        cfg.RequestsPerMinutePerIP,
+		Limits:                        requestLimits,
+		KeySetRetry:                   cfg.JWKSRefetchInterval,
+		RequestTimeout:                cfg.RequestTimeout(),
+		Logger:                        logger,
+		Metrics:                       m,
+		MetricsHandler:                scrape,
+		MetricsToken:                  cfg.MetricsToken,
+		ReadyDetail:                   d.KeyStoreDetail,
+		EventsToken:                   cfg.IVSEventsToken,
+		StreamEvents:                  d.Streams,
+		StreamViews:                   d.Streams,
+		StreamStatusRequestsPerMinute: cfg.StreamStatusRequestsPerMinute,
 	}, verifier, d.Service, parts.Store.Ping)
 	return &App{Domain: d, Handler: handler, RequestTimeout: cfg.RequestTimeout(), verifier: verifier}, nil
 }
@@ -177,14 +185,14 @@ const NoKeyStore = "no key store (STREAM_KEY_ENCRYPTION_KEY and STREAM_KEY_KMS_K
 
 // newDomain assembles the domain over parts, reporting to m.
 func newDomain(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics, o options) (*Domain, error) {
-	svc, err := newService(ctx, cfg, parts, logger, m)
+	svc, streams, err := newService(ctx, cfg, parts, logger, m)
 	if err != nil {
 		return nil, err
 	}
 	retention := ingest.NewRetention(parts.Store, ingest.RetentionOptions{
 		Age: cfg.AuditRetention, Leases: parts.Leases, Sweep: parts.SweepLimits, Logger: logger,
 	})
-	d := &Domain{Service: svc, Store: parts.Store, Metrics: m, Retention: retention, closers: []func(){svc.Close}, logger: logger}
+	d := &Domain{Service: svc, Store: parts.Store, Metrics: m, Retention: retention, Streams: streams, closers: []func(){svc.Close}, logger: logger}
 	if cfg.StreamKeyKMSKeyID != "" {
 		ks, err := startKMSKeyStore(ctx, cfg, parts.Store, svc, logger, o.keyStoreRetry)
 		if err != nil {
@@ -222,10 +230,10 @@ func (d *Domain) KeyStoreReady() <-chan struct{} {
 // budgets kept in parts.Slots and each seller's share of them in
 // parts.Limits (this process's memory where the parts keep none), and the
 // key store's vault.
-func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics) (*ingest.Service, error) {
+func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slog.Logger, m *metrics.Metrics) (*ingest.Service, *streamstatus.Service, error) {
 	vault, err := Vault(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("key store: %w", err)
+		return nil, nil, fmt.Errorf("key store: %w", err)
 	}
 	limits := parts.Limits
 	if limits == nil {
@@ -244,7 +252,18 @@ func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slo
 		// Calls to IVS will fail and log this again.
 		logger.Warn("AWS is not usable; requests that need IVS will fail", "error", err.Error())
 	}
-	return ingest.NewService(parts.Store, ivs.NewRegions(ivsClient, budgetOf), ingest.Options{
+	regions := ivs.NewRegions(ivsClient, budgetOf)
+	streams := streamstatus.New(streamstatus.Options{
+		Store:   parts.Store,
+		Streams: regions,
+		Leases:  parts.Leases,
+		Metrics: m,
+		Logger:  logger,
+		// A state one missed reconciliation old is still trusted; with
+		// reconciliation off, none is (0).
+		FreshFor: 2 * cfg.StreamReconcileInterval(),
+	})
+	return ingest.NewService(parts.Store, regions, ingest.Options{
 		KeyCacheTTL:       cfg.StreamKeyCacheTTL,
 		Vault:             vault,
 		VerifyInterval:    cfg.StreamKeyVerifyInterval,
@@ -257,7 +276,8 @@ func newService(ctx context.Context, cfg config.Config, parts Parts, logger *slo
 		ResolveTimeout: cfg.RequestTimeout(),
 		Logger:         logger,
 		Metrics:        m,
-	}), nil
+		StreamStates:   streams,
+	}), streams, nil
 }
 
 // AuditRetentionInterval is how often a serving process prunes the audit
@@ -272,14 +292,7 @@ func (d *Domain) StartAuditRetention(every time.Duration) {
 		d.logger.Info("audit retention off: AUDIT_RETENTION is 0, rows are kept for ever")
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		d.Retention.Run(ctx, every)
-	}()
-	// First among the closers: the loop ends before the store closes.
-	d.closers = append([]func(){func() { cancel(); <-done }}, d.closers...)
+	d.background(func(ctx context.Context) { d.Retention.Run(ctx, every) })
 }
 
 // Close stops background work and closes what OpenDomain opened, in order:

@@ -9,6 +9,7 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/limit"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/sqlite"
+	"github.com/ivs-ingest/ivs-ingest/internal/streamstatus"
 )
 
 // Store is what the service needs of a store.
@@ -16,6 +17,7 @@ type Store interface {
 	ingest.Store
 	ingest.AuditPruner
 	DataKeyStore
+	streamstatus.Store
 	Ping(ctx context.Context) error
 }
 
@@ -35,8 +37,8 @@ type Parts struct {
 	// RATE_LIMIT_STORE=database (which refuses to start without it); nil
 	// for this process's memory.
 	Limits limit.Source
-	// Leases lets one replica at a time prune the audit trail; nil for no
-	// lease.
+	// Leases lets one replica at a time prune the audit trail and
+	// reconcile the stream states; nil for no lease.
 	Leases ingest.Leaser
 	// SweepLimits deletes paid-off rate limits with each audit pruning; nil
 	// for none (memory forgets them itself).
