@@ -49,6 +49,7 @@ Usage:
   ivs-ingest audit [--show <uuid>] [--since 24h] [--json]   print the audit trail
   ivs-ingest keys reencrypt   seal every stored key under the current master key (STREAM_KEY_ENCRYPTION_KEY)
   ivs-ingest prune-audit   delete audit rows older than AUDIT_RETENTION (for cron; serve also does it hourly)
+  ivs-ingest reconcile-streams   correct the shows' stream status from IVS's live streams (for cron; serve does it every minute with events)
   ivs-ingest healthcheck   exit 0 when the server on $PORT answers /healthz (for container HEALTHCHECKs)
   ivs-ingest version   print the version
 `
@@ -86,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdKeys(ctx, rest, getenv, stdout, stderr)
 	case "prune-audit":
 		return cmdPruneAudit(ctx, rest, getenv, stdout, stderr)
+	case "reconcile-streams":
+		return cmdReconcileStreams(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, rest, getenv, stdout, stderr)
 	case "version":
