@@ -145,6 +145,13 @@ func (b *auditBatcher) write(ctx context.Context, e ingest.AuditEntry) error {
 	for {
 		b.mu.Lock()
 		state := w.state
+		if state == rowLeading && done != nil && ctx.Err() != nil {
+			// Told to lead as its ctx ended: the row is still queued.
+			b.removeLocked(w)
+			b.handOverLocked()
+			b.mu.Unlock()
+			return fmt.Errorf("insert audit row: %w", ctx.Err())
+		}
 		b.mu.Unlock()
 		switch state {
 		case rowLeading:
