@@ -77,9 +77,13 @@ func (w *auditWaiter) notify() {
 // committed (or failed): no key leaves without its durable row. A writer
 // whose ctx ends while its row is still queued takes the row out and gets
 // ctx's error: the row is never written later. Once its row is in a
-// statement in flight, the writer waits for the statement's outcome (at
-// most auditStatementTimeout) and returns it, whatever its ctx says, since
-// the row may already be committed.
+// statement of several rows in flight, the writer waits for the
+// statement's outcome (at most auditStatementTimeout) and returns it,
+// whatever its ctx says, since the row may already be committed. A
+// statement of one row, its writer's own, runs on the writer's ctx, as
+// every row did before the group commit (and saves a timer on the idle
+// path): ctx ending then fails the statement, and the writer gets the
+// error, as before.
 //
 // A statement that PostgreSQL refuses (a row that breaks a constraint) is
 // retried row by row, so only the writer whose own row fails gets an error.
@@ -155,7 +159,7 @@ func (b *auditBatcher) write(ctx context.Context, e ingest.AuditEntry) error {
 		b.mu.Unlock()
 		switch state {
 		case rowLeading:
-			b.lead()
+			b.lead(ctx)
 			continue
 		case rowDone:
 			return w.err
@@ -181,8 +185,9 @@ func (b *auditBatcher) write(ctx context.Context, e ingest.AuditEntry) error {
 }
 
 // lead sends the next statement: the queue's oldest rows, the leader's own
-// first among them. Then it marks them done and hands the lead on.
-func (b *auditBatcher) lead() {
+// first among them. Then it marks them done and hands the lead on. ctx is
+// the leader's.
+func (b *auditBatcher) lead(ctx context.Context) {
 	b.mu.Lock()
 	n := min(len(b.queue), auditBatchRows)
 	batch := make([]*auditWaiter, n)
@@ -196,7 +201,7 @@ func (b *auditBatcher) lead() {
 	b.signalSpaceLocked()
 	b.mu.Unlock()
 
-	errs, retried := b.send(batch)
+	errs, retried := b.send(ctx, batch)
 
 	b.mu.Lock()
 	for i, w := range batch {
@@ -254,16 +259,17 @@ func (b *auditBatcher) signalSpaceLocked() {
 }
 
 // send writes batch's rows in one statement, or row by row when PostgreSQL
-// refuses the statement, and returns each row's outcome. Its statements run
-// on a context of their own: they carry several writers' rows.
-func (b *auditBatcher) send(batch []*auditWaiter) (errs []error, retried bool) {
+// refuses the statement, and returns each row's outcome. A lone row, the
+// leader's own, is written on leaderCtx, exactly as before the group commit;
+// statements that carry several writers' rows run on a context of their own.
+func (b *auditBatcher) send(leaderCtx context.Context, batch []*auditWaiter) (errs []error, retried bool) {
 	errs = make([]error, len(batch))
-	ctx, cancel := context.WithTimeout(context.Background(), auditStatementTimeout)
-	defer cancel()
 	if len(batch) == 1 {
-		errs[0] = insertAudit(ctx, b.pool, batch[0].entry)
+		errs[0] = insertAudit(leaderCtx, b.pool, batch[0].entry)
 		return errs, false
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), auditStatementTimeout)
+	defer cancel()
 	err := insertAuditRows(ctx, b.pool, batch)
 	if err == nil {
 		return errs, false
