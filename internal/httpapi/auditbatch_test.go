@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
 	"github.com/ivs-ingest/ivs-ingest/internal/testenv"
@@ -103,6 +104,9 @@ CREATE CONSTRAINT TRIGGER test_hold_audit_commit AFTER INSERT ON ivs_ingest.audi
 	if got := sample(families, "ivs_ingest_audit_batch_retries_total", nil); got != 1 {
 		t.Errorf("audit_batch_retries_total = %v, want 1: the 5 rows went in one statement, retried row by row", got)
 	}
+	if n := statementsOf(families, 4, 8); n != 1 {
+		t.Errorf("audit_batch_rows: %v statements of 5 to 8 rows, want 1 (the 5 queued rows')", n)
+	}
 	after := queryStrings(t, env.DatabaseURL, `SELECT count(*) FROM ivs_ingest.audit_log`)[0]
 	if want := strconv.Itoa(before + n - 1); after != want {
 		t.Errorf("audit rows = %s, want %s (every request's but the refused one)", after, want)
@@ -158,4 +162,23 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// statementsOf counts the group commit's statements of more than above and
+// at most upTo rows, from ivs_ingest_audit_batch_rows' buckets.
+func statementsOf(families map[string]*dto.MetricFamily, above, upTo float64) uint64 {
+	f := families["ivs_ingest_audit_batch_rows"]
+	if f == nil || len(f.GetMetric()) != 1 {
+		return 0
+	}
+	var atAbove, atUpTo uint64
+	for _, b := range f.GetMetric()[0].GetHistogram().GetBucket() {
+		switch b.GetUpperBound() {
+		case above:
+			atAbove = b.GetCumulativeCount()
+		case upTo:
+			atUpTo = b.GetCumulativeCount()
+		}
+	}
+	return atUpTo - atAbove
 }

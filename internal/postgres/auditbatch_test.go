@@ -202,9 +202,11 @@ func TestAuditGroupCommitRetriesRowByRow(t *testing.T) {
 	}
 }
 
-// A writer returns only once its row is committed: while the statement's
-// commit is held, no row is visible and no writer has returned; each
-// writer's row is visible from another connection as soon as it returns.
+// A writer returns only once its row is committed: while a statement's
+// commit is held, none of its rows is visible and none of its writers has
+// returned; each writer's row is visible from another connection as soon
+// as it returns. Both the leader's lone statement and the statement of the
+// rows queued behind it are held in turn.
 func TestAuditRowIsCommittedBeforeWriteReturns(t *testing.T) {
 	t.Parallel()
 	url, db := migrated(t)
@@ -212,11 +214,15 @@ func TestAuditRowIsCommittedBeforeWriteReturns(t *testing.T) {
 	const n = 6
 	returned := make(chan int, n)
 	results := make([]string, n)
+	ids := make([]string, n)
 	for i := range n {
+		ids[i] = fmt.Sprintf("second-%d", i) // held on lockSecond
+		if i == 0 {
+			ids[i] = "first-leader" // held on lockFirst
+		}
 		go func() {
-			id := fmt.Sprintf("row-%d", i)
-			err := db.WriteAudit(context.Background(), auditEntry(id))
-			visible, cerr := count(url, `SELECT count(*) FROM ivs_ingest.audit_log WHERE request_id = $1`, id)
+			err := db.WriteAudit(context.Background(), auditEntry(ids[i]))
+			visible, cerr := count(url, `SELECT count(*) FROM ivs_ingest.audit_log WHERE request_id = $1`, ids[i])
 			results[i] = fmt.Sprintf("WriteAudit = %v; then %d rows visible (%v)", err, visible, cerr)
 			if err == nil && visible == 1 && cerr == nil {
 				results[i] = ""
@@ -228,7 +234,6 @@ func TestAuditRowIsCommittedBeforeWriteReturns(t *testing.T) {
 		}
 	}
 	waitFor(t, "5 rows queued behind the held commit", func() bool { return db.AuditRowsQueued() == n-1 })
-
 	if got := countOf(t, url, `SELECT count(*) FROM ivs_ingest.audit_log`); got != 0 {
 		t.Errorf("%d rows visible while their commit is held, want 0", got)
 	}
@@ -237,14 +242,31 @@ func TestAuditRowIsCommittedBeforeWriteReturns(t *testing.T) {
 		t.Fatalf("writer %d returned while its row's commit was held (%s)", i, results[i])
 	default:
 	}
+
 	hold.release(lockFirst)
-	for range n {
+	if i := <-returned; i != 0 {
+		t.Fatalf("writer %d returned while its row's commit was held (%s)", i, results[i])
+	}
+	waitFor(t, "the 5 rows' statement to be held", func() bool { return db.AuditRowsQueued() == 0 && hold.waiting() == 1 })
+	if got := rowsOf(t, url, ids[1:]...); got != 0 {
+		t.Errorf("%d of the 5 rows visible while their commit is held, want 0", got)
+	}
+	select {
+	case i := <-returned:
+		t.Fatalf("writer %d returned while its row's commit was held (%s)", i, results[i])
+	default:
+	}
+	hold.release(lockSecond)
+	for range n - 1 {
 		<-returned
 	}
 	for i, r := range results {
 		if r != "" {
 			t.Errorf("writer %d: %s, want nil and its row visible", i, r)
 		}
+	}
+	if statements, rows, _ := db.AuditBatchStats(); statements != 2 || rows != n {
+		t.Errorf("AuditBatchStats() = %d statements, %d rows; want 2 and %d (the leader's, then the 5 queued in one)", statements, rows, n)
 	}
 }
 
