@@ -104,6 +104,13 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...O
 		db.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	batches, err := a.Metrics.AuditBatches(db.AuditRowsQueued)
+	if err != nil {
+		a.Close()
+		db.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	db.ObserveAuditBatches(batches)
 	a.closers = append(a.closers, db.Close)
 	logger.Info("store", "kind", "postgres", "checks_sessions", db.ChecksSessions())
 	return a, nil

@@ -11,10 +11,20 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/ingest"
 )
 
-// WriteAudit implements ingest.Auditor. The row is committed when it returns.
+// WriteAudit implements ingest.Auditor. The row is committed when it
+// returns: in one statement with the rows of other requests written at the
+// same time (group commit, see auditBatcher), or on its own when there are
+// none.
 func (db *DB) WriteAudit(ctx context.Context, e ingest.AuditEntry) error {
-	return insertAudit(ctx, db.pool, e)
+	return db.audit.write(ctx, e)
 }
+
+// ObserveAuditBatches tells o of each statement of the audit rows' group
+// commit from now on.
+func (db *DB) ObserveAuditBatches(o AuditBatchObserver) { db.audit.setObserver(o) }
+
+// AuditRowsQueued is how many audit rows wait for their statement now.
+func (db *DB) AuditRowsQueued() int { return db.audit.queued() }
 
 type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -22,6 +32,7 @@ type execer interface {
 
 // insertAudit inserts e with ex: the pool, or a channel section's transaction.
 func insertAudit(ctx context.Context, ex execer, e ingest.AuditEntry) error {
+	e = cleanAuditEntry(e)
 	var at *time.Time
 	if !e.OccurredAt.IsZero() {
 		at = &e.OccurredAt

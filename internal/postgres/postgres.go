@@ -42,6 +42,8 @@ type DB struct {
 	// waits on IVS calls) so that a burst of first requests leaves the rest
 	// of the pool to the one-query hot path.
 	lockSlots chan struct{}
+	// audit group-commits the audit rows of WriteAudit.
+	audit *auditBatcher
 }
 
 // Open connects to the database at url and checks that it answers.
@@ -81,7 +83,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	db := &DB{pool: pool, lockSlots: make(chan struct{}, max(1, opts.MaxConns/2))}
+	db := &DB{pool: pool, lockSlots: make(chan struct{}, max(1, opts.MaxConns/2)), audit: newAuditBatcher(pool)}
 	pctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
 	defer cancel()
 	if err := db.inspectSessions(pctx); err != nil {
@@ -146,8 +148,11 @@ func (db *DB) inspectSessions(ctx context.Context) error {
 		"as auth's owner (%s) or a superuser, run: %s", role, strings.Join(lacks, " and "), owner, strings.Join(grants, "; "))
 }
 
-// Close closes the pool.
-func (db *DB) Close() { db.pool.Close() }
+// Close writes the audit rows still queued, then closes the pool.
+func (db *DB) Close() {
+	db.audit.drain()
+	db.pool.Close()
+}
 
 // Stat returns the connection pool's figures.
 func (db *DB) Stat() *pgxpool.Stat { return db.pool.Stat() }
