@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -97,9 +98,17 @@ func IAMPolicy(cfg config.Config) Policy {
 	}
 	p := Policy{Version: "2012-10-17", Statement: []PolicyStatement{{
 		Effect:   "Allow",
-		Action:   ivs.RequiredActions(cfg.StreamKeyMaxAge > 0),
+		Action:   ivs.ResourceActions(cfg.StreamKeyMaxAge > 0),
 		Resource: []string{"arn:aws:ivs:" + region + ":*:channel/*", "arn:aws:ivs:" + region + ":*:stream-key/*"},
+	}, {
+		// ListStreams names no resource: it is granted on "*" or not at all.
+		Effect:   "Allow",
+		Action:   ivs.Actions(ivs.NeedStreamStatus),
+		Resource: []string{"*"},
 	}}}
+	if arn := queueARN(cfg.EventsQueueURL, cfg.EventsQueueRegion); arn != "" {
+		p.Statement = append(p.Statement, PolicyStatement{Effect: "Allow", Action: ivs.QueueActions(), Resource: []string{arn}})
+	}
 	if cfg.StreamKeyKMSKeyID != "" {
 		p.Statement = append(p.Statement, PolicyStatement{Effect: "Allow", Action: KMSActions(),
 			Resource: []string{kmsKeyResource(cfg.StreamKeyKMSKeyID, region)}, Condition: KMSCondition()})
@@ -108,6 +117,20 @@ func IAMPolicy(cfg config.Config) Policy {
 		p.Statement = append(p.Statement, PolicyStatement{Effect: "Allow", Action: SecretActions(), Resource: arns})
 	}
 	return p
+}
+
+// queueARN is the ARN of the SQS queue at queueURL (https://<host>/<account>/<name>)
+// in region; "" for no queue or a URL without those parts.
+func queueARN(queueURL, region string) string {
+	u, err := url.Parse(queueURL)
+	if err != nil || queueURL == "" {
+		return ""
+	}
+	account, name, ok := strings.Cut(strings.Trim(u.Path, "/"), "/")
+	if !ok || account == "" || name == "" || strings.Contains(name, "/") {
+		return ""
+	}
+	return "arn:aws:sqs:" + region + ":" + account + ":" + name
 }
 
 // kmsKeyResource is the policy's resource for the KMS key id: a key ARN as

@@ -114,16 +114,33 @@ func checkActionList(t *testing.T, service string, iamAction *regexp.Regexp, lis
 func TestIAMPolicy(t *testing.T) {
 	t.Parallel()
 	cfg := config.Config{AWSRegion: "eu-west-1"}
+	listStreams := app.PolicyStatement{Effect: "Allow", Action: []string{"ivs:ListStreams"}, Resource: []string{"*"}}
 	want := app.Policy{Version: "2012-10-17", Statement: []app.PolicyStatement{{
 		Effect:   "Allow",
-		Action:   ivs.RequiredActions(false),
+		Action:   ivs.ResourceActions(false),
 		Resource: []string{"arn:aws:ivs:eu-west-1:*:channel/*", "arn:aws:ivs:eu-west-1:*:stream-key/*"},
-	}}}
+	}, listStreams}}
 	if diff := cmp.Diff(want, app.IAMPolicy(cfg)); diff != "" {
 		t.Errorf("IAMPolicy(no key expiry) (-want +got):\n%s", diff)
 	}
 	cfg.StreamKeyMaxAge = 720 * time.Hour
-	if got := app.IAMPolicy(cfg).Statement[0].Action; !slices.Equal(got, ivs.RequiredActions(true)) {
-		t.Errorf("IAMPolicy(key expiry).Action = %v, want %v", got, ivs.RequiredActions(true))
+	if got := app.IAMPolicy(cfg).Statement[0].Action; !slices.Equal(got, ivs.ResourceActions(true)) {
+		t.Errorf("IAMPolicy(key expiry).Action = %v, want %v", got, ivs.ResourceActions(true))
+	}
+	// Every action of the one list is granted, each where it applies.
+	var granted []string
+	for _, st := range app.IAMPolicy(cfg).Statement {
+		granted = append(granted, st.Action...)
+	}
+	if !slices.Equal(granted, ivs.RequiredActions(true)) {
+		t.Errorf("IAMPolicy grants %v, want the one list %v", granted, ivs.RequiredActions(true))
+	}
+
+	// The events queue: its three actions on its ARN only.
+	cfg.EventsQueueURL, cfg.EventsQueueRegion = "https://sqs.eu-west-1.amazonaws.com/123456789012/ivs-events", "eu-west-1"
+	p := app.IAMPolicy(cfg)
+	queue := app.PolicyStatement{Effect: "Allow", Action: ivs.QueueActions(), Resource: []string{"arn:aws:sqs:eu-west-1:123456789012:ivs-events"}}
+	if diff := cmp.Diff(queue, p.Statement[len(p.Statement)-1]); diff != "" {
+		t.Errorf("IAMPolicy with IVS_EVENTS_QUEUE_URL: last statement (-want +got):\n%s", diff)
 	}
 }

@@ -215,8 +215,12 @@ func TestIAMPolicyGrantsTheSecrets(t *testing.T) {
 	}
 	want := app.Policy{Version: "2012-10-17", Statement: []app.PolicyStatement{{
 		Effect:   "Allow",
-		Action:   ivs.RequiredActions(false),
+		Action:   ivs.ResourceActions(false),
 		Resource: []string{"arn:aws:ivs:eu-west-1:*:channel/*", "arn:aws:ivs:eu-west-1:*:stream-key/*"},
+	}, {
+		Effect:   "Allow",
+		Action:   ivs.Actions(ivs.NeedStreamStatus),
+		Resource: []string{"*"},
 	}, {
 		Effect:   "Allow",
 		Action:   []string{"secretsmanager:GetSecretValue"},

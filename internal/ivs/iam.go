@@ -45,12 +45,18 @@ func Actions(n Need) []string { return append([]string(nil), actions[n]...) }
 // needs' order: those of NeedKeys and NeedRotation, NeedExpiry's when keys
 // expire, and NeedStreamStatus's (on Resource "*": see NeedStreamStatus).
 func RequiredActions(keyExpiry bool) []string {
+	return append(ResourceActions(keyExpiry), actions[NeedStreamStatus]...)
+}
+
+// ResourceActions returns the IAM actions of RequiredActions that a policy
+// grants on the channel and stream-key ARNs: all but NeedStreamStatus's.
+func ResourceActions(keyExpiry bool) []string {
 	out := Actions(NeedKeys)
 	out = append(out, actions[NeedRotation]...)
 	if keyExpiry {
 		out = append(out, actions[NeedExpiry]...)
 	}
-	return append(out, actions[NeedStreamStatus]...)
+	return out
 }
 
 // queueActions is the one list of IAM actions serve needs on the Amazon SQS
