@@ -80,7 +80,7 @@ func New(version string) *Metrics {
 		}, []string{"result"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limit_rejections_total",
-			Help: "Requests refused by a limit: user_requests (per-user request rate, 429), ip_requests (per-IP request rate, 429), key_creations (per-seller key creations, 429), revocations (per-show revocations, 429), ivs_seller_share (a seller's share of the IVS call budget, 429), ivs_call_budget (IVS call budget exhausted, 503), ivs_throttled (IVS itself still throttling after every retry, 503).",
+			Help: "Requests refused by a limit: user_requests (per-user request rate, 429), stream_status_requests (per-user reads of the stream status, 429), ip_requests (per-IP request rate, 429), key_creations (per-seller key creations, 429), revocations (per-show revocations, 429), ivs_seller_share (a seller's share of the IVS call budget, 429), ivs_call_budget (IVS call budget exhausted, 503), ivs_throttled (IVS itself still throttling after every retry, 503).",
 		}, []string{"limit"}),
 		unaudited: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "unaudited_refusals_total",
