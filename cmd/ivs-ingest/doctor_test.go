@@ -152,8 +152,10 @@ func TestDoctorHealthy(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("doctor --json printed %q: %v", out, err)
 	}
-	if !doc.OK || len(doc.Policy.Statement) != 1 || !strings.Contains(strings.Join(doc.Policy.Statement[0].Action, ","), "ivs:GetStream") {
-		t.Errorf("doctor --json with STREAM_KEY_MAX_AGE = ok %v, policy %+v; want ok and ivs:GetStream in the policy", doc.OK, doc.Policy)
+	// Two statements: the channels' and keys' actions, and ListStreams on "*".
+	if !doc.OK || len(doc.Policy.Statement) != 2 || !slices.Contains(doc.Policy.Statement[0].Action, "ivs:GetStream") ||
+		!slices.Equal(doc.Policy.Statement[1].Action, []string{"ivs:ListStreams"}) {
+		t.Errorf("doctor --json with STREAM_KEY_MAX_AGE = ok %v, policy %+v; want ok, ivs:GetStream in the first statement and ivs:ListStreams alone in the second", doc.OK, doc.Policy)
 	}
 	if len(doc.Checks) == 0 || doc.Checks[len(doc.Checks)-1].Check != "iam" {
 		t.Errorf("doctor --json checks = %+v, want them ending with the iam lines", doc.Checks)
