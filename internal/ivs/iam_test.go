@@ -71,9 +71,9 @@ func TestRequiredActionsAreTheCallsMade(t *testing.T) {
 		t.Fatalf("Live = %v, %v; want an offline channel", live, err)
 	}
 	_ = client.StopStream(ctx, ch.ARN) // offline: IVS answers ChannelNotBroadcasting, after checking the grant
-	// TODO(lead): ivs:ListStreams is in the list (reconcile-streams); the
-	// adapter's call comes with lane D's Client.LiveStreams, and this test
-	// fails until it is made here: client.LiveStreams(ctx, emuRegion).
+	if _, err := client.LiveStreams(ctx, emuRegion); err != nil { // reconcile-streams' ListStreams
+		t.Fatalf("LiveStreams: %v", err)
+	}
 
 	var called []string
 	for _, c := range emu.CallLog() {
