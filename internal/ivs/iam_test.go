@@ -70,8 +70,9 @@ func TestRequiredActionsAreTheCallsMade(t *testing.T) {
 	if live, err := client.Live(ctx, ch.ARN); err != nil || live {
 		t.Fatalf("Live = %v, %v; want an offline channel", live, err)
 	}
-	_ = client.StopStream(ctx, ch.ARN)                            // offline: IVS answers ChannelNotBroadcasting, after checking the grant
-	if _, err := client.LiveStreams(ctx, emuRegion); err != nil { // reconcile-streams' ListStreams
+	_ = client.StopStream(ctx, ch.ARN) // offline: IVS answers ChannelNotBroadcasting, after checking the grant
+	// reconcile-streams' ListStreams.
+	if _, err := client.LiveStreams(ctx, emuRegion); err != nil {
 		t.Fatalf("LiveStreams: %v", err)
 	}
 
