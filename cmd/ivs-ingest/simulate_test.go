@@ -114,13 +114,14 @@ func TestSimulateStreamPlaysABroadcast(t *testing.T) {
 
 	steps := []struct {
 		action, detailType, eventName string
+		kind                          streamstatus.Kind
 		live                          bool
 		health                        streamstatus.Health
 	}{
-		{"start", "IVS Stream State Change", "Stream Start", true, streamstatus.Healthy},
-		{"starve", "IVS Stream Health Change", "Starvation Start", true, streamstatus.Starving},
-		{"recover", "IVS Stream Health Change", "Starvation End", true, streamstatus.Healthy},
-		{"end", "IVS Stream State Change", "Stream End", false, ""},
+		{"start", "IVS Stream State Change", "Stream Start", streamstatus.KindStreamStart, true, streamstatus.Healthy},
+		{"starve", "IVS Stream Health Change", "Starvation Start", streamstatus.KindStarvationStart, true, streamstatus.Starving},
+		{"recover", "IVS Stream Health Change", "Starvation End", streamstatus.KindStarvationEnd, true, streamstatus.Healthy},
+		{"end", "IVS Stream State Change", "Stream End", streamstatus.KindStreamEnd, false, ""},
 	}
 	var streamID string
 	for i, st := range steps {
@@ -162,6 +163,11 @@ func TestSimulateStreamPlaysABroadcast(t *testing.T) {
 			terr != nil || at.Nanosecond() != 0 || time.Since(at) > time.Minute || ev["account"] == "" || ev["region"] == "" {
 			t.Errorf("simulate-stream %s delivered %v; want source aws.ivs, %s / %s on %s, a UUID id, a time in RFC 3339 seconds",
 				st.action, ev, st.detailType, st.eventName, channelARN)
+		}
+		// The service reads it as the kind it is.
+		raw, _ := json.Marshal(ev)
+		if parsed, err := streamstatus.ParseEvent(raw); err != nil || parsed.Kind != st.kind || parsed.ChannelARN != channelARN {
+			t.Errorf("streamstatus.ParseEvent(simulate-stream %s's event) = %+v, %v; want %s on %s", st.action, parsed, err, st.kind, channelARN)
 		}
 		if !strings.Contains(out, channelARN) || !strings.Contains(out, st.eventName) {
 			t.Errorf("simulate-stream %s printed %q; want the channel and the event", st.action, out)
@@ -252,6 +258,73 @@ func TestSimulateStreamPlaysABroadcast(t *testing.T) {
 	}
 	if _, err := simulate(dir, nil, "--show", show.ID, "start"); !errors.Is(err, errDevNotRunning) {
 		t.Errorf("simulate-stream with a stale %s = %v, want %v", endpointsFile, err, errDevNotRunning)
+	}
+}
+
+// Through dev's own routes: each event simulate-stream delivers is taken by
+// POST /functions/v1/ivs-events, and GET /functions/v1/ivs-stream-status
+// follows the broadcast: not live, live and healthy, starving, healthy,
+// offline, live again.
+func TestSimulateStreamThroughDev(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	d := startDev(t, dir, nil)
+	approved := mustRole(t, d.data, demo.RoleApprovedSeller)
+	show, _ := d.data.ShowOf(*approved.SellerID, true)
+
+	status := func() (state string, health any) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, d.data.BaseURL+"/functions/v1/ivs-stream-status?showId="+show.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+approved.Token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET ivs-stream-status = %d, %v %v; want 200", resp.StatusCode, body, err)
+		}
+		s, _ := body["status"].(string)
+		return s, body["health"]
+	}
+	// unknown until dev's first reconciliation (at start) finds the channel
+	// offline.
+	if s, h := status(); (s != "unknown" && s != "offline") || h != nil {
+		t.Fatalf("before any event: status %q, health %v; want unknown or offline, null", s, h)
+	}
+	for _, st := range []struct {
+		action, status string
+		health         any
+	}{
+		{"start", "live", "healthy"},
+		{"starve", "live", "starving"},
+		{"recover", "live", "healthy"},
+		{"end", "offline", nil},
+		{"start", "live", "healthy"}, // a new stream, in the same second as the end: applied, another event
+	} {
+		out, err := simulate(dir, nil, "--show", show.ID, st.action)
+		if err != nil {
+			t.Fatalf("simulate-stream %s = %v", st.action, err)
+		}
+		if !strings.Contains(out, "delivered") {
+			t.Errorf("simulate-stream %s printed %q; want it to say the event was delivered", st.action, out)
+		}
+		if s, h := status(); s != st.status || h != st.health {
+			t.Errorf("after %s: status %q, health %v; want %q, %v", st.action, s, h, st.status, st.health)
+		}
+	}
+
+	// A wrong events token is refused by the route, and said so.
+	env := map[string]string{"IVS_EVENTS_TOKEN": "not-the-token-dev-runs-with-0123456789"}
+	if _, err := simulate(dir, env, "--show", show.ID, "end"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("simulate-stream with another events token = %v, want the route's 401, explained", err)
+	}
+	if s, _ := status(); s != "live" {
+		t.Errorf("after a refused end: status %q, want live still", s)
 	}
 }
 

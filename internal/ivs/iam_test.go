@@ -71,6 +71,7 @@ func TestRequiredActionsAreTheCallsMade(t *testing.T) {
 		t.Fatalf("Live = %v, %v; want an offline channel", live, err)
 	}
 	_ = client.StopStream(ctx, ch.ARN) // offline: IVS answers ChannelNotBroadcasting, after checking the grant
+	// reconcile-streams' ListStreams.
 	if _, err := client.LiveStreams(ctx, emuRegion); err != nil {
 		t.Fatalf("LiveStreams: %v", err)
 	}
