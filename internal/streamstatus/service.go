@@ -233,7 +233,12 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-func (s *Service) runOnce(ctx context.Context, interval time.Duration) {
+func (s *Service) runOnce(parent context.Context, interval time.Duration) {
+	// A run ends within its interval, before its lease (1.25 intervals)
+	// could pass to another replica: a listing that waits for free call
+	// slots in a busy budget gives up rather than overlap the next run.
+	ctx, cancel := context.WithTimeout(parent, interval)
+	defer cancel()
 	if s.opts.Leases != nil {
 		ok, err := s.opts.Leases.TakeLease(ctx, ReconcileLease, s.holder, interval+interval/4)
 		if err != nil {
@@ -248,7 +253,7 @@ func (s *Service) runOnce(ctx context.Context, interval time.Duration) {
 			return
 		}
 	}
-	if _, err := s.Reconcile(ctx); err != nil && ctx.Err() == nil {
+	if _, err := s.Reconcile(ctx); err != nil && parent.Err() == nil {
 		s.logger.WarnContext(ctx, "stream reconciliation failed; the next run tries again", "error", err.Error())
 	}
 }
