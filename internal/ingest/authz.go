@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -94,21 +95,14 @@ func mayRevoke(f AuthzFacts) (Show, error) {
 // on air, which is theirs and the marketplace's to know, not other sellers'.
 // A show without a channel is no refusal: its status is simply unknown.
 func mayWatch(f AuthzFacts) (Show, error) {
-	switch {
-	case !f.SessionActive:
-		return Show{}, ErrSessionEnded
-	case !f.IsAdmin && f.Seller == nil:
-		return Show{}, ErrSellerNotFound
-	case f.Show == nil:
-		return Show{}, ErrShowNotFound
-	case !f.IsAdmin && f.Show.SellerID != f.Seller.ID:
-		return Show{}, notOwner(f)
-	// Why: the state is the channel's, so on a channel another seller's
-	// show names it would be that seller's broadcast the caller follows.
-	case !f.IsAdmin && f.Show.ChannelShared:
-		return Show{}, ErrChannelShared
+	// Why a shared channel is refused (by mayRevoke): the state is the
+	// channel's, so on a channel another seller's show names it would be
+	// that seller's broadcast the caller follows.
+	show, err := mayRevoke(f)
+	if errors.Is(err, ErrNoChannel) {
+		return *f.Show, nil
 	}
-	return *f.Show, nil
+	return show, err
 }
 
 // mayReadAudit decides whether the caller of facts may read the audit trail
