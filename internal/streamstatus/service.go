@@ -233,11 +233,16 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// minRunTime is the least time a periodic run is given.
+const minRunTime = 10 * time.Second
+
 func (s *Service) runOnce(parent context.Context, interval time.Duration) {
-	// A run ends within its interval, before its lease (1.25 intervals)
-	// could pass to another replica: a listing that waits for free call
-	// slots in a busy budget gives up rather than overlap the next run.
-	ctx, cancel := context.WithTimeout(parent, interval)
+	// A run ends within its interval (STREAM_RECONCILE_INTERVAL is 10 s at
+	// least), before its lease (1.25 intervals) could pass to another
+	// replica: a listing that waits for free call slots in a busy budget
+	// gives up rather than overlap the next run. The floor keeps a short
+	// interval's run (tests') from timing out on a loaded machine.
+	ctx, cancel := context.WithTimeout(parent, max(interval, minRunTime))
 	defer cancel()
 	if s.opts.Leases != nil {
 		ok, err := s.opts.Leases.TakeLease(ctx, ReconcileLease, s.holder, interval+interval/4)
