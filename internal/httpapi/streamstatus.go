@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -14,6 +15,10 @@ import (
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
 	"github.com/ivs-ingest/ivs-ingest/internal/streamstatus"
 )
+
+// eventTimeout bounds the work for one event on POST
+// /functions/v1/ivs-events, under EventBridge's 5 s wait for an answer.
+const eventTimeout = 4 * time.Second
 
 // eventAnswer is the answer of POST /functions/v1/ivs-events.
 type eventAnswer struct {
@@ -42,7 +47,12 @@ func ivsEvents(events StreamEvents, token secret.String) handlerFunc {
 		}
 		line := logLineOf(r.Context())
 		line.eventKind = eventKindOf(body)
-		outcome, err := events.Receive(r.Context(), body)
+		// Why a deadline of its own: EventBridge gives up on an answer
+		// after 5 s (and retries), so an event that cannot be applied
+		// within eventTimeout is better answered 503 than not at all.
+		ctx, cancel := context.WithTimeout(r.Context(), eventTimeout)
+		defer cancel()
+		outcome, err := events.Receive(ctx, body)
 		switch {
 		case errors.Is(err, streamstatus.ErrMalformed):
 			line.eventOutcome = string(streamstatus.Malformed)

@@ -93,6 +93,9 @@ func (db *DB) ApplyStreamEvent(ctx context.Context, e streamstatus.Event) (strea
 		if next.State == "" {
 			return nil
 		}
+		if err := boundLockWaits(ctx, tx); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `UPDATE public.shows SET stream_status = $2 WHERE ivs_channel_arn = $1 AND stream_status IS DISTINCT FROM $2`,
 			e.ChannelARN, string(next.State))
 		return err
@@ -101,6 +104,21 @@ func (db *DB) ApplyStreamEvent(ctx context.Context, e streamstatus.Event) (strea
 		return streamstatus.Failed, fmt.Errorf("apply stream event: %w", err)
 	}
 	return outcome, nil
+}
+
+// streamLockTimeout bounds how long a stream state write waits for the lock
+// of a show's row, which a key request holds while it waits for an IVS call
+// slot (seconds): EventBridge wants its answer within 5 s. A write that
+// times out fails, and its sender retries it (503, an SQS redelivery). The
+// stream_state rows' own locks are held by other stream writes only, each
+// bounded likewise.
+const streamLockTimeout = "2s"
+
+// boundLockWaits applies streamLockTimeout to tx alone (SET LOCAL ends with
+// the transaction: safe behind a transaction-mode pooler).
+func boundLockWaits(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '`+streamLockTimeout+`'`)
+	return err
 }
 
 // snapshotSQL corrects, in one statement, the stream_state of every channel
@@ -182,6 +200,9 @@ func (db *DB) ApplyStreamSnapshot(ctx context.Context, region string, at time.Ti
 			}
 			return nil
 		}); err != nil {
+			return err
+		}
+		if err := boundLockWaits(ctx, tx); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE public.shows sh SET stream_status = s.state FROM ivs_ingest.stream_state s

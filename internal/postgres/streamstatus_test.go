@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres"
 	"github.com/ivs-ingest/ivs-ingest/internal/postgres/pgtest"
@@ -152,5 +154,38 @@ func TestStreamEventsAcrossPools(t *testing.T) {
 		if rows := queryRows(t, url, `SELECT stream_status FROM public.shows WHERE id = '`+show1+`'`); rows[0][0] != status {
 			t.Fatalf("round %d: stream_status = %v, want %s", r, rows[0][0], status)
 		}
+	}
+}
+
+// A key request holds its show's row while it waits for IVS: an event for
+// the show's channel fails after streamLockTimeout (its sender retries)
+// rather than wait for it, past EventBridge's 5 s.
+func TestStreamEventDoesNotWaitForAHeldShow(t *testing.T) {
+	t.Parallel()
+	url, db := migrated(t)
+	seed(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM public.shows WHERE id = $1 FOR NO KEY UPDATE`, show1); err != nil {
+		t.Fatal(err)
+	}
+	e := streamstatus.Event{ID: "held", Time: time.Now().UTC().Truncate(time.Second), ChannelARN: channel1, Kind: streamstatus.KindStreamStart}
+	_, err = db.ApplyStreamEvent(ctx, e)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
+		t.Fatalf("ApplyStreamEvent while the show is held = %v, want a lock timeout (55P03), not a wait for the holder", err)
+	}
+	if got, found, err := db.StreamState(ctx, channel1); err != nil || (found && got.State != "") {
+		t.Errorf("StreamState after the timed-out event = %+v, %v, %v; want nothing applied", got, found, err)
 	}
 }
