@@ -174,9 +174,20 @@ func NewPoller(client API, queueURL string, handler Handler, opts Options) *Poll
 // that is done.
 func (p *Poller) Run(ctx context.Context) {
 	failures := 0
+	// failing counts the batches in a row whose handling failed (the
+	// database down). Why it matters: every receive adds one to a message's
+	// receive count, and the queue's redrive policy dead-letters a message
+	// at maxReceiveCount; so while handling fails, the poller backs off and
+	// receives one message at a time, as a probe, instead of burning the
+	// receive counts of the whole queue.
+	failing := 0
 	for ctx.Err() == nil {
 		start := time.Now()
-		msgs, err := p.receive(ctx)
+		n := p.opts.MaxMessages
+		if failing > 0 {
+			n = 1
+		}
+		msgs, err := p.receive(ctx, n)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -184,7 +195,7 @@ func (p *Poller) Run(ctx context.Context) {
 			failures++
 			d := p.receiveBackoff(failures)
 			p.opts.Metrics.EventQueueReceiveError()
-			p.opts.Logger.Warn("event queue: receive failed", "err", err, "retry_in", d.String())
+			p.opts.Logger.Warn("event queue: receive failed", "error", err, "retry_in", d.String())
 			p.pause(ctx, d)
 			continue
 		}
@@ -199,22 +210,45 @@ func (p *Poller) Run(ctx context.Context) {
 			continue
 		}
 		p.opts.Metrics.EventQueueReceived(len(msgs))
+		failed := false
 		for i, m := range msgs {
 			if ctx.Err() != nil {
 				p.release(ctx, msgs[i:])
 				return
 			}
-			p.process(ctx, m)
+			if failed {
+				// The rest of a failing batch would fail too: each comes
+				// back after its retry delay, unhandled.
+				p.postpone(ctx, m)
+				continue
+			}
+			failed = !p.process(ctx, m)
 		}
+		if !failed {
+			failing = 0
+			continue
+		}
+		failing++
+		p.pause(ctx, p.receiveBackoff(failing))
 	}
 }
 
-func (p *Poller) receive(ctx context.Context) ([]types.Message, error) {
+// postpone leaves m, received but not handled, for redelivery after its
+// retry delay.
+func (p *Poller) postpone(ctx context.Context, m types.Message) {
+	ctx = context.WithoutCancel(ctx)
+	if err := p.setVisibility(ctx, m, p.retryDelay(receiveCount(m))); err != nil {
+		p.opts.Logger.Warn("event queue: could not delay the message's redelivery", "message_id", aws.ToString(m.MessageId), "error", err)
+	}
+	p.opts.Metrics.EventQueueRetried()
+}
+
+func (p *Poller) receive(ctx context.Context, n int) ([]types.Message, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.WaitTime+p.opts.CallTimeout)
 	defer cancel()
 	out, err := p.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(p.queueURL),
-		MaxNumberOfMessages:         int32(p.opts.MaxMessages),
+		MaxNumberOfMessages:         int32(n),
 		WaitTimeSeconds:             int32(p.opts.WaitTime / time.Second),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
 	})
@@ -224,11 +258,12 @@ func (p *Poller) receive(ctx context.Context) ([]types.Message, error) {
 	return out.Messages, nil
 }
 
-// process handles one message and deletes it or leaves it for redelivery.
+// process handles one message and deletes it or leaves it for redelivery;
+// it reports whether the handler took it (applied, or refused for good).
 // Shutdown does not cut it short: the message in hand is finished, within
 // HandleTimeout, and its delete or visibility change bounded by
 // CallTimeout.
-func (p *Poller) process(ctx context.Context, m types.Message) {
+func (p *Poller) process(ctx context.Context, m types.Message) bool {
 	ctx = context.WithoutCancel(ctx)
 	count := receiveCount(m)
 	log := p.opts.Logger.With("message_id", aws.ToString(m.MessageId), "receive_count", count)
@@ -239,18 +274,20 @@ func (p *Poller) process(ctx context.Context, m types.Message) {
 	case err == nil:
 		p.delete(ctx, m, log)
 	case IsFinal(err):
-		log.Warn("event queue: message refused for good, deleting it", "err", err)
+		log.Warn("event queue: message refused for good, deleting it", "error", err)
 		p.opts.Metrics.EventQueueMalformed()
 		p.delete(ctx, m, log)
 	default:
 		d := p.retryDelay(count)
-		log.Warn("event queue: message failed, leaving it for redelivery", "err", err, "retry_in", d.String())
+		log.Warn("event queue: message failed, leaving it for redelivery", "error", err, "retry_in", d.String())
 		if err := p.setVisibility(ctx, m, d); err != nil {
 			// It comes back after the queue's own visibility timeout.
-			log.Warn("event queue: could not delay the message's redelivery", "err", err)
+			log.Warn("event queue: could not delay the message's redelivery", "error", err)
 		}
 		p.opts.Metrics.EventQueueRetried()
+		return false
 	}
+	return true
 }
 
 func (p *Poller) delete(ctx context.Context, m types.Message, log *slog.Logger) {
@@ -260,7 +297,7 @@ func (p *Poller) delete(ctx context.Context, m types.Message, log *slog.Logger) 
 	if err != nil {
 		// It will be received again, and handled again: the handler's
 		// events are idempotent (a duplicate changes nothing).
-		log.Warn("event queue: could not delete a handled message", "err", err)
+		log.Warn("event queue: could not delete a handled message", "error", err)
 		return
 	}
 	p.opts.Metrics.EventQueueDeleted()
@@ -280,7 +317,7 @@ func (p *Poller) release(ctx context.Context, msgs []types.Message) {
 	ctx = context.WithoutCancel(ctx)
 	for _, m := range msgs {
 		if err := p.setVisibility(ctx, m, 0); err != nil {
-			p.opts.Logger.Warn("event queue: could not release a message at shutdown", "message_id", aws.ToString(m.MessageId), "err", err)
+			p.opts.Logger.Warn("event queue: could not release a message at shutdown", "message_id", aws.ToString(m.MessageId), "error", err)
 		}
 	}
 }

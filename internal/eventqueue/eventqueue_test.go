@@ -429,3 +429,36 @@ func TestNewLoopbackQueueURL(t *testing.T) {
 }
 
 var _ Metrics = (*metrics.Metrics)(nil)
+
+// While handling fails (the database down), the rest of a failing batch is
+// put back unhandled, and the poller probes one message per receive, so an
+// outage does not spend the receive counts of the whole queue towards its
+// dead-letter queue.
+func TestFailingBatchIsPutBackAndProbed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sqsemu.QueueOptions{})
+	var calls atomic.Int64
+	p := NewPoller(e.client, e.queue.URL, func(context.Context, []byte) error {
+		calls.Add(1)
+		return errors.New("database down")
+	}, e.options())
+	for range 5 {
+		e.send(t, bodyMarker)
+	}
+	run(t, p)
+	waitFor(t, "the batch put back", func() bool { return e.metrics.retried.Load() == 5 })
+	if calls.Load() != 1 {
+		t.Fatalf("handler calls for a failing batch of 5 = %d, want 1 (the rest put back unhandled)", calls.Load())
+	}
+	for _, m := range e.emu.Messages("ivs-events") {
+		if !m.InFlight || m.ReceiveCount != 1 {
+			t.Fatalf("after the failing batch: %+v; want every message in flight, received once", e.emu.Messages("ivs-events"))
+		}
+	}
+	receives := e.emu.Calls("ReceiveMessage")
+	e.emu.Advance(time.Second) // all five visible again
+	waitFor(t, "five probes", func() bool { return calls.Load() == 6 })
+	if n := e.emu.Calls("ReceiveMessage") - receives; n < 5 {
+		t.Errorf("%d receives handed out 5 messages while failing, want one message per receive", n)
+	}
+}
