@@ -71,9 +71,14 @@ func (s *Service) live(ctx context.Context, show Show, p Priority) (bool, error)
 // liveMemory is how long a "live" answer is trusted.
 const liveMemory = 30 * time.Second
 
-// knownLive is the stored stream state of the channel, when it is recent;
-// ok is false when there is none, or when it could not be read: IVS is
-// asked then, as without stored states (the read is only a shortcut).
+// knownLive says the channel is live when its stored stream state, recent,
+// says so; ok is false otherwise (offline, none, or not read): IVS is asked
+// then, as without stored states (the read is only a shortcut). Why only
+// "live" is trusted: a stored "live" that is wrong only postpones a
+// rotation, but a stored "offline" that is late (a Stream Start still on
+// its way) would delete the key of a stream that has just begun, and its
+// encoder could not reconnect; one GetStream before a rotation's four calls
+// is cheap insurance.
 func (s *Service) knownLive(ctx context.Context, channelARN string) (live, ok bool) {
 	if s.streamStates == nil {
 		return false, false
@@ -83,5 +88,5 @@ func (s *Service) knownLive(ctx context.Context, channelARN string) (live, ok bo
 		s.logger.WarnContext(ctx, "stored stream state not read; asking IVS", "channel_arn", channelARN, "error", err.Error())
 		return false, false
 	}
-	return live, ok
+	return live, ok && live
 }

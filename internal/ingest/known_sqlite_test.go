@@ -122,7 +122,10 @@ func TestExpiryTrustsAKnownLiveChannel(t *testing.T) {
 	}
 }
 
-func TestExpiryTrustsAKnownOfflineChannel(t *testing.T) {
+// A stored "offline" is not trusted: a late one (a Stream Start still on
+// its way) would delete the key of a stream that has just begun. IVS is
+// asked, and the channel, offline there too, has its key rotated.
+func TestExpiryAsksIVSWhenKnownOffline(t *testing.T) {
 	t.Parallel()
 	states := &knownStates{live: map[string]bool{}}
 	w, svc, ivs, owner, show, first := expiryWorld(t, states)
@@ -130,25 +133,23 @@ func TestExpiryTrustsAKnownOfflineChannel(t *testing.T) {
 
 	oldARN, _ := w.stored(t, show.ID)
 	if got := w.get(t, "get of an expired key on a known-offline channel", svc, owner.keyRequest(show.ID)).StreamKey.Reveal(); got == first {
-		t.Fatal("the expired key of a channel known to be offline was kept")
+		t.Fatal("the expired key of a channel offline in IVS was kept")
 	}
 	if w.keyExists(t, oldARN) {
 		t.Error("the expired key still exists in IVS")
 	}
-	if n := w.emu.Calls("GetStream"); n != 0 {
-		t.Errorf("GetStream calls = %d, want 0: the stored state says offline", n)
+	if n := w.emu.Calls("GetStream"); n != 1 {
+		t.Errorf("GetStream calls = %d, want 1: a stored offline is checked with IVS", n)
 	}
-	// The expiry rotation's four calls (no StopStream), and no
-	// reservation for GetStream.
-	if got := ivs.reserved(show.ChannelARN); !slices.Equal(got, []int{4}) {
-		t.Errorf("reservations = %v, want [4]: the rotation's only", got)
+	// GetStream's, then the expiry rotation's four calls (no StopStream).
+	if got := ivs.reserved(show.ChannelARN); !slices.Equal(got, []int{1, 4}) {
+		t.Errorf("reservations = %v, want [1 4]", got)
 	}
 }
 
 // A stored "offline" can be late: the stream may have started since its
-// Stream Start event was sent. The expiry rotation then still never cuts
-// the stream: it deletes the expired key (which cannot start another) and
-// stops nothing.
+// Stream Start event was sent. IVS, asked, says live: the key is kept, and
+// nothing is stopped.
 func TestExpiryNeverCutsALiveStream(t *testing.T) {
 	t.Parallel()
 	states := &knownStates{live: map[string]bool{}}
@@ -158,8 +159,8 @@ func TestExpiryNeverCutsALiveStream(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if got := w.get(t, "get of an expired key on a channel wrongly known offline", svc, owner.keyRequest(show.ID)).StreamKey.Reveal(); got == first {
-		t.Fatal("the expired key was kept: the stored state says offline")
+	if got := w.get(t, "get of an expired key on a channel wrongly known offline", svc, owner.keyRequest(show.ID)).StreamKey.Reveal(); got != first {
+		t.Fatal("the expired key of a live stream was rotated on a late stored offline")
 	}
 	if n := w.emu.Calls("StopStream"); n != 0 {
 		t.Errorf("StopStream calls = %d, want 0: an expiry never stops a stream", n)
@@ -221,8 +222,8 @@ func TestExpiryAsksIVSWithoutAKnownState(t *testing.T) {
 	}
 }
 
-// rotate-expired: a known-live channel is kept and a known-offline one
-// rotated, both without GetStream; an unknown one is asked about.
+// rotate-expired: a known-live channel is kept without GetStream; a
+// known-offline one and an unknown one are asked about.
 func TestRotateExpiredUsesKnownStates(t *testing.T) {
 	t.Parallel()
 	w := newSQLiteWorld(t)
@@ -257,13 +258,13 @@ func TestRotateExpiredUsesKnownStates(t *testing.T) {
 	if fmt.Sprint(results) != fmt.Sprint(want) {
 		t.Errorf("RotateExpired's results = %v, want %v", results, want)
 	}
-	if n := w.emu.Calls("GetStream"); n != 1 {
-		t.Errorf("GetStream calls = %d, want 1: the unknown channel's only", n)
+	if n := w.emu.Calls("GetStream"); n != 2 {
+		t.Errorf("GetStream calls = %d, want 2: the known-offline and unknown channels'", n)
 	}
 	for _, c := range []struct {
 		show sqliteShow
 		want []int
-	}{{knownLive, nil}, {knownOffline, []int{4}}, {unknown, []int{1}}} {
+	}{{knownLive, nil}, {knownOffline, []int{1, 4}}, {unknown, []int{1}}} {
 		if got := ivs.reserved(c.show.ChannelARN); !slices.Equal(got, c.want) {
 			t.Errorf("reservations for the show %s = %v, want %v", want[c.show.ID], got, c.want)
 		}
