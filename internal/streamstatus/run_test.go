@@ -81,6 +81,10 @@ func TestRunTakesTheLease(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
+	// Stopped, it gave the lease up: the next replica takes it at once.
+	if ok, err := db.TakeLease(ctx, streamstatus.ReconcileLease, "next-replica", time.Hour); err != nil || !ok {
+		t.Errorf("TakeLease(next replica) after Run stopped = %v, %v; want the lease released", ok, err)
+	}
 	if got, _, err := db.StreamState(ctx, sampleChannel); err != nil || got.State != streamstatus.Offline {
 		t.Errorf("after Run: state %q, %v; want offline (no live stream listed)", got.State, err)
 	}

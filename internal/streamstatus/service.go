@@ -170,6 +170,11 @@ func (s *Service) Reconcile(ctx context.Context) (Report, error) {
 	return rep, err
 }
 
+// snapshotMargin dates a snapshot earlier than its listing began, so that
+// an event a little older than the listing, which the listing may not
+// reflect yet, is never overwritten by it.
+const snapshotMargin = 5 * time.Second
+
 func (s *Service) reconcile(ctx context.Context) (Report, error) {
 	if s.opts.Streams == nil {
 		return Report{}, errors.New("reconcile streams: no IVS client to list streams with")
@@ -186,7 +191,9 @@ func (s *Service) reconcile(ctx context.Context) (Report, error) {
 		// resolution, an event stamped T happened within [T, T+1s), so the
 		// time is truncated to the second: an event of that second may be
 		// newer than the snapshot, and the snapshot does not overwrite it.
-		at := s.now().UTC().Truncate(time.Second)
+		// snapshotMargin more: this host's clock may run ahead of AWS's,
+		// and IVS's listing may lag its events by a moment.
+		at := s.now().UTC().Add(-snapshotMargin).Truncate(time.Second)
 		live, err := s.opts.Streams.LiveStreams(ctx, region)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list live streams in %s: %w", region, err))
@@ -227,6 +234,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 		s.runOnce(ctx, interval)
 		select {
 		case <-ctx.Done():
+			s.releaseLease()
 			return
 		case <-t.C:
 		}
@@ -260,6 +268,20 @@ func (s *Service) runOnce(parent context.Context, interval time.Duration) {
 	}
 	if _, err := s.Reconcile(ctx); err != nil && parent.Err() == nil {
 		s.logger.WarnContext(ctx, "stream reconciliation failed; the next run tries again", "error", err.Error())
+	}
+}
+
+// releaseLease gives the reconciliation lease up when Run stops (a
+// deploy), so that another replica takes it at its next run instead of
+// after the lease expires; nothing when this process does not hold it.
+func (s *Service) releaseLease() {
+	if s.opts.Leases == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.opts.Leases.ReleaseLease(ctx, ReconcileLease, s.holder); err != nil {
+		s.logger.Warn("stream reconciliation lease not released; it expires by itself", "error", err.Error())
 	}
 }
 
