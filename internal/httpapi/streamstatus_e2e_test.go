@@ -109,6 +109,24 @@ func TestStreamStatusEndToEnd(t *testing.T) {
 		t.Errorf("stream_status after Stream End = %s, want offline", got)
 	}
 
+	// The other two ends: a new session that fails, then one that ends.
+	restart := end.Add(10 * time.Second)
+	post("Stream Start again", ivsEventOf(testenv.NewID(t), streamstatus.DetailTypeState, "Stream Start", show.ChannelARN, restart), 200, "applied")
+	post("Stream Failure", ivsEventOf(testenv.NewID(t), streamstatus.DetailTypeState, "Stream Failure", show.ChannelARN, restart.Add(time.Second)),
+		200, "applied")
+	status("failed", "offline", nil, restart.Add(time.Second).Format(time.RFC3339))
+	post("Stream Start after the failure", ivsEventOf(testenv.NewID(t), streamstatus.DetailTypeState, "Stream Start", show.ChannelARN, restart.Add(2*time.Second)),
+		200, "applied")
+	if got := column(show.ID); got != "live" {
+		t.Errorf("stream_status after a new Stream Start = %s, want live", got)
+	}
+	end = restart.Add(3 * time.Second)
+	post("Session Ended", ivsEventOf(testenv.NewID(t), streamstatus.DetailTypeState, "Session Ended", show.ChannelARN, end), 200, "applied")
+	status("session ended", "offline", nil, end.Format(time.RFC3339))
+	if got := column(show.ID); got != "offline" {
+		t.Errorf("stream_status after Session Ended = %s, want offline", got)
+	}
+
 	// Taken and ignored: an unknown channel, another detail-type.
 	post("unknown channel", ivsEventOf(testenv.NewID(t), streamstatus.DetailTypeState, "Stream Start",
 		"arn:aws:ivs:us-east-1:123456789012:channel/unknownchan1", t0), 200, "unknown_channel")
