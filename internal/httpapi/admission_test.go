@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -128,5 +130,29 @@ func TestAdmissionFullGate(t *testing.T) {
 			t.Errorf("%s %s whose time ran out at a full gate = %d, Retry-After %q; want 503 with Retry-After",
 				r.Method, r.URL.Path, rec.Code, rec.Header().Get("Retry-After"))
 		}
+	}
+}
+
+// TestOnOwnStack: the work's error comes back; its panic is raised again on
+// the caller's goroutine (where recoverPanics can answer it) with the stack
+// where it happened, and http.ErrAbortHandler as itself.
+func TestOnOwnStack(t *testing.T) {
+	t.Parallel()
+	want := errors.New("the work's error")
+	if err := onOwnStack(func() error { return want }); err != want {
+		t.Errorf("onOwnStack(work returning %v) = %v", want, err)
+	}
+	raised := func(work func() error) (v any) {
+		defer func() { v = recover() }()
+		_ = onOwnStack(work)
+		return nil
+	}
+	v := raised(func() error { panic("boom") })
+	p, ok := v.(workPanic)
+	if !ok || !strings.HasPrefix(p.String(), "boom\n") || !strings.Contains(p.String(), "TestOnOwnStack") {
+		t.Errorf("a panic in the work raised %#v on the caller, want a workPanic saying boom and where", v)
+	}
+	if v := raised(func() error { panic(http.ErrAbortHandler) }); v != http.ErrAbortHandler {
+		t.Errorf("http.ErrAbortHandler in the work raised %v on the caller, want it as is", v)
 	}
 }

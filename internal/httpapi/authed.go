@@ -69,13 +69,21 @@ type userHandler func(r *http.Request, x *exchange) (answer any, err error)
 // that found no place in time, gets no row (it names no one), and its error
 // is answered as it is.
 func (s *server) authed(action ingest.Action, h userHandler) handlerFunc {
+	work := s.authedWork(action, h)
 	return func(w http.ResponseWriter, r *http.Request) error {
-		ctx := r.Context()
-		admitted, err := s.admission.enter(ctx)
+		admitted, err := s.admission.enter(r.Context())
 		if err != nil {
 			return err
 		}
 		defer admitted.leave()
+		return onOwnStack(func() error { return work(w, r, admitted) })
+	}
+}
+
+// authedWork is what authed does once admitted.
+func (s *server) authedWork(action ingest.Action, h userHandler) func(http.ResponseWriter, *http.Request, *admitted) error {
+	return func(w http.ResponseWriter, r *http.Request, admitted *admitted) error {
+		ctx := r.Context()
 		ip := s.clientIPs.of(r)
 		caller, err := s.authenticate(r, ip)
 		if err != nil {

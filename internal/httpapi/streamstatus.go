@@ -123,20 +123,22 @@ func (s *server) watched(h watchedHandler) handlerFunc {
 			return err
 		}
 		defer admitted.leave()
-		caller, err := s.authenticate(r, s.clientIPs.of(r))
-		if err != nil {
-			return err
-		}
-		logLineOf(ctx).userID = caller.UserID
-		if err := s.limits.status.Take(ctx, caller.UserID, 1); err != nil {
-			return err
-		}
-		answer, err := h(r, caller)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, answer)
-		return nil
+		return onOwnStack(func() error {
+			caller, err := s.authenticate(r, s.clientIPs.of(r))
+			if err != nil {
+				return err
+			}
+			logLineOf(ctx).userID = caller.UserID
+			if err := s.limits.status.Take(ctx, caller.UserID, 1); err != nil {
+				return err
+			}
+			answer, err := h(r, caller)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, answer)
+			return nil
+		})
 	}
 }
 
