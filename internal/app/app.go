@@ -12,6 +12,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -180,6 +181,12 @@ func Assemble(ctx context.Context, cfg config.Config, parts Parts, logger *slog.
 		StreamEvents:                  d.Streams,
 		StreamViews:                   d.Streams,
 		StreamStatusRequestsPerMinute: cfg.StreamStatusRequestsPerMinute,
+
+		// By default twice the pool: while as many requests hold a connection, as
+		// many more verify tokens, encode answers or wait for their audit
+		// row's group commit without one, so the pool never idles for
+		// want of admitted requests; more would only queue in the pool.
+		MaxActiveRequests: cmp.Or(cfg.MaxActiveRequests, 2*int(cfg.DatabaseMaxConns)),
 	}, verifier, d.Service, parts.Store.Ping)
 	return &App{Domain: d, Handler: handler, RequestTimeout: cfg.RequestTimeout(), verifier: verifier}, nil
 }

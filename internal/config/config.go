@@ -25,6 +25,9 @@ type Config struct {
 	Port             int
 	DatabaseURL      secret.String // may carry a password
 	DatabaseMaxConns int32
+	// MaxActiveRequests is the admission gate's size; 0 means twice
+	// DatabaseMaxConns.
+	MaxActiveRequests int
 	// DatabasePreparedStatements caches prepared statements per connection
 	// (a direct or session-mode connection only).
 	DatabasePreparedStatements bool

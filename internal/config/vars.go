@@ -89,6 +89,14 @@ var table = []Var{
 		show: func(c Config) string { return strconv.Itoa(int(c.DatabaseMaxConns)) },
 	},
 	{
+		Name: "MAX_ACTIVE_REQUESTS", Group: GroupDatabase, Default: "0",
+		Doc: "requests of the authenticated routes worked on at once per process (the admission gate, see docs/operations.md); " +
+			"the others wait, before their token is read, until a place frees or their time runs out (`503`). " +
+			"`0`: twice `DATABASE_MAX_CONNS`",
+		load: func(l *loader, c *Config) { c.MaxActiveRequests = l.int(0, 100000) },
+		show: func(c Config) string { return strconv.Itoa(c.MaxActiveRequests) },
+	},
+	{
 		Name: "DATABASE_PREPARED_STATEMENTS", Group: GroupDatabase, Default: "false",
 		Doc: "`true` prepares each statement once per connection and reuses its plan (pgx's statement cache): less database " +
 			"CPU per request. Only for a connection that keeps prepared statements: a direct or session-mode one (port 5432), " +

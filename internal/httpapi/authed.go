@@ -36,6 +36,9 @@ type exchange struct {
 	// refusalOnRecord marks a refusal by the per-user request limit that
 	// writes no row: the user's first refusal this minute did.
 	refusalOnRecord bool
+	// admitted is the request's place past the admission gate, given to
+	// the domain as its ingest.Waiter.
+	admitted *admitted
 }
 
 // entry is the exchange's audit row as far as it is known: the domain
@@ -59,25 +62,40 @@ func (x *exchange) entry() ingest.AuditEntry {
 // writes as its JSON answer, filling in x as it learns what the request did.
 type userHandler func(r *http.Request, x *exchange) (answer any, err error)
 
-// authed authenticates the request and runs h, then writes the request's
-// one audit row (its outcome from h's error), and only once the row is
-// durable the answer: no stream key leaves without its row. A request whose
-// token does not verify gets no row (it names no one), and its error is
-// answered as it is.
+// authed waits for a place past the admission gate, authenticates the
+// request and runs h, then writes the request's one audit row (its outcome
+// from h's error), and only once the row is durable the answer: no stream
+// key leaves without its row. A request whose token does not verify, or
+// that found no place in time, gets no row (it names no one), and its error
+// is answered as it is.
 func (s *server) authed(action ingest.Action, h userHandler) handlerFunc {
+	work := s.authedWork(action, h)
 	return func(w http.ResponseWriter, r *http.Request) error {
+		admitted, err := s.admission.enter(r.Context())
+		if err != nil {
+			return err
+		}
+		defer admitted.leave()
+		return onOwnStack(func() error { return work(w, r, admitted) })
+	}
+}
+
+// authedWork is what authed does once admitted.
+func (s *server) authedWork(action ingest.Action, h userHandler) func(http.ResponseWriter, *http.Request, *admitted) error {
+	return func(w http.ResponseWriter, r *http.Request, admitted *admitted) error {
+		ctx := r.Context()
 		ip := s.clientIPs.of(r)
 		caller, err := s.authenticate(r, ip)
 		if err != nil {
 			return err
 		}
-		ctx := r.Context()
 		x := &exchange{
 			requestID: logging.RequestID(ctx),
 			caller:    caller,
 			clientIP:  ip,
 			userAgent: truncate(r.UserAgent(), 256),
 			action:    action,
+			admitted:  admitted,
 		}
 		line := logLineOf(ctx)
 		line.userID = caller.UserID

@@ -75,7 +75,7 @@ func ingestRequest(r *http.Request, x *exchange) (ingest.Request, error) {
 	if err != nil {
 		return ingest.Request{}, err
 	}
-	return ingest.Request{Caller: x.caller, ShowID: x.showID, ImpersonateSellerID: x.impersonated, Audit: x.entry()}, nil
+	return ingest.Request{Caller: x.caller, ShowID: x.showID, ImpersonateSellerID: x.impersonated, Audit: x.entry(), Wait: x.admitted}, nil
 }
 
 // ingestAnswer notes in x what d's request did and returns d's answer. A
@@ -116,7 +116,7 @@ func revokeKey(svc IngestService) userHandler {
 		if err != nil {
 			return nil, err
 		}
-		rv, err := svc.RevokeStreamKey(r.Context(), ingest.RevokeRequest{Caller: x.caller, ShowID: x.showID, Reason: x.reason, Audit: x.entry()})
+		rv, err := svc.RevokeStreamKey(r.Context(), ingest.RevokeRequest{Caller: x.caller, ShowID: x.showID, Reason: x.reason, Audit: x.entry(), Wait: x.admitted})
 		if err != nil {
 			return nil, err
 		}

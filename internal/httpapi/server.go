@@ -110,6 +110,11 @@ type Config struct {
 	// "detail": what the service serves without (a key store whose KMS
 	// data key is not unwrapped yet). nil for none.
 	ReadyDetail func() string
+	// MaxActiveRequests caps the requests of the authenticated API routes
+	// doing work at once (see admission); the others wait, before their
+	// token is verified, within their RequestTimeout. 0 means
+	// DefaultMaxActiveRequests.
+	MaxActiveRequests int
 }
 
 // Metrics is what the transport reports about the requests it answers.
@@ -148,6 +153,7 @@ type server struct {
 	eventsToken    secret.String
 	streamEvents   StreamEvents // nil: no events route
 	streamViews    StreamViews  // nil: no status route
+	admission      *admission
 }
 
 // NewServer returns the service's HTTP handler.
@@ -174,6 +180,7 @@ func newServer(cfg Config, authn Authenticator, svc IngestService, ready ReadyFu
 		metricsHandler: cfg.MetricsHandler,
 		metricsToken:   cfg.MetricsToken,
 		streamViews:    cfg.StreamViews,
+		admission:      newAdmission(cfg.MaxActiveRequests),
 	}
 	if !cfg.EventsToken.IsZero() && cfg.StreamEvents != nil {
 		s.eventsToken, s.streamEvents = cfg.EventsToken, cfg.StreamEvents

@@ -126,21 +126,29 @@ type watchedHandler func(r *http.Request, caller ingest.Caller) (answer any, err
 // panel polls it every 10 s, which would bury the trail under reads.
 func (s *server) watched(h watchedHandler) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		caller, err := s.authenticate(r, s.clientIPs.of(r))
-		if err != nil {
-			return err
-		}
 		ctx := r.Context()
-		logLineOf(ctx).userID = caller.UserID
-		if err := s.limits.status.Take(ctx, caller.UserID, 1); err != nil {
-			return err
-		}
-		answer, err := h(r, caller)
+		// Behind the admission gate as authed's routes: store work only.
+		admitted, err := s.admission.enter(ctx)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, answer)
-		return nil
+		defer admitted.leave()
+		return onOwnStack(func() error {
+			caller, err := s.authenticate(r, s.clientIPs.of(r))
+			if err != nil {
+				return err
+			}
+			logLineOf(ctx).userID = caller.UserID
+			if err := s.limits.status.Take(ctx, caller.UserID, 1); err != nil {
+				return err
+			}
+			answer, err := h(r, caller)
+			if err != nil {
+				return err
+			}
+			writeJSON(w, http.StatusOK, answer)
+			return nil
+		})
 	}
 }
 

@@ -42,7 +42,12 @@ func (s *Service) IngestDetails(ctx context.Context, req Request) (Details, erro
 		s.verifyLater(show)
 		return details(show, st.channel, st.key, ActionGet), nil
 	}
+	// The resolution runs in a flight of its own (see flight), which waits
+	// for IVS and the channel's lock; this request only waits for it, then
+	// authorizes again (store work: its place is taken back first).
+	done := waiting(req.Wait)
 	d, err := s.resolve(ctx, show, Interactive, st)
+	done()
 	if err != nil {
 		return Details{}, err
 	}
@@ -61,10 +66,12 @@ type renewal struct {
 // key stays (a live channel, or a renewal that failed).
 func (s *Service) getRenewed(ctx context.Context, req Request, show Show) (d Details, renewed bool, err error) {
 	audit := req.Audit
+	done := waiting(req.Wait)
 	rn, err := flight(s, ctx, "expire|"+show.ID+"|"+show.StreamKeyARN, func(fctx context.Context) (renewal, error) {
 		d, ok := s.renewExpired(fctx, show, audit)
 		return renewal{d, ok}, nil
 	})
+	done()
 	if err != nil || !rn.ok {
 		return Details{}, false, err
 	}

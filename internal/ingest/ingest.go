@@ -46,6 +46,9 @@ type Request struct {
 	// key's renewal) writes it, completed, in the change's own
 	// transaction, so that no change stands without its row.
 	Audit AuditEntry
+	// Wait is told when the request waits for IVS, a channel's lock or
+	// another request's resolution of the same key; nil for none.
+	Wait Waiter
 }
 
 // Details is what a seller types into OBS.

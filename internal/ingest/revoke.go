@@ -14,6 +14,9 @@ type RevokeRequest struct {
 	// Audit is the request's audit row as the transport knows it; the
 	// revocation writes it, completed, in its own transaction.
 	Audit AuditEntry
+	// Wait is told when the revocation waits for IVS or its channel's
+	// lock; nil for none.
+	Wait Waiter
 }
 
 // Revoked reports a revocation.
@@ -68,6 +71,13 @@ func (s *Service) RevokeStreamKey(ctx context.Context, req RevokeRequest) (_ Rev
 			}
 		}()
 	}
+	// From the reservation on, the revocation waits for the IVS call
+	// budget, then its channel's lock, then IVS, with the lock held: not
+	// the work the admission bounds (the lock's transaction holds a pool
+	// connection, which the pool bounds). Taken back for the audit row the
+	// transport writes when the revocation fails before its own.
+	done := waiting(req.Wait)
+	defer done()
 	return s.revoke(ctx, req, q, show, charged)
 }
 

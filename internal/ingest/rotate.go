@@ -33,6 +33,10 @@ func (s *Service) RotateStreamKey(ctx context.Context, req Request) (Details, er
 	check := func(ctx context.Context, tx ChannelTx) error {
 		return reauthorize(ctx, tx, q, func(f AuthzFacts) (Show, error) { return mayGetKey(f, req.ImpersonateSellerID != "") }, show)
 	}
+	// Waits for IVS and the channel's lock as a revocation does (see
+	// RevokeStreamKey).
+	done := waiting(req.Wait)
+	defer done()
 	return s.rotate(ctx, show, ActionRotate, Interactive, req.Audit, check)
 }
 
