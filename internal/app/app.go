@@ -182,11 +182,14 @@ func Assemble(ctx context.Context, cfg config.Config, parts Parts, logger *slog.
 		StreamViews:                   d.Streams,
 		StreamStatusRequestsPerMinute: cfg.StreamStatusRequestsPerMinute,
 
-		// By default twice the pool: while as many requests hold a connection, as
-		// many more verify tokens, encode answers or wait for their audit
-		// row's group commit without one, so the pool never idles for
-		// want of admitted requests; more would only queue in the pool.
-		MaxActiveRequests: cmp.Or(cfg.MaxActiveRequests, 2*int(cfg.DatabaseMaxConns)),
+		// By default four times the pool: while as many requests hold a
+		// connection, the others verify tokens, encode answers or wait
+		// for their audit row's group commit without one, whose batches
+		// grow with them. Measured (BENCHMARKS.md section 8): at 200
+		// connections 2x gave 1.05x the floor's throughput, 4x 1.23x, 8x
+		// 1.59x; at 1,000 connections 4x kept peak RSS 5.7 MiB above the
+		// floor's, 8x 9.8 MiB (the stacks of the admitted requests).
+		MaxActiveRequests: cmp.Or(cfg.MaxActiveRequests, httpapi.ActiveRequestsPerConn*int(cfg.DatabaseMaxConns)),
 	}, verifier, d.Service, parts.Store.Ping)
 	return &App{Domain: d, Handler: handler, RequestTimeout: cfg.RequestTimeout(), verifier: verifier}, nil
 }

@@ -25,7 +25,7 @@ type Config struct {
 	Port             int
 	DatabaseURL      secret.String // may carry a password
 	DatabaseMaxConns int32
-	// MaxActiveRequests is the admission gate's size; 0 means twice
+	// MaxActiveRequests is the admission gate's size; 0 means four times
 	// DatabaseMaxConns.
 	MaxActiveRequests int
 	// DatabasePreparedStatements caches prepared statements per connection

@@ -92,7 +92,7 @@ var table = []Var{
 		Name: "MAX_ACTIVE_REQUESTS", Group: GroupDatabase, Default: "0",
 		Doc: "requests of the authenticated routes worked on at once per process (the admission gate, see docs/operations.md); " +
 			"the others wait, before their token is read, until a place frees or their time runs out (`503`). " +
-			"`0`: twice `DATABASE_MAX_CONNS`",
+			"`0`: four times `DATABASE_MAX_CONNS`",
 		load: func(l *loader, c *Config) { c.MaxActiveRequests = l.int(0, 100000) },
 		show: func(c Config) string { return strconv.Itoa(c.MaxActiveRequests) },
 	},

@@ -8,9 +8,13 @@ import (
 	"runtime/debug"
 )
 
-// DefaultMaxActiveRequests is Config.MaxActiveRequests' default: twice the
-// default database pool (DATABASE_MAX_CONNS, 20).
-const DefaultMaxActiveRequests = 40
+// ActiveRequestsPerConn is how many requests the gate admits per database
+// connection by default (see internal/app).
+const ActiveRequestsPerConn = 4
+
+// DefaultMaxActiveRequests is Config.MaxActiveRequests' default: four
+// times the default database pool (DATABASE_MAX_CONNS, 20).
+const DefaultMaxActiveRequests = ActiveRequestsPerConn * 20
 
 // admission is the gate in front of the API's work: at most cap(slots)
 // requests past it at once, doing store or CPU work; the others wait at it,
