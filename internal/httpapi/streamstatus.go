@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,35 +84,12 @@ func checkEventsToken(r *http.Request, token secret.String) error {
 	return nil
 }
 
-// eventKinds names the kinds of the events the service handles, by
-// detail-type and event_name, for the request's log line.
-var eventKinds = map[[2]string]streamstatus.Kind{
-	{streamstatus.DetailTypeState, "Stream Start"}:      streamstatus.KindStreamStart,
-	{streamstatus.DetailTypeState, "Stream End"}:        streamstatus.KindStreamEnd,
-	{streamstatus.DetailTypeState, "Session Ended"}:     streamstatus.KindSessionEnded,
-	{streamstatus.DetailTypeState, "Stream Failure"}:    streamstatus.KindStreamFailure,
-	{streamstatus.DetailTypeHealth, "Starvation Start"}: streamstatus.KindStarvationStart,
-	{streamstatus.DetailTypeHealth, "Starvation End"}:   streamstatus.KindStarvationEnd,
-}
-
 // eventKindOf is the kind of the event body holds, for the log line only
-// (streamstatus parses it for what it applies): "" when body is no JSON
-// object. Only the names of eventKinds are logged, never the body's text.
+// ("" when the body is no JSON object): streamstatus's own reading, so
+// only the names of its kinds are logged, never the body's text.
 func eventKindOf(body []byte) string {
-	var ev struct {
-		Source     string `json:"source"`
-		DetailType string `json:"detail-type"`
-		Detail     struct {
-			EventName string `json:"event_name"`
-		} `json:"detail"`
-	}
-	if err := json.Unmarshal(body, &ev); err != nil {
-		return ""
-	}
-	if k, ok := eventKinds[[2]string{ev.DetailType, ev.Detail.EventName}]; ok && ev.Source == streamstatus.Source {
-		return string(k)
-	}
-	return string(streamstatus.KindIrrelevant)
+	e, _ := streamstatus.ParseEvent(body)
+	return string(e.Kind)
 }
 
 // watchedHandler answers an authenticated request that writes no audit row.

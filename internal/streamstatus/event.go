@@ -103,7 +103,8 @@ func IsChannelARN(s string) bool { return channelARN.MatchString(s) }
 // it to a function. An event of another source, detail-type or event_name
 // is KindIrrelevant, not an error, whatever else it holds. The error matches
 // ErrMalformed and never quotes the body (nor the JSON decoder's message,
-// which may).
+// which may); with it, the Event holds only the kind, when the body named a
+// handled one (for log lines).
 func ParseEvent(body []byte) (Event, error) {
 	var env map[string]json.RawMessage
 	// A JSON null decodes into a nil map without error: it is no object.
@@ -135,15 +136,15 @@ func ParseEvent(body []byte) (Event, error) {
 		}
 	}
 	if e.ChannelARN == "" {
-		return Event{}, fmt.Errorf("%w: a %s event without a channel ARN in resources", ErrMalformed, kind)
+		return Event{Kind: kind}, fmt.Errorf("%w: a %s event without a channel ARN in resources", ErrMalformed, kind)
 	}
 	// The id tells a redelivery from another event of the same second.
 	if e.ID == "" {
-		return Event{}, fmt.Errorf("%w: a %s event without an id", ErrMalformed, kind)
+		return Event{Kind: kind}, fmt.Errorf("%w: a %s event without an id", ErrMalformed, kind)
 	}
 	t, err := time.Parse(time.RFC3339, str(env["time"]))
 	if err != nil {
-		return Event{}, fmt.Errorf("%w: a %s event without a valid time", ErrMalformed, kind)
+		return Event{Kind: kind}, fmt.Errorf("%w: a %s event without a valid time", ErrMalformed, kind)
 	}
 	e.Time = t.UTC()
 	return e, nil
