@@ -369,6 +369,10 @@ func verifierConfig(cfg config.Config, logger *slog.Logger, m *metrics.Metrics) 
 	if leeway == 0 {
 		leeway = auth.NoLeeway // JWT_LEEWAY=0 means none; auth's zero means its default
 	}
+	cacheSize := cfg.JWTCacheSize
+	if cacheSize == 0 {
+		cacheSize = auth.NoTokenCache // likewise
+	}
 	return auth.Config{
 		Issuer:          cfg.JWTIssuer,
 		JWKSURL:         cfg.JWKSURL,
@@ -376,6 +380,7 @@ func verifierConfig(cfg config.Config, logger *slog.Logger, m *metrics.Metrics) 
 		RefetchInterval: cfg.JWKSRefetchInterval,
 		RefreshInterval: cfg.JWKSRefreshInterval,
 		Leeway:          leeway,
+		TokenCacheSize:  cacheSize,
 		Logger:          logger,
 		Metrics:         m,
 	}

@@ -14,6 +14,7 @@ package auth
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,7 +98,11 @@ type Config struct {
 	// that a key set without a usable key, confirmed by the next fetch, has
 	// replaced the previous keys. Nil discards them.
 	Logger *slog.Logger
-	// Metrics counts key-set fetches; nil for none.
+	// TokenCacheSize is the number of verified tokens remembered until
+	// their exp (see tokenCache). Zero means DefaultTokenCacheSize;
+	// NoTokenCache means none.
+	TokenCacheSize int
+	// Metrics counts key-set fetches and token-cache lookups; nil for none.
 	Metrics Metrics
 }
 
@@ -105,6 +110,9 @@ type Config struct {
 type Metrics interface {
 	// JWKSFetched reports a fetch of the JWKS: err is its failure, or nil.
 	JWKSFetched(err error)
+	// TokenCacheLookup reports whether a token was found verified in the
+	// token cache.
+	TokenCacheLookup(hit bool)
 }
 
 // Caller is a verified, signed-in user.
@@ -121,10 +129,14 @@ type Caller struct {
 
 // Verifier checks access tokens. It is safe for concurrent use.
 type Verifier struct {
-	secret secret.String
-	parser *jwt.Parser
-	keys   *keySet // nil without a JWKS URL
-	stop   context.CancelFunc
+	secret  secret.String
+	parser  *jwt.Parser
+	keys    *keySet     // nil without a JWKS URL
+	cache   *tokenCache // nil when off
+	leeway  time.Duration
+	now     func() time.Time
+	metrics Metrics // nil for none
+	stop    context.CancelFunc
 }
 
 // New returns a Verifier. It does not wait for the JWKS: the first fetch
@@ -143,6 +155,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	if cfg.RefetchInterval < 0 || cfg.RefreshInterval < 0 || cfg.Leeway < 0 && cfg.Leeway != NoLeeway {
 		return nil, errors.New("auth: intervals and leeway must not be negative")
+	}
+	if cfg.TokenCacheSize < 0 && cfg.TokenCacheSize != NoTokenCache {
+		return nil, errors.New("auth: the token cache size must not be negative")
 	}
 	if cfg.JWKSURL != "" {
 		u, err := url.Parse(cfg.JWKSURL)
@@ -174,7 +189,10 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		methods = append(methods, jwt.SigningMethodHS256.Alg())
 	}
 	v := &Verifier{
-		secret: cfg.HS256Secret,
+		secret:  cfg.HS256Secret,
+		leeway:  leeway,
+		now:     now,
+		metrics: cfg.Metrics,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(methods),
 			jwt.WithIssuer(cfg.Issuer),
@@ -186,6 +204,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			jwt.WithStrictDecoding(),
 		),
 		stop: func() {},
+	}
+	if size := cmp.Or(cfg.TokenCacheSize, DefaultTokenCacheSize); size > 0 {
+		v.cache = newTokenCache(size)
 	}
 	if cfg.JWKSURL != "" {
 		client := cfg.HTTPClient
@@ -237,6 +258,9 @@ func (v *Verifier) KeyCount() int {
 // Verify checks token, the bare JWT from "Authorization: Bearer <jwt>", and
 // returns its caller. It returns within about 8 s, sooner if ctx ends, even
 // when it has to fetch the key set.
+//
+// A token verified before, under the same key set and not expired since, is
+// taken from the token cache without checking its signature again.
 func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
 	if token == "" {
 		return Caller{}, invalid("empty token")
@@ -244,6 +268,49 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
 	if len(token) > maxTokenSize {
 		return Caller{}, invalid("token too large")
 	}
+	if v.cache == nil {
+		return v.verify(ctx, token)
+	}
+	sum := sha256.Sum256([]byte(token))
+	// Read before verifying: a key set that changes meanwhile leaves an
+	// entry that is never used.
+	keys := v.keyGeneration()
+	if c, ok := v.cache.get(sum, v.now(), keys); ok {
+		v.cacheLookup(true)
+		return c, nil
+	}
+	v.cacheLookup(false)
+	c, until, err := v.verifyUntil(ctx, token)
+	if err == nil {
+		v.cache.put(sum, cachedToken{caller: c, until: until, keys: keys}, v.now())
+	}
+	return c, err
+}
+
+// keyGeneration is the key set's generation; 0 without a JWKS (the HS256
+// secret never changes while the process runs).
+func (v *Verifier) keyGeneration() uint64 {
+	if v.keys == nil {
+		return 0
+	}
+	return v.keys.generation.Load()
+}
+
+func (v *Verifier) cacheLookup(hit bool) {
+	if v.metrics != nil {
+		v.metrics.TokenCacheLookup(hit)
+	}
+}
+
+// verify checks token in full.
+func (v *Verifier) verify(ctx context.Context, token string) (Caller, error) {
+	c, _, err := v.verifyUntil(ctx, token)
+	return c, err
+}
+
+// verifyUntil checks token in full and also returns the first instant it
+// will be refused as expired: its exp plus the leeway.
+func (v *Verifier) verifyUntil(ctx context.Context, token string) (Caller, time.Time, error) {
 	var (
 		claims        supabaseClaims
 		keyErr        error
@@ -259,15 +326,17 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
 		// The library's messages can quote the token's header (its alg);
 		// only our own fixed reasons leave this package.
 		if keyErr != nil {
-			return Caller{}, keyErr
+			return Caller{}, time.Time{}, keyErr
 		}
-		return Caller{}, invalid(reason(err, keyfuncCalled, &claims))
+		return Caller{}, time.Time{}, invalid(reason(err, keyfuncCalled, &claims))
 	}
+	// The parser requires exp (WithExpirationRequired) and accepts the token
+	// while now is before exp + leeway.
 	return Caller{
 		UserID:    strings.ToLower(claims.Subject),
 		SessionID: strings.ToLower(claims.SessionID),
 		AAL:       claims.aal(),
-	}, nil
+	}, claims.ExpiresAt.Add(v.leeway), nil
 }
 
 // key is the jwt.Keyfunc: it picks the one key that may verify t.

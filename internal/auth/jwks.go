@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ivs-ingest/ivs-ingest/internal/secret"
@@ -60,6 +62,10 @@ type keySet struct {
 	observe func(err error) // reports each fetch's outcome; may be nil
 	kick    chan struct{}   // asks run for a fetch now
 	done    chan struct{}   // closed when run returns
+	// generation counts the changes of keys (a key added, replaced or
+	// removed, every key dropped); a verified token remembered under an
+	// older generation is verified again.
+	generation atomic.Uint64
 
 	mu            sync.Mutex
 	keys          map[string]publicKey
@@ -274,6 +280,9 @@ func (s *keySet) fetch(ctx context.Context) (unconfirmed bool, err error) {
 	}
 	if len(keys) > 0 {
 		s.emptyAnswers = 0
+		if !sameKeys(s.keys, keys) {
+			s.generation.Add(1)
+		}
 		s.keys = keys
 		s.log.DebugContext(ctx, "auth: jwks loaded", "url", where, "keys", len(keys))
 		return false, nil
@@ -290,8 +299,28 @@ func (s *keySet) fetch(ctx context.Context) (unconfirmed bool, err error) {
 		s.log.ErrorContext(ctx, "auth: jwks has no usable key, confirmed twice; the previous keys are dropped and asymmetric tokens are now refused",
 			"url", where, "keys_dropped", len(s.keys))
 		s.keys = nil
+		s.generation.Add(1)
 		return false, nil
 	}
+}
+
+// sameKeys reports whether a and b hold the same keys under the same kids,
+// each with the same alg.
+func sameKeys(a, b map[string]publicKey) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for kid, ka := range a {
+		kb, ok := b[kid]
+		if !ok || ka.alg != kb.alg {
+			return false
+		}
+		eq, ok := ka.key.(interface{ Equal(crypto.PublicKey) bool })
+		if !ok || !eq.Equal(kb.key) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *keySet) download(ctx context.Context) (keys map[string]publicKey, skipped int, err error) {

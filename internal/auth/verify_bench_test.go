@@ -12,11 +12,20 @@ import (
 // BenchmarkVerify measures the token check on the hot path: a Supabase
 // access token verified against a JWKS fetched over HTTP (already loaded, as
 // in a running server). ES256 is what Supabase issues today; RS256 and the
-// legacy HS256 are there for comparison.
+// legacy HS256 are there for comparison. "full" checks every token in full
+// (JWT_CACHE_SIZE=0); "cached" is a seller's repeated request, found in the
+// verified-token cache.
 func BenchmarkVerify(b *testing.B) {
+	b.Run("full", func(b *testing.B) { benchmarkVerify(b, auth.NoTokenCache) })
+	b.Run("cached", func(b *testing.B) { benchmarkVerify(b, 0) })
+}
+
+func benchmarkVerify(b *testing.B, cacheSize int) {
 	iss := authtest.NewIssuer(b)
 	ctx := context.Background()
-	v, err := auth.New(ctx, iss.Config())
+	cfg := iss.Config()
+	cfg.TokenCacheSize = cacheSize
+	v, err := auth.New(ctx, cfg)
 	if err != nil {
 		b.Fatalf("auth.New: %v", err)
 	}

@@ -49,6 +49,8 @@ type Config struct {
 	// JWTLeeway is the clock skew tolerated on exp, iat and nbf; 0 for
 	// none.
 	JWTLeeway time.Duration
+	// JWTCacheSize is the number of verified tokens remembered; 0 for none.
+	JWTCacheSize int
 	// RequireMFA refuses getting, rotating and revoking keys to callers
 	// whose token is not aal2 (REQUIRE_MFA).
 	RequireMFA bool

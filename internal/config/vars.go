@@ -177,6 +177,14 @@ var table = []Var{
 		show: func(c Config) string { return c.JWTLeeway.String() },
 	},
 	{
+		Name: "JWT_CACHE_SIZE", Group: GroupAuth, Default: "10000",
+		Doc: "verified access tokens remembered per process (by their SHA-256, never the token) until their `exp`, so a " +
+			"seller's repeated requests skip the signature check; any change of the key set empties it, and the sign-out " +
+			"check still runs on every request. `0`: every token verified in full every time",
+		load: func(l *loader, c *Config) { c.JWTCacheSize = l.int(0, 1_000_000) },
+		show: func(c Config) string { return strconv.Itoa(c.JWTCacheSize) },
+	},
+	{
 		Name: "REQUIRE_MFA", Group: GroupAuth, Default: "false",
 		Doc: "`true`: getting, rotating and revoking a key need a token whose `aal` is `aal2` (a second factor verified " +
 			"in the session), admins' too; others get `403 Multi-factor authentication required`. The audit read stays open. " +

@@ -32,6 +32,8 @@ type Metrics struct {
 	keyCache        *prometheus.CounterVec
 	unusable        *prometheus.CounterVec
 	jwksFetches     *prometheus.CounterVec
+	tokenCacheHit   prometheus.Counter
+	tokenCacheMiss  prometheus.Counter
 	rejections      *prometheus.CounterVec
 	unaudited       prometheus.Counter
 	eventQueue      *eventQueueMetrics
@@ -101,6 +103,13 @@ func New(version string) *Metrics {
 	)
 	m.eventQueue = newEventQueueMetrics(reg)
 	m.stream = newStreamMetrics(reg)
+	tokenCache := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "token_cache_lookups_total",
+		Help: "Access tokens looked up in the verified-token cache, by result: hit (signature not checked again) or miss.",
+	}, []string{"result"})
+	reg.MustRegister(tokenCache)
+	// Resolved once: this is counted on every authenticated request.
+	m.tokenCacheHit, m.tokenCacheMiss = tokenCache.WithLabelValues("hit"), tokenCache.WithLabelValues("miss")
 	for _, r := range []string{"hit", "miss"} {
 		m.keyCache.WithLabelValues(r)
 	}
@@ -175,6 +184,18 @@ func (m *Metrics) StoredValueUnusable(reason string) {
 		return
 	}
 	m.unusable.WithLabelValues(reason).Inc()
+}
+
+// TokenCacheLookup records a lookup in the verified-token cache.
+func (m *Metrics) TokenCacheLookup(hit bool) {
+	if m == nil {
+		return
+	}
+	if hit {
+		m.tokenCacheHit.Inc()
+	} else {
+		m.tokenCacheMiss.Inc()
+	}
 }
 
 // JWKSFetched records a fetch of the JWKS; err is its failure, or nil.

@@ -1,0 +1,177 @@
+package auth_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ivs-ingest/ivs-ingest/internal/auth"
+	"github.com/ivs-ingest/ivs-ingest/internal/auth/authtest"
+)
+
+// lookups counts what the verifier reports to its Metrics.
+type lookups struct {
+	mu               sync.Mutex
+	hits, misses     int
+	fetches, failing int
+}
+
+func (l *lookups) TokenCacheLookup(hit bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if hit {
+		l.hits++
+	} else {
+		l.misses++
+	}
+}
+
+func (l *lookups) JWKSFetched(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fetches++
+	if err != nil {
+		l.failing++
+	}
+}
+
+func (l *lookups) counts() (hits, misses int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hits, l.misses
+}
+
+// A token verified once is taken from the cache the next time, with the same
+// caller; the same claims under another signature are not.
+func TestVerifyRemembersAVerifiedToken(t *testing.T) {
+	t.Parallel()
+	iss := authtest.NewIssuer(t)
+	for _, alg := range []string{"ES256", "RS256", "HS256"} {
+		t.Run(alg, func(t *testing.T) {
+			cfg := iss.Config()
+			m := &lookups{}
+			cfg.Metrics = m
+			v := newVerifier(t, cfg)
+			settle(t, v) // a token verified while the first key set loads is remembered under no key set
+			token := iss.Token(t, userID, sessionID, authtest.WithAlg(alg),
+				authtest.WithClaims(map[string]any{"aal": "aal2"}))
+			first, err := v.Verify(t.Context(), token)
+			if err != nil {
+				t.Fatalf("first Verify: %v", err)
+			}
+			second, err := v.Verify(t.Context(), token)
+			if err != nil {
+				t.Fatalf("second Verify: %v", err)
+			}
+			if first != second || second.UserID != userID || second.SessionID != sessionID || second.AAL != "aal2" {
+				t.Errorf("callers %+v then %+v, want user %s, session %s, aal2 both times", first, second, userID, sessionID)
+			}
+			if hits, misses := m.counts(); hits != 1 || misses != 1 {
+				t.Errorf("cache hits %d, misses %d; want 1 and 1", hits, misses)
+			}
+
+			// The signature's middle character changed: the header and the
+			// claims are those of the remembered token.
+			head, sig, _ := strings.Cut(token[strings.IndexByte(token, '.')+1:], ".")
+			mid := len(sig) / 2
+			swapped := byte('A')
+			if sig[mid] == 'A' {
+				swapped = 'B'
+			}
+			forged := token[:strings.IndexByte(token, '.')+1] + head + "." + sig[:mid] + string(swapped) + sig[mid+1:]
+			if _, err := v.Verify(t.Context(), forged); err == nil {
+				t.Fatal("Verify(a remembered token with another signature) = nil, want an error")
+			}
+			mustVerify(t, v, token, "the remembered token, after the forgery")
+		})
+	}
+}
+
+// A remembered token is refused from the instant the verifier would refuse
+// it uncached: its exp plus the leeway.
+func TestVerifyForgetsAnExpiredToken(t *testing.T) {
+	t.Parallel()
+	iss := authtest.NewIssuer(t)
+	start := time.Unix(time.Now().Unix(), 0)
+	var mu sync.Mutex
+	now := start
+	cfg := iss.Config()
+	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m := &lookups{}
+	cfg.Metrics = m
+	v := newVerifier(t, cfg)
+	settle(t, v)
+	set := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = start.Add(d) }
+
+	token := iss.Token(t, userID, sessionID, authtest.WithClaims(map[string]any{
+		"exp": start.Add(10 * time.Second).Unix(), "iat": start.Add(-time.Minute).Unix(),
+	}))
+	mustVerify(t, v, token, "a token 10 s before its exp")
+	set(10*time.Second + auth.DefaultLeeway - time.Nanosecond)
+	mustVerify(t, v, token, "the token within the leeway after its exp")
+	if hits, _ := m.counts(); hits != 1 {
+		t.Fatalf("cache hits %d, want 1: the second Verify should have been served from the cache", hits)
+	}
+	set(10*time.Second + auth.DefaultLeeway)
+	_, err := v.Verify(t.Context(), token)
+	if err == nil || !strings.Contains(err.Error(), "token expired") {
+		t.Errorf("Verify(the token at exp + leeway) = %v, want token expired", err)
+	}
+}
+
+// Any change of the key set empties the cache: a token of a key that is no
+// longer published is refused at once, however recently it was verified.
+func TestVerifyForgetsTokensWhenTheKeySetChanges(t *testing.T) {
+	t.Parallel()
+	iss := authtest.NewIssuer(t)
+	cfg := iss.Config()
+	cfg.RefetchInterval = time.Hour
+	cfg.RefreshInterval = 50 * time.Millisecond
+	m := &lookups{}
+	cfg.Metrics = m
+	v := newVerifier(t, cfg)
+	settle(t, v)
+	old := iss.Token(t, userID, sessionID)
+	mustVerify(t, v, old, "token of the key about to be removed")
+	mustVerify(t, v, old, "the same token, remembered")
+	if hits, _ := m.counts(); hits == 0 {
+		t.Fatal("no cache hit: the test would prove nothing")
+	}
+
+	iss.Rotate(t)
+	iss.RemoveOldestKey(t)
+	// Unchanged answers of the refresh keep the entries: only a change
+	// empties the cache.
+	waitFor(t, "the removed key's token refused", func() bool { return refused(t, v, old) })
+	current := iss.Token(t, userID, sessionID)
+	mustVerify(t, v, current, "token of the new key")
+	hits, _ := m.counts()
+	time.Sleep(200 * time.Millisecond) // a few refreshes that change nothing
+	mustVerify(t, v, current, "token of the new key, again")
+	if got, _ := m.counts(); got != hits+1 {
+		t.Errorf("cache hits %d after refreshes of an unchanged key set, want %d", got, hits+1)
+	}
+}
+
+// With the cache off, every Verify checks the token in full and nothing is
+// looked up.
+func TestVerifyWithoutTokenCache(t *testing.T) {
+	t.Parallel()
+	iss := authtest.NewIssuer(t)
+	cfg := iss.Config()
+	cfg.TokenCacheSize = auth.NoTokenCache
+	m := &lookups{}
+	cfg.Metrics = m
+	v := newVerifier(t, cfg)
+	token := iss.Token(t, userID, sessionID)
+	mustVerify(t, v, token, "a token")
+	mustVerify(t, v, token, "the same token")
+	if hits, misses := m.counts(); hits != 0 || misses != 0 {
+		t.Errorf("cache hits %d, misses %d with the cache off; want none", hits, misses)
+	}
+	cfg.TokenCacheSize = -2
+	if _, err := auth.New(t.Context(), cfg); err == nil {
+		t.Error("New(TokenCacheSize -2) = nil error, want one")
+	}
+}
