@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -63,5 +64,61 @@ func TestAssembleHonoursJWTTiming(t *testing.T) {
 			t.Fatalf("JWKS_REFRESH_INTERVAL=1s: %d fetches in 20 s, want a refresh", iss.Fetches()-start)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// JWT_CACHE_SIZE reaches the verifier: by default a token sent again is
+// found in the token cache; with 0 every request verifies it in full and
+// nothing is looked up.
+func TestAssembleHonoursJWTCacheSize(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := app.OpenSQLite(ctx, filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatalf("OpenSQLite: %v", err)
+	}
+	defer db.Close()
+	iss := authtest.NewIssuer(t)
+	token := iss.Token(t, "3f1c2b9e-8d4a-4c7b-9e2f-1a2b3c4d5e6f", "")
+
+	lookups := func(env map[string]string) (hits, misses float64) {
+		t.Helper()
+		env["SUPABASE_URL"] = iss.URL()
+		a, err := app.Assemble(ctx, load(t, func(k string) string { return env[k] }), app.SQLiteParts(db), discard)
+		if err != nil {
+			t.Fatalf("Assemble(%v) = %v", env, err)
+		}
+		defer a.Close()
+		for range 3 {
+			req := httptest.NewRequest("POST", "/functions/v1/get-ivs-ingest", strings.NewReader(`{"show_id":"9f0c2d4e-5b7a-4c1e-8f3a-2b6d9e0a1c47"}`))
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			a.Handler.ServeHTTP(rec, req)
+			if rec.Code == 401 {
+				t.Fatalf("a valid token = 401, want it past authentication")
+			}
+		}
+		rec := httptest.NewRecorder()
+		a.Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		for line := range strings.Lines(rec.Body.String()) {
+			var n float64
+			if _, err := fmt.Sscanf(line, `ivs_ingest_token_cache_lookups_total{result="hit"} %g`, &n); err == nil {
+				hits = n
+			}
+			if _, err := fmt.Sscanf(line, `ivs_ingest_token_cache_lookups_total{result="miss"} %g`, &n); err == nil {
+				misses = n
+			}
+		}
+		return hits, misses
+	}
+
+	// The first request may meet the key set still loading: its entry is
+	// then verified again once.
+	if hits, misses := lookups(map[string]string{}); hits < 1 || hits+misses != 3 {
+		t.Errorf("default JWT_CACHE_SIZE: %g hits and %g misses for 3 requests, want 3 lookups, at least one hit", hits, misses)
+	}
+	if hits, misses := lookups(map[string]string{"JWT_CACHE_SIZE": "0"}); hits != 0 || misses != 0 {
+		t.Errorf("JWT_CACHE_SIZE=0: %g hits and %g misses, want no lookup", hits, misses)
 	}
 }

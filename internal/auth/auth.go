@@ -99,8 +99,8 @@ type Config struct {
 	// replaced the previous keys. Nil discards them.
 	Logger *slog.Logger
 	// TokenCacheSize is the number of verified tokens remembered until
-	// their exp (see tokenCache). Zero means DefaultTokenCacheSize;
-	// NoTokenCache means none.
+	// their exp (see tokenCache), at most MaxTokenCacheSize. Zero means
+	// DefaultTokenCacheSize; NoTokenCache means none.
 	TokenCacheSize int
 	// Metrics counts key-set fetches and token-cache lookups; nil for none.
 	Metrics Metrics
@@ -156,8 +156,8 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.RefetchInterval < 0 || cfg.RefreshInterval < 0 || cfg.Leeway < 0 && cfg.Leeway != NoLeeway {
 		return nil, errors.New("auth: intervals and leeway must not be negative")
 	}
-	if cfg.TokenCacheSize < 0 && cfg.TokenCacheSize != NoTokenCache {
-		return nil, errors.New("auth: the token cache size must not be negative")
+	if cfg.TokenCacheSize < 0 && cfg.TokenCacheSize != NoTokenCache || cfg.TokenCacheSize > MaxTokenCacheSize {
+		return nil, fmt.Errorf("auth: the token cache size must be from 0 to %d, or NoTokenCache", MaxTokenCacheSize)
 	}
 	if cfg.JWKSURL != "" {
 		u, err := url.Parse(cfg.JWKSURL)
@@ -269,20 +269,22 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Caller, error) {
 		return Caller{}, invalid("token too large")
 	}
 	if v.cache == nil {
-		return v.verify(ctx, token)
+		c, _, err := v.verifyFull(ctx, token)
+		return c, err
 	}
 	sum := sha256.Sum256([]byte(token))
-	// Read before verifying: a key set that changes meanwhile leaves an
-	// entry that is never used.
-	keys := v.keyGeneration()
-	if c, ok := v.cache.get(sum, v.now(), keys); ok {
+	// Read before verifying, so that a key set that changes meanwhile leaves
+	// an entry that is never used (TestVerifyForgetsATokenWhenTheKeySetChangesMidCheck).
+	gen := v.keyGeneration()
+	if c, ok := v.cache.get(sum, v.now(), gen); ok {
 		v.cacheLookup(true)
 		return c, nil
 	}
 	v.cacheLookup(false)
-	c, until, err := v.verifyUntil(ctx, token)
+	c, valid, err := v.verifyFull(ctx, token)
 	if err == nil {
-		v.cache.put(sum, cachedToken{caller: c, until: until, keys: keys}, v.now())
+		valid.gen = gen
+		v.cache.put(sum, valid, v.now())
 	}
 	return c, err
 }
@@ -302,15 +304,10 @@ func (v *Verifier) cacheLookup(hit bool) {
 	}
 }
 
-// verify checks token in full.
-func (v *Verifier) verify(ctx context.Context, token string) (Caller, error) {
-	c, _, err := v.verifyUntil(ctx, token)
-	return c, err
-}
-
-// verifyUntil checks token in full and also returns the first instant it
-// will be refused as expired: its exp plus the leeway.
-func (v *Verifier) verifyUntil(ctx context.Context, token string) (Caller, time.Time, error) {
+// verifyFull checks token in full. For the cache it also returns when a
+// full check accepts the token: from its nbf and iat less the leeway until
+// its exp plus the leeway.
+func (v *Verifier) verifyFull(ctx context.Context, token string) (Caller, cachedToken, error) {
 	var (
 		claims        supabaseClaims
 		keyErr        error
@@ -326,17 +323,25 @@ func (v *Verifier) verifyUntil(ctx context.Context, token string) (Caller, time.
 		// The library's messages can quote the token's header (its alg);
 		// only our own fixed reasons leave this package.
 		if keyErr != nil {
-			return Caller{}, time.Time{}, keyErr
+			return Caller{}, cachedToken{}, keyErr
 		}
-		return Caller{}, time.Time{}, invalid(reason(err, keyfuncCalled, &claims))
+		return Caller{}, cachedToken{}, invalid(reason(err, keyfuncCalled, &claims))
 	}
-	// The parser requires exp (WithExpirationRequired) and accepts the token
-	// while now is before exp + leeway.
-	return Caller{
+	c := Caller{
 		UserID:    strings.ToLower(claims.Subject),
 		SessionID: strings.ToLower(claims.SessionID),
 		AAL:       claims.aal(),
-	}, claims.ExpiresAt.Add(v.leeway), nil
+	}
+	// The bounds of golang-jwt's validator: exp is required and the token
+	// refused from exp + leeway on; it is refused before nbf - leeway and
+	// before iat - leeway (WithIssuedAt).
+	valid := cachedToken{caller: c, until: claims.ExpiresAt.Add(v.leeway)}
+	for _, d := range []*jwt.NumericDate{claims.NotBefore, claims.IssuedAt} {
+		if d != nil && d.Add(-v.leeway).After(valid.from) {
+			valid.from = d.Add(-v.leeway)
+		}
+	}
+	return c, valid, nil
 }
 
 // key is the jwt.Keyfunc: it picks the one key that may verify t.

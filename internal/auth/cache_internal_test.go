@@ -14,10 +14,10 @@ func TestTokenCacheBound(t *testing.T) {
 	c := newTokenCache(16)
 	sum := func(i int) [sha256.Size]byte { return sha256.Sum256(fmt.Appendf(nil, "token %d", i)) }
 	// One expired and one of an older key set: the first to go.
-	c.put(sum(100), cachedToken{until: now.Add(-time.Second), keys: 1}, now)
-	c.put(sum(101), cachedToken{until: now.Add(time.Hour), keys: 0}, now)
+	c.put(sum(100), cachedToken{until: now.Add(-time.Second), gen: 1}, now)
+	c.put(sum(101), cachedToken{until: now.Add(time.Hour), gen: 0}, now)
 	for i := range 15 {
-		c.put(sum(i), cachedToken{caller: Caller{UserID: fmt.Sprint(i)}, until: now.Add(time.Hour), keys: 1}, now)
+		c.put(sum(i), cachedToken{caller: Caller{UserID: fmt.Sprint(i)}, until: now.Add(time.Hour), gen: 1}, now)
 	}
 	if got := c.len(); got != 15 {
 		t.Fatalf("len = %d after 17 puts with the two unusable ones swept, want 15", got)
@@ -28,7 +28,7 @@ func TestTokenCacheBound(t *testing.T) {
 		}
 	}
 	for i := 200; i < 1200; i++ {
-		c.put(sum(i), cachedToken{until: now.Add(time.Hour), keys: 1}, now)
+		c.put(sum(i), cachedToken{until: now.Add(time.Hour), gen: 1}, now)
 		if got := c.len(); got > 16 {
 			t.Fatalf("len = %d after put %d, want at most 16", got, i)
 		}
@@ -42,7 +42,7 @@ func TestTokenCacheGet(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := newTokenCache(4)
 	key := sha256.Sum256([]byte("token"))
-	c.put(key, cachedToken{caller: Caller{UserID: "u"}, until: now.Add(time.Minute), keys: 3}, now)
+	c.put(key, cachedToken{caller: Caller{UserID: "u"}, until: now.Add(time.Minute), gen: 3}, now)
 	if _, ok := c.get(sha256.Sum256([]byte("other")), now, 3); ok {
 		t.Error("get(another token) found an entry")
 	}
@@ -52,11 +52,11 @@ func TestTokenCacheGet(t *testing.T) {
 	if c.len() != 0 {
 		t.Errorf("len = %d after a stale get, want 0: the stale entry should be dropped", c.len())
 	}
-	c.put(key, cachedToken{caller: Caller{UserID: "u"}, until: now.Add(time.Minute), keys: 3}, now)
+	c.put(key, cachedToken{caller: Caller{UserID: "u"}, until: now.Add(time.Minute), gen: 3}, now)
 	if _, ok := c.get(key, now.Add(time.Minute), 3); ok {
 		t.Error("get at the entry's until found it")
 	}
-	c.put(key, cachedToken{caller: Caller{UserID: "u"}, until: now.Add(time.Minute), keys: 3}, now)
+	c.put(key, cachedToken{caller: Caller{UserID: "u"}, until: now.Add(time.Minute), gen: 3}, now)
 	if got, ok := c.get(key, now.Add(time.Minute-time.Nanosecond), 3); !ok || got.UserID != "u" {
 		t.Errorf("get just before until = %+v, %v; want the entry", got, ok)
 	}

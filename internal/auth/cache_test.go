@@ -120,6 +120,39 @@ func TestVerifyForgetsAnExpiredToken(t *testing.T) {
 	}
 }
 
+// A clock stepped back before a remembered token's iat (less the leeway)
+// refuses it, as a full check would; back within the leeway it is served
+// from the cache again.
+func TestVerifyRefusesARememberedTokenWhenTheClockStepsBack(t *testing.T) {
+	t.Parallel()
+	iss := authtest.NewIssuer(t)
+	start := time.Unix(time.Now().Unix(), 0)
+	var mu sync.Mutex
+	now := start
+	cfg := iss.Config()
+	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m := &lookups{}
+	cfg.Metrics = m
+	v := newVerifier(t, cfg)
+	settle(t, v)
+	set := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = start.Add(d) }
+
+	token := iss.Token(t, userID, sessionID, authtest.WithClaims(map[string]any{
+		"iat": start.Unix(), "nbf": start.Add(-time.Minute).Unix(), "exp": start.Add(time.Hour).Unix(),
+	}))
+	mustVerify(t, v, token, "a token issued now")
+	set(-auth.DefaultLeeway - time.Second)
+	_, err := v.Verify(t.Context(), token)
+	if err == nil || !strings.Contains(err.Error(), "token issued in the future") {
+		t.Errorf("Verify(the remembered token, the clock back before iat - leeway) = %v, want token issued in the future", err)
+	}
+	set(-auth.DefaultLeeway)
+	mustVerify(t, v, token, "the token, the clock back to iat - leeway")
+	if hits, misses := m.counts(); hits != 1 || misses != 2 {
+		t.Errorf("cache hits %d, misses %d; want 1 (the last Verify) and 2", hits, misses)
+	}
+}
+
 // Any change of the key set empties the cache: a token of a key that is no
 // longer published is refused at once, however recently it was verified.
 func TestVerifyForgetsTokensWhenTheKeySetChanges(t *testing.T) {
@@ -173,5 +206,61 @@ func TestVerifyWithoutTokenCache(t *testing.T) {
 	cfg.TokenCacheSize = -2
 	if _, err := auth.New(t.Context(), cfg); err == nil {
 		t.Error("New(TokenCacheSize -2) = nil error, want one")
+	}
+}
+
+// A key removed while a token signed with it is being checked (after its
+// key was looked up, before the check ends) must not leave the token
+// remembered as valid: the entry carries the key set's generation read
+// before the check, so the next Verify checks the token in full and refuses
+// it. The removal runs inside the verifier's clock, on the parser's call,
+// which golang-jwt makes after the signature check.
+func TestVerifyForgetsATokenWhenTheKeySetChangesMidCheck(t *testing.T) {
+	t.Parallel()
+	iss := authtest.NewIssuer(t)
+	cfg := iss.Config()
+	cfg.RefreshInterval = 20 * time.Millisecond
+	cfg.RefetchInterval = time.Hour
+	m := &lookups{}
+	cfg.Metrics = m
+	var (
+		mu    sync.Mutex
+		calls int
+		armed bool
+	)
+	fetches := func() int { m.mu.Lock(); defer m.mu.Unlock(); return m.fetches }
+	cfg.Now = func() time.Time {
+		mu.Lock()
+		calls++
+		fire := armed && calls == 2 // Verify's own call, then the parser's
+		mu.Unlock()
+		if fire {
+			iss.Rotate(t)
+			iss.RemoveOldestKey(t)
+			// Two refreshes after the removal: the first may have been
+			// under way before it.
+			for n := fetches() + 2; fetches() < n; {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+		return time.Now()
+	}
+	v := newVerifier(t, cfg)
+	settle(t, v)
+	old := iss.Token(t, userID, sessionID)
+
+	mu.Lock()
+	calls, armed = 0, true
+	mu.Unlock()
+	mustVerify(t, v, old, "the token whose key is removed during its check")
+	mu.Lock()
+	armed = false
+	if calls != 3 {
+		t.Fatalf("the verifier asked its clock %d times during Verify, want 3 (the cache, the parser, the cache): "+
+			"the removal did not run where this test means it to", calls)
+	}
+	mu.Unlock()
+	if !refused(t, v, old) {
+		t.Error("Verify(a token of the removed key) after the removal = accepted, want unknown kid: it was remembered under the new key set")
 	}
 }

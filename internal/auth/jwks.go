@@ -64,7 +64,9 @@ type keySet struct {
 	done    chan struct{}   // closed when run returns
 	// generation counts the changes of keys (a key added, replaced or
 	// removed, every key dropped); a verified token remembered under an
-	// older generation is verified again.
+	// older generation is verified again. It changes under mu, in the
+	// same section as keys: a lookup that follows a read of the new
+	// generation waits for mu, so it can only find a key of the new set.
 	generation atomic.Uint64
 
 	mu            sync.Mutex

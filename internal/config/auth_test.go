@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,30 @@ func TestJWTTimingVariables(t *testing.T) {
 	c, _ = config.Load(with("JWT_LEEWAY", "0"))
 	if err := c.Print(&out); err != nil || !strings.Contains(out.String(), "\nJWT_LEEWAY=0s\n") || !strings.Contains(out.String(), "\nJWKS_REFRESH_INTERVAL=10m0s\n") {
 		t.Errorf("Print() with JWT_LEEWAY=0 = %v:\n%s\nwant lines JWT_LEEWAY=0s and JWKS_REFRESH_INTERVAL=10m0s", err, out.String())
+	}
+}
+
+// JWT_CACHE_SIZE: its default, its bounds (0 turns the cache off).
+func TestJWTCacheSize(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"SUPABASE_URL": "https://abc.supabase.co"}
+	with := func(v string) func(string) string {
+		return env(map[string]string{"SUPABASE_URL": base["SUPABASE_URL"], "JWT_CACHE_SIZE": v})
+	}
+	c, err := config.Load(env(base))
+	if err != nil || c.JWTCacheSize != 10000 {
+		t.Errorf("default JWTCacheSize = %d, %v; want 10000", c.JWTCacheSize, err)
+	}
+	for _, v := range []int{0, 1, 100000} {
+		c, err := config.Load(with(strconv.Itoa(v)))
+		if err != nil || c.JWTCacheSize != v {
+			t.Errorf("Load(JWT_CACHE_SIZE=%d) = %d, %v", v, c.JWTCacheSize, err)
+		}
+	}
+	for _, v := range []string{"-1", "100001", "lots"} {
+		want := `JWT_CACHE_SIZE: "` + v + `" is not a whole number from 0 to 100000`
+		if _, err := config.Load(with(v)); err == nil || err.Error() != want {
+			t.Errorf("Load(JWT_CACHE_SIZE=%s) = %v, want %q", v, err, want)
+		}
 	}
 }

@@ -178,10 +178,11 @@ var table = []Var{
 	},
 	{
 		Name: "JWT_CACHE_SIZE", Group: GroupAuth, Default: "10000",
-		Doc: "verified access tokens remembered per process (by their SHA-256, never the token) until their `exp`, so a " +
-			"seller's repeated requests skip the signature check; any change of the key set empties it, and the sign-out " +
-			"check still runs on every request. `0`: every token verified in full every time",
-		load: func(l *loader, c *Config) { c.JWTCacheSize = l.int(0, 1_000_000) },
+		Doc: "verified access tokens remembered per process (from `0` to `100000`, about 250 bytes each), by their SHA-256, " +
+			"never the token, until their `exp` plus `JWT_LEEWAY`, so a seller's repeated requests skip the signature check; " +
+			"any change of the key set makes them stale, and the sign-out check still runs on every request. `0`: every token " +
+			"verified in full every time. See [Tokens](auth.md#the-verified-token-cache)",
+		load: func(l *loader, c *Config) { c.JWTCacheSize = l.int(0, 100_000) },
 		show: func(c Config) string { return strconv.Itoa(c.JWTCacheSize) },
 	},
 	{
