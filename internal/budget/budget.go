@@ -382,13 +382,8 @@ func (r *Reservation) Wait(ctx context.Context) error {
 	r.mu.Unlock()
 
 	if i < r.n {
-		slot := r.start.Add(time.Duration(i) * r.b.interval)
-		// A slot may only be used until a quarter interval after it starts.
-		// Why: a caller that is late (its previous call was slow) would
-		// otherwise fire right before the next slot's owner, and a run of
-		// such late calls would put more than the rate into one second; the
-		// rest of the interval absorbs the jitter of getting the call to IVS.
-		if time.Since(slot) <= r.b.interval/4 {
+		slot := r.slot(i)
+		if !r.passed(slot) {
 			return sleepUntil(ctx, slot)
 		}
 	}
@@ -398,6 +393,30 @@ func (r *Reservation) Wait(ctx context.Context) error {
 	}
 	return sleepUntil(ctx, time.Now().Add(max(s.Wait, 0)))
 }
+
+// Missed reports whether the reservation's next slot has passed, so that
+// the next call would need a slot beyond the reservation's (see Wait).
+// False without spacing, and once the reserved slots are used up or
+// released.
+func (r *Reservation) Missed() bool {
+	if r.b.interval == 0 {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.released && r.used < r.n && r.passed(r.slot(r.used))
+}
+
+// slot is when the reservation's slot i starts.
+func (r *Reservation) slot(i int) time.Time { return r.start.Add(time.Duration(i) * r.b.interval) }
+
+// passed reports whether slot can no longer be used: a slot may only be
+// used until a quarter interval after it starts. Why: a caller that is late
+// (its previous call was slow) would otherwise fire right before the next
+// slot's owner, and a run of such late calls would put more than the rate
+// into one second; the rest of the interval absorbs the jitter of getting
+// the call to IVS.
+func (r *Reservation) passed(slot time.Time) bool { return time.Since(slot) > r.b.interval/4 }
 
 func sleepUntil(ctx context.Context, at time.Time) error {
 	if err := ctx.Err(); err != nil {

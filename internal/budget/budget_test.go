@@ -436,3 +436,35 @@ func TestLateWaitTakesAFreshSlot(t *testing.T) {
 		t.Errorf("source calls after a late Wait = %v, want %v (a fresh slot)", got, want)
 	}
 }
+
+// Missed says whether the next call would need a slot beyond the
+// reservation's: its slot passed more than a quarter interval ago.
+func TestReservationMissed(t *testing.T) {
+	t.Parallel()
+	b := New(&recordingSource{}, 1, time.Minute) // 1 s apart: a quarter is 250 ms
+	r, err := b.Reserve(context.Background(), Claim{Calls: 2})
+	if err != nil {
+		t.Fatalf("Reserve(2) = %v", err)
+	}
+	if r.Missed() {
+		t.Error("Missed() = true at once, want false")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if !r.Missed() {
+		t.Error("Missed() = false 300 ms after the first slot, want true")
+	}
+	if err := r.Release(context.Background()); err != nil {
+		t.Fatalf("Release() = %v", err)
+	}
+	if r.Missed() {
+		t.Error("Missed() = true after Release, want false: no slot of the reservation is left")
+	}
+	ur, err := New(&recordingSource{}, 0, time.Minute).Reserve(context.Background(), Claim{Calls: 1})
+	if err != nil {
+		t.Fatalf("an unlimited budget's Reserve() = %v", err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if ur.Missed() {
+		t.Error("Missed() = true without spacing, want false")
+	}
+}

@@ -82,6 +82,11 @@ type Calls interface {
 	// a retry) waits at most wait for one, and otherwise fails with a
 	// *BusyError.
 	Hold(wait time.Duration)
+	// Missed reports whether the next call's slot has already passed, so
+	// that the call would need a slot beyond the reservation's: the step
+	// reached it too late (it waited for a lock, a connection). False
+	// without a budget.
+	Missed() bool
 	// Release gives back the calls not made. It may be called more than
 	// once; calls after it take slots of their own.
 	Release(ctx context.Context) error

@@ -76,6 +76,9 @@ func (k calls) Hold(wait time.Duration) {
 	}
 }
 
+// Missed implements ingest.Calls.
+func (k calls) Missed() bool { return k.r != nil && k.r.Missed() }
+
 // Release implements ingest.Calls.
 func (k calls) Release(ctx context.Context) error {
 	if k.r == nil {
