@@ -170,7 +170,7 @@ func renderResults(r *results) string {
 	p("| PostgreSQL | %s, on the same machine (scripts/with-postgres: fsync=off, synchronous_commit=off) |", orNA(r.Postgres))
 	p("| everything on one machine | service, floor server, load generator, IVS emulator, JWKS server, PostgreSQL |")
 	p("| hot runs | %s connections, %s each, after one untimed request per connection; %d round(s) per server and level, interleaved, the median kept; servers: %s |", joinInts(o.conns), o.duration, o.rounds, hotServersSetting(o))
-	p("| between hot runs | a pause of %s, then `VACUUM (ANALYZE)` and `CHECKPOINT` of the bench's database, with autovacuum off on both audit tables: PostgreSQL's CPU (background processes included) is counted against the server under test, so no run pays for the vacuum or checkpoint of another's inserts |", o.settleBetween)
+	p("| before each hot run | `VACUUM (ANALYZE)` and `CHECKPOINT` of the bench's database, with autovacuum off on both audit tables, then a pause of %s: PostgreSQL's CPU (background processes included) is counted against the server under test, so no run pays for the vacuum or checkpoint of another's inserts |", o.settleBetween)
 	stored := 0
 	if o.keyStore {
 		stored = o.firstFetch

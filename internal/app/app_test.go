@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -79,14 +78,10 @@ func TestOpenRefusesAnOldSchema(t *testing.T) {
 func TestAssembleOverSQLite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := app.OpenSQLite(ctx, filepath.Join(t.TempDir(), "store.db"))
-	if err != nil {
-		t.Fatalf("OpenSQLite: %v", err)
-	}
-	defer db.Close()
+	db := sqliteStore(t)
 	env := map[string]string{"SUPABASE_URL": "http://127.0.0.1:1", "RATE_LIMIT_STORE": "database"}
 	getenv := func(k string) string { return env[k] }
-	_, err = app.Assemble(ctx, load(t, getenv), app.SQLiteParts(db), discard)
+	_, err := app.Assemble(ctx, load(t, getenv), app.SQLiteParts(db), discard)
 	if want := "RATE_LIMIT_STORE=database: the *sqlite.DB store cannot keep rate limits"; err == nil || err.Error() != want {
 		t.Errorf("Assemble(SQLite, RATE_LIMIT_STORE=database) = %v, want %q", err, want)
 	}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ivs-ingest/ivs-ingest/internal/app"
 	"github.com/ivs-ingest/ivs-ingest/internal/auth/authtest"
+	"github.com/ivs-ingest/ivs-ingest/internal/sqlite"
 )
 
 // JWT_LEEWAY and JWKS_REFRESH_INTERVAL reach the verifier that the handler
@@ -20,11 +22,7 @@ import (
 func TestAssembleHonoursJWTTiming(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := app.OpenSQLite(ctx, filepath.Join(t.TempDir(), "store.db"))
-	if err != nil {
-		t.Fatalf("OpenSQLite: %v", err)
-	}
-	defer db.Close()
+	db := sqliteStore(t)
 	iss := authtest.NewIssuer(t)
 	expired := iss.Token(t, "3f1c2b9e-8d4a-4c7b-9e2f-1a2b3c4d5e6f", "", authtest.WithExpiry(-20*time.Second))
 
@@ -36,12 +34,7 @@ func TestAssembleHonoursJWTTiming(t *testing.T) {
 			t.Fatalf("Assemble(%v) = %v", env, err)
 		}
 		defer a.Close()
-		req := httptest.NewRequest("POST", "/functions/v1/get-ivs-ingest", strings.NewReader(`{"show_id":"9f0c2d4e-5b7a-4c1e-8f3a-2b6d9e0a1c47"}`))
-		req.Header.Set("Authorization", "Bearer "+expired)
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		a.Handler.ServeHTTP(rec, req)
-		return rec.Code
+		return getIngest(a.Handler, expired)
 	}
 
 	if code := status(map[string]string{}); code != 401 {
@@ -73,11 +66,7 @@ func TestAssembleHonoursJWTTiming(t *testing.T) {
 func TestAssembleHonoursJWTCacheSize(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := app.OpenSQLite(ctx, filepath.Join(t.TempDir(), "store.db"))
-	if err != nil {
-		t.Fatalf("OpenSQLite: %v", err)
-	}
-	defer db.Close()
+	db := sqliteStore(t)
 	iss := authtest.NewIssuer(t)
 	token := iss.Token(t, "3f1c2b9e-8d4a-4c7b-9e2f-1a2b3c4d5e6f", "")
 
@@ -90,12 +79,7 @@ func TestAssembleHonoursJWTCacheSize(t *testing.T) {
 		}
 		defer a.Close()
 		for range 3 {
-			req := httptest.NewRequest("POST", "/functions/v1/get-ivs-ingest", strings.NewReader(`{"show_id":"9f0c2d4e-5b7a-4c1e-8f3a-2b6d9e0a1c47"}`))
-			req.Header.Set("Authorization", "Bearer "+token)
-			req.Header.Set("Content-Type", "application/json")
-			rec := httptest.NewRecorder()
-			a.Handler.ServeHTTP(rec, req)
-			if rec.Code == 401 {
+			if getIngest(a.Handler, token) == 401 {
 				t.Fatalf("a valid token = 401, want it past authentication")
 			}
 		}
@@ -121,4 +105,26 @@ func TestAssembleHonoursJWTCacheSize(t *testing.T) {
 	if hits, misses := lookups(map[string]string{"JWT_CACHE_SIZE": "0"}); hits != 0 || misses != 0 {
 		t.Errorf("JWT_CACHE_SIZE=0: %g hits and %g misses, want no lookup", hits, misses)
 	}
+}
+
+// sqliteStore is an embedded store in the test's directory, closed when the
+// test ends.
+func sqliteStore(t *testing.T) *sqlite.DB {
+	t.Helper()
+	db, err := app.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "store.db"))
+	if err != nil {
+		t.Fatalf("OpenSQLite: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// getIngest asks h for a show's key with token and returns the status.
+func getIngest(h http.Handler, token string) int {
+	req := httptest.NewRequest("POST", "/functions/v1/get-ivs-ingest", strings.NewReader(`{"show_id":"9f0c2d4e-5b7a-4c1e-8f3a-2b6d9e0a1c47"}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
 }

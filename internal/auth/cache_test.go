@@ -42,6 +42,23 @@ func (l *lookups) counts() (hits, misses int) {
 	return l.hits, l.misses
 }
 
+// steppedVerifier is a verifier whose clock stands at start, a whole second,
+// until set moves it to start + d, with its key set loaded and its lookups
+// counted.
+func steppedVerifier(t *testing.T, iss *authtest.Issuer) (v *auth.Verifier, m *lookups, start time.Time, set func(d time.Duration)) {
+	t.Helper()
+	start = time.Unix(time.Now().Unix(), 0)
+	var mu sync.Mutex
+	now := start
+	cfg := iss.Config()
+	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m = &lookups{}
+	cfg.Metrics = m
+	v = newVerifier(t, cfg)
+	settle(t, v)
+	return v, m, start, func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = start.Add(d) }
+}
+
 // A token verified once is taken from the cache the next time, with the same
 // caller; the same claims under another signature are not.
 func TestVerifyRemembersAVerifiedToken(t *testing.T) {
@@ -93,16 +110,7 @@ func TestVerifyRemembersAVerifiedToken(t *testing.T) {
 func TestVerifyForgetsAnExpiredToken(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t)
-	start := time.Unix(time.Now().Unix(), 0)
-	var mu sync.Mutex
-	now := start
-	cfg := iss.Config()
-	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	m := &lookups{}
-	cfg.Metrics = m
-	v := newVerifier(t, cfg)
-	settle(t, v)
-	set := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = start.Add(d) }
+	v, m, start, set := steppedVerifier(t, iss)
 
 	token := iss.Token(t, userID, sessionID, authtest.WithClaims(map[string]any{
 		"exp": start.Add(10 * time.Second).Unix(), "iat": start.Add(-time.Minute).Unix(),
@@ -126,16 +134,7 @@ func TestVerifyForgetsAnExpiredToken(t *testing.T) {
 func TestVerifyRefusesARememberedTokenWhenTheClockStepsBack(t *testing.T) {
 	t.Parallel()
 	iss := authtest.NewIssuer(t)
-	start := time.Unix(time.Now().Unix(), 0)
-	var mu sync.Mutex
-	now := start
-	cfg := iss.Config()
-	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	m := &lookups{}
-	cfg.Metrics = m
-	v := newVerifier(t, cfg)
-	settle(t, v)
-	set := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = start.Add(d) }
+	v, m, start, set := steppedVerifier(t, iss)
 
 	token := iss.Token(t, userID, sessionID, authtest.WithClaims(map[string]any{
 		"iat": start.Unix(), "nbf": start.Add(-time.Minute).Unix(), "exp": start.Add(time.Hour).Unix(),

@@ -350,6 +350,40 @@ func (r *Reservation) Release(ctx context.Context) error {
 	return nil
 }
 
+// Requeue releases the reservation's unused slots and reserves as many
+// again, as its priority allows, in a new reservation that takes over what
+// the seller's share was charged: the same calls, only later. Why: a caller
+// whose slot passed while it waited for a lock queues again outside it, and
+// must not be charged twice (a share spent meanwhile by the seller's other
+// requests would refuse it after its wait). It fails when no slot is left,
+// and, having given the share back, when the budget refuses.
+func (r *Reservation) Requeue(ctx context.Context) (*Reservation, error) {
+	r.mu.Lock()
+	unused := r.n - r.used
+	if r.released || unused <= 0 {
+		r.mu.Unlock()
+		return nil, errors.New("requeue call slots: none left")
+	}
+	r.released, r.used = true, r.n
+	next := &Reservation{b: r.b, p: r.p, n: unused, shareKey: r.shareKey, charged: r.charged}
+	r.charged = 0
+	r.mu.Unlock()
+	if r.b.interval == 0 {
+		return next, nil
+	}
+	// A failure leaves the slots unused a little longer, as in Release.
+	_ = r.b.src.ReturnSlots(context.WithoutCancel(ctx), r.slots, unused, r.b.interval)
+	slots, err := r.b.reserveSlots(ctx, unused, r.p, 0)
+	if err != nil {
+		next.giveShare(ctx, unused)
+		return nil, fmt.Errorf("requeue %d call slots: %w", unused, err)
+	}
+	next.slots = slots
+	next.delay = max(slots.Wait, 0)
+	next.start = time.Now().Add(next.delay)
+	return next, nil
+}
+
 // giveShare returns up to n of the units charged to the seller's share. A
 // failure only leaves the share spent a little longer than it should be.
 func (r *Reservation) giveShare(ctx context.Context, n int) {

@@ -158,3 +158,49 @@ func TestHoldBoundsExtraSlots(t *testing.T) {
 		t.Errorf("source calls = %v, want %v (the extra slot bounded by Hold)", got, want)
 	}
 }
+
+// Requeue moves a reservation's unused calls to the end of the queue, behind
+// reservations made since, without charging the seller's share again; the
+// old reservation's release gives nothing back, the new one's gives back
+// what it did not use, once.
+func TestRequeueKeepsTheShareCharged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := New(newLocal(newFrozenClock().Now), 4, time.Minute).ShareBySeller(limit.NewLocal(), "r", limit.Rate{Interval: time.Hour, Burst: 5})
+	r, err := b.Reserve(ctx, Claim{Calls: 5, SellerID: "s"}) // the share spent: slots at 0 to 1 s
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Wait(ctx); err != nil { // one call made
+		t.Fatal(err)
+	}
+	if _, err := b.Reserve(ctx, Claim{Calls: 1}); err != nil { // another caller's slot at 1.25 s
+		t.Fatal(err)
+	}
+	next, err := r.Requeue(ctx)
+	if err != nil {
+		t.Fatalf("Requeue() = %v", err)
+	}
+	if got, want := next.Delay(), 1500*time.Millisecond; got != want {
+		t.Errorf("the requeued calls' first slot in %s, want %s: behind the reservation made since", got, want)
+	}
+	if _, err := b.Reserve(ctx, Claim{Calls: 1, SellerID: "s"}); err == nil {
+		t.Error("the seller reserved a call after the requeue: the share was given back, want it still charged")
+	}
+	if err := r.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The four calls never made are back in the share, the one made is not.
+	if _, err := b.Reserve(ctx, Claim{Calls: 4, SellerID: "s"}); err != nil {
+		t.Errorf("Reserve(4) after the release = %v, want the 4 unused calls back in the share", err)
+	}
+	if _, err := b.Reserve(ctx, Claim{Calls: 1, SellerID: "s"}); err == nil {
+		t.Error("Reserve(1) succeeded: the share got more back than was unused")
+	}
+	if _, err := next.Requeue(ctx); err == nil {
+		t.Error("Requeue() of a released reservation = nil error, want one")
+	}
+}

@@ -49,13 +49,20 @@ const shareBurst = 8
 // test's time, the creation limit 2 an hour.
 func budgeted(t *testing.T, env *testenv.Env, maxWait time.Duration) (*ingest.Service, *countingSlots, *postgres.DB) {
 	t.Helper()
+	return budgetedWith(t, env, maxWait, shareBurst, nil)
+}
+
+// budgetedWith is budgeted with each seller's share burst and a key store
+// (vault; nil for none).
+func budgetedWith(t *testing.T, env *testenv.Env, maxWait time.Duration, burst int, vault ingest.Vault) (*ingest.Service, *countingSlots, *postgres.DB) {
+	t.Helper()
 	db, err := postgres.Open(context.Background(), env.DatabaseURL, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
 	slots := &countingSlots{SlotSource: db}
-	b := budget.New(slots, 4, maxWait).ShareBySeller(db, testenv.Region, limit.Rate{Interval: time.Hour, Burst: shareBurst})
+	b := budget.New(slots, 4, maxWait).ShareBySeller(db, testenv.Region, limit.Rate{Interval: time.Hour, Burst: burst})
 	client, err := ivs.New(context.Background(), ivs.Config{
 		Region: testenv.Region, Endpoint: env.EmulatorURL, AccessKeyID: testenv.AccessKeyID,
 		SecretAccessKey: secret.New(testenv.SecretAccessKey), Budget: b,
@@ -65,7 +72,7 @@ func budgeted(t *testing.T, env *testenv.Env, maxWait time.Duration) (*ingest.Se
 	}
 	svc := ingest.NewService(db, client, ingest.Options{
 		Limits:            limitsIn(db),
-		KeyCreatesPerHour: 2, Logger: slog.New(slog.DiscardHandler)})
+		KeyCreatesPerHour: 2, Logger: slog.New(slog.DiscardHandler), Vault: vault})
 	t.Cleanup(svc.Close)
 	return svc, slots, db
 }

@@ -73,37 +73,20 @@ func (s *Service) resolveOnce(ctx context.Context, show Show, p Priority, st sto
 		}
 		// The recorded key is gone: the creation follows, reserved
 		// before the lock.
-		s.release(ctx, calls)
-		n := 1
-		if !st.hasChannel {
-			n = 2
-		}
-		if calls, err = s.reserve(ctx, show, n, p); err != nil {
+		if calls, err = s.reserveSection(ctx, calls, show, p, !st.hasChannel); err != nil {
 			return Details{}, err
 		}
 		defer s.release(ctx, calls)
-		if err := calls.Ready(ctx); err != nil {
-			return Details{}, lockFailure(err)
-		}
 	}
 	// Only a seller's own request counts its creation against the seller's
 	// hourly limit: the service's renewals and operators' commands do not.
 	exempt := p != Interactive
 	key, action, err := s.keyUnderLock(ctx, calls, show, channel, !st.hasChannel, exempt, true)
 	for i := 1; errors.Is(err, errSlotMissed); i++ {
-		// Queue again, outside the lock, for the calls of the section.
-		s.release(ctx, calls)
-		n := 1
-		if !st.hasChannel {
-			n = 2
-		}
-		if calls, err = s.reserve(ctx, show, n, p); err != nil {
+		if calls, err = s.requeue(ctx, calls); err != nil {
 			return Details{}, err
 		}
 		defer s.release(ctx, calls)
-		if err := calls.Ready(ctx); err != nil {
-			return Details{}, lockFailure(err)
-		}
 		key, action, err = s.keyUnderLock(ctx, calls, show, channel, !st.hasChannel, exempt, i < slotRequeues)
 	}
 	if err != nil {
@@ -131,6 +114,27 @@ func (s *Service) keepRead(ctx context.Context, show Show, key StreamKey, keyRea
 		c = &ch
 	}
 	return s.keep(ctx, s.store, k, c)
+}
+
+// reserveSection gives back what is left of calls and reserves the calls of
+// a creation section: CreateStreamKey, after ListStreamKeys when the channel
+// was fresh (read by GetChannel just now, not stored). It waits for the
+// first slot outside any lock. The caller releases the calls it returns.
+func (s *Service) reserveSection(ctx context.Context, calls Calls, show Show, p Priority, fresh bool) (Calls, error) {
+	s.release(ctx, calls)
+	n := 1
+	if fresh {
+		n = 2
+	}
+	next, err := s.reserve(ctx, show, n, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := next.Ready(ctx); err != nil {
+		s.release(ctx, next)
+		return nil, lockFailure(err)
+	}
+	return next, nil
 }
 
 // errSlotMissed ends a channel section that got the lock after the slot of

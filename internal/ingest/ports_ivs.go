@@ -87,6 +87,10 @@ type Calls interface {
 	// reached it too late (it waited for a lock, a connection). False
 	// without a budget.
 	Missed() bool
+	// Requeue gives back the calls not made and reserves as many again at
+	// the end of the queue, in calls that replace these, keeping what the
+	// seller's share was charged (they are the same calls, later).
+	Requeue(ctx context.Context) (Calls, error)
 	// Release gives back the calls not made. It may be called more than
 	// once; calls after it take slots of their own.
 	Release(ctx context.Context) error

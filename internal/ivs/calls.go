@@ -76,6 +76,18 @@ func (k calls) Hold(wait time.Duration) {
 	}
 }
 
+// Requeue implements ingest.Calls.
+func (k calls) Requeue(ctx context.Context) (ingest.Calls, error) {
+	if k.r == nil {
+		return k, nil
+	}
+	r, err := k.r.Requeue(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	return calls{c: k.c, r: r}, nil
+}
+
 // Missed implements ingest.Calls.
 func (k calls) Missed() bool { return k.r != nil && k.r.Missed() }
 
