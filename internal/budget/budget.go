@@ -233,17 +233,26 @@ func (b *Budget) Reserve(ctx context.Context, c Claim) (*Reservation, error) {
 		return r, nil
 	}
 	r.p = c.Priority
-	slots, err := b.reserveSlots(ctx, n, c.Priority, 0)
-	if err != nil {
-		r.giveShare(ctx, n)
+	if err := r.schedule(ctx); err != nil {
 		return nil, fmt.Errorf("reserve %d call slots: %w", n, err)
+	}
+	return r, nil
+}
+
+// schedule reserves the slots of a new reservation r as its priority
+// allows; when the budget refuses, it gives the seller's share back.
+func (r *Reservation) schedule(ctx context.Context) error {
+	slots, err := r.b.reserveSlots(ctx, r.n, r.p, 0)
+	if err != nil {
+		r.giveShare(ctx, r.n)
+		return err
 	}
 	r.slots = slots
 	r.delay = max(slots.Wait, 0)
 	// Measured after the source answered: the slot is never earlier than the
 	// source meant, only later by the time the answer took to arrive.
 	r.start = time.Now().Add(r.delay)
-	return r, nil
+	return nil
 }
 
 // reserveSlots reserves n slots for a claim of priority p (see Priority);
@@ -373,14 +382,9 @@ func (r *Reservation) Requeue(ctx context.Context) (*Reservation, error) {
 	}
 	// A failure leaves the slots unused a little longer, as in Release.
 	_ = r.b.src.ReturnSlots(context.WithoutCancel(ctx), r.slots, unused, r.b.interval)
-	slots, err := r.b.reserveSlots(ctx, unused, r.p, 0)
-	if err != nil {
-		next.giveShare(ctx, unused)
+	if err := next.schedule(ctx); err != nil {
 		return nil, fmt.Errorf("requeue %d call slots: %w", unused, err)
 	}
-	next.slots = slots
-	next.delay = max(slots.Wait, 0)
-	next.start = time.Now().Add(next.delay)
 	return next, nil
 }
 
