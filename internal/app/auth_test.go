@@ -21,7 +21,6 @@ import (
 // again without any request.
 func TestAssembleHonoursJWTTiming(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	db := sqliteStore(t)
 	iss := authtest.NewIssuer(t)
 	expired := iss.Token(t, "3f1c2b9e-8d4a-4c7b-9e2f-1a2b3c4d5e6f", "", authtest.WithExpiry(-20*time.Second))
@@ -29,10 +28,7 @@ func TestAssembleHonoursJWTTiming(t *testing.T) {
 	status := func(env map[string]string) int {
 		t.Helper()
 		env["SUPABASE_URL"] = iss.URL()
-		a, err := app.Assemble(ctx, load(t, func(k string) string { return env[k] }), app.SQLiteParts(db), discard)
-		if err != nil {
-			t.Fatalf("Assemble(%v) = %v", env, err)
-		}
+		a := assembleOver(t, db, env)
 		defer a.Close()
 		return getIngest(a.Handler, expired)
 	}
@@ -44,11 +40,7 @@ func TestAssembleHonoursJWTTiming(t *testing.T) {
 		t.Errorf("a token expired 20 s ago with JWT_LEEWAY=30s = 401, want it past authentication")
 	}
 
-	env := map[string]string{"SUPABASE_URL": iss.URL(), "JWKS_REFRESH_INTERVAL": "1s"}
-	a, err := app.Assemble(ctx, load(t, func(k string) string { return env[k] }), app.SQLiteParts(db), discard)
-	if err != nil {
-		t.Fatalf("Assemble(JWKS_REFRESH_INTERVAL=1s) = %v", err)
-	}
+	a := assembleOver(t, db, map[string]string{"SUPABASE_URL": iss.URL(), "JWKS_REFRESH_INTERVAL": "1s"})
 	defer a.Close()
 	start := iss.Fetches()
 	deadline := time.Now().Add(20 * time.Second)
@@ -65,7 +57,6 @@ func TestAssembleHonoursJWTTiming(t *testing.T) {
 // nothing is looked up.
 func TestAssembleHonoursJWTCacheSize(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	db := sqliteStore(t)
 	iss := authtest.NewIssuer(t)
 	token := iss.Token(t, "3f1c2b9e-8d4a-4c7b-9e2f-1a2b3c4d5e6f", "")
@@ -73,10 +64,7 @@ func TestAssembleHonoursJWTCacheSize(t *testing.T) {
 	lookups := func(env map[string]string) (hits, misses float64) {
 		t.Helper()
 		env["SUPABASE_URL"] = iss.URL()
-		a, err := app.Assemble(ctx, load(t, func(k string) string { return env[k] }), app.SQLiteParts(db), discard)
-		if err != nil {
-			t.Fatalf("Assemble(%v) = %v", env, err)
-		}
+		a := assembleOver(t, db, env)
 		defer a.Close()
 		for range 3 {
 			if getIngest(a.Handler, token) == 401 {
@@ -117,6 +105,17 @@ func sqliteStore(t *testing.T) *sqlite.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// assembleOver assembles the app over db with the environment env; the
+// caller closes it.
+func assembleOver(t *testing.T, db *sqlite.DB, env map[string]string) *app.App {
+	t.Helper()
+	a, err := app.Assemble(context.Background(), load(t, func(k string) string { return env[k] }), app.SQLiteParts(db), discard)
+	if err != nil {
+		t.Fatalf("Assemble(%v) = %v", env, err)
+	}
+	return a
 }
 
 // getIngest asks h for a show's key with token and returns the status.

@@ -100,10 +100,3 @@ func (c *tokenCache) put(sum [sha256.Size]byte, e cachedToken, now time.Time) {
 	}
 	c.entries[sum] = e
 }
-
-// len is the number of entries, usable or not.
-func (c *tokenCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}

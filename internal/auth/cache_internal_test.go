@@ -61,3 +61,10 @@ func TestTokenCacheGet(t *testing.T) {
 		t.Errorf("get just before until = %+v, %v; want the entry", got, ok)
 	}
 }
+
+// len is the number of entries, usable or not.
+func (c *tokenCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
